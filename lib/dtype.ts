@@ -1,0 +1,73 @@
+// dtypes by PyTorch's names (without `torch.`). The codes are c10::ScalarType's, which native/args.cc reads.
+
+export type DType =
+  | 'float32' | 'float64' | 'float16' | 'bfloat16'
+  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+
+const CODES: Record<DType, number> = {
+  uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, float32: 6, float64: 7, bool: 11, bfloat16: 15,
+};
+
+// PyTorch's other spellings: torch.float, torch.double, torch.half, torch.long, torch.int, torch.short.
+const ALIASES: Record<string, DType> = {
+  float: 'float32', double: 'float64', half: 'float16', long: 'int64', int: 'int32', short: 'int16',
+};
+
+const BY_CODE = new Map<number, DType>(Object.entries(CODES).map(([name, code]) => [code, name as DType]));
+
+export const DTYPES = Object.keys(CODES) as DType[];
+
+export function isDType(name: unknown): name is DType | keyof typeof ALIASES {
+  return typeof name === 'string' && (name in CODES || name in ALIASES);
+}
+
+export function parseDType(name: unknown): DType {
+  if (typeof name === 'string') {
+    if (name in CODES) return name as DType;
+    if (name in ALIASES) return ALIASES[name];
+  }
+  throw new TypeError(`unknown dtype ${JSON.stringify(name)}; expected one of ${DTYPES.join(', ')}`);
+}
+
+export function dtypeCode(name: DType): number {
+  return CODES[name];
+}
+
+export function dtypeOfCode(code: number): DType {
+  const name = BY_CODE.get(code);
+  if (!name) throw new TypeError(`libtorch returned a tensor of unsupported scalar type ${code}`);
+  return name;
+}
+
+export function isFloating(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
+}
+
+export type TypedArray =
+  | Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
+
+/** The TypedArray that holds a dtype's elements as they are stored (float16/bfloat16 as raw Uint16 bits). */
+export function storageArray(dtype: DType, buffer: ArrayBuffer): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(buffer);
+    case 'float64': return new Float64Array(buffer);
+    case 'int64': return new BigInt64Array(buffer);
+    case 'int32': return new Int32Array(buffer);
+    case 'int16': return new Int16Array(buffer);
+    case 'int8': return new Int8Array(buffer);
+    case 'uint8': case 'bool': return new Uint8Array(buffer);
+    case 'float16': case 'bfloat16': return new Uint16Array(buffer);
+  }
+}
+
+/** The dtype a TypedArray's elements are, or null where it is ambiguous (Uint16Array: float16 or bfloat16 bits). */
+export function dtypeOfArray(data: ArrayBufferView): DType | null {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'uint8';
+  return null;
+}

@@ -1,0 +1,193 @@
+// Loads the native addon (native/, built by CMake or shipped in prebuilds/) against the libtorch that
+// lib/libtorch/find.ts finds, after checking that the binary was built for that libtorch. The raw addon
+// interface below is internal: lib/tensor.ts and friends give it types and names.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { LibtorchLoadError } from './errors.js';
+import { describeSearch, findLibtorch, libtorchLibraries, majorMinor, type Libtorch } from './libtorch/find.js';
+
+/** An opaque handle owning one at::Tensor (a JS external). */
+export interface RawTensor {
+  readonly __rawTensor: unique symbol;
+}
+type Raw = RawTensor;
+type Num = number | boolean;
+type Other = Raw | Num;
+type Dims = number | number[] | null | undefined;
+
+export interface BlasInfo {
+  libraries: string[];
+  openblas: string | null;
+  coretype: string | null;
+  threads: number | null;
+}
+
+export interface Addon {
+  unaryOps: string[];
+  binaryOps: string[];
+  reduceOps: string[];
+  dispose(t: Raw): void;
+  liveTensors(): { tensors: number; bytes: number };
+  fromData(data: ArrayBufferView, dtype: number, shape: number[], device: string | undefined): Raw;
+  toData(t: Raw, dtype?: number): ArrayBuffer;
+  describe(t: Raw): [number, string, number[]];
+  item(t: Raw): number | boolean | bigint;
+  to(t: Raw, device: string | undefined, dtype: number | undefined, copy: boolean): Raw;
+  numel(t: Raw): number;
+  zeros(shape: number[], dtype?: number, device?: string): Raw;
+  ones(shape: number[], dtype?: number, device?: string): Raw;
+  full(shape: number[], value: Num, dtype?: number, device?: string): Raw;
+  randn(shape: number[], dtype?: number, device?: string): Raw;
+  rand(shape: number[], dtype?: number, device?: string): Raw;
+  arange(start: number, end: number, step: number, dtype?: number, device?: string): Raw;
+  eye(n: number, m: number | undefined, dtype?: number, device?: string): Raw;
+  manualSeed(seed: number): void;
+  unary(code: number, t: Raw): Raw;
+  binary(code: number, a: Raw, b: Other): Raw;
+  reduce(code: number, t: Raw, dims: Dims, keepdim: boolean, extra?: Num): Raw;
+  max(t: Raw, dim?: number, keepdim?: boolean): Raw | [Raw, Raw];
+  min(t: Raw, dim?: number, keepdim?: boolean): Raw | [Raw, Raw];
+  argmax(t: Raw, dim: number | undefined, keepdim: boolean): Raw;
+  argmin(t: Raw, dim: number | undefined, keepdim: boolean): Raw;
+  softmax(t: Raw, dim: number): Raw;
+  logSoftmax(t: Raw, dim: number): Raw;
+  normalize(t: Raw, p: number, dim: number, eps: number): Raw;
+  cosineSimilarity(a: Raw, b: Raw, dim: number, eps: number): Raw;
+  view(t: Raw, shape: number[]): Raw;
+  reshape(t: Raw, shape: number[]): Raw;
+  expand(t: Raw, shape: number[]): Raw;
+  transpose(t: Raw, dim0: number, dim1: number): Raw;
+  permute(t: Raw, dims: number[]): Raw;
+  slice(t: Raw, dim: number, start: number | undefined, end: number | undefined, step: number): Raw;
+  select(t: Raw, dim: number, index: number): Raw;
+  indexSelect(t: Raw, dim: number, index: Raw): Raw;
+  gather(t: Raw, dim: number, index: Raw): Raw;
+  squeeze(t: Raw, dim?: number): Raw;
+  unsqueeze(t: Raw, dim: number): Raw;
+  flatten(t: Raw, startDim: number, endDim: number): Raw;
+  cat(ts: Raw[], dim: number): Raw;
+  stack(ts: Raw[], dim: number): Raw;
+  chunk(t: Raw, chunks: number, dim: number): Raw[];
+  split(t: Raw, size: number, dim: number): Raw[];
+  where(cond: Raw, a: Raw, b: Raw): Raw;
+  clamp(t: Raw, min: number | undefined, max: number | undefined): Raw;
+  maskedFill(t: Raw, mask: Raw, value: Num): Raw;
+  inPlace(op: string, self: Raw, other?: Other, alpha?: number): void;
+  requiresGrad(t: Raw): boolean;
+  setRequiresGrad(t: Raw, flag: boolean): void;
+  backward(t: Raw, gradient: Raw | undefined, retainGraph: boolean): void;
+  grad(t: Raw): Raw | null;
+  setGrad(t: Raw, g: Raw | null): void;
+  isGradEnabled(): boolean;
+  setGradEnabled(enabled: boolean): void;
+  cudaDeviceCount(): number;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  blasInfo(): BlasInfo;
+  setBlasThreads(n: number): boolean;
+  buildInfo(): { libtorchVersion: string; cudaBuilt: boolean; config: string; parallel: string };
+}
+
+/** Where each binary came from and what it was built against (the lvmtorch.json beside it). */
+export interface BinaryInfo {
+  path: string;
+  libtorchVersion: string;
+  cuda: boolean;
+}
+
+export interface LoadedAddon {
+  addon: Addon;
+  libtorch: Libtorch;
+  binary: BinaryInfo;
+  searched: string;
+}
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+let loaded: LoadedAddon | undefined;
+
+/** The addon, loaded on first use: reading files (lib/io) never needs libtorch. */
+export function native(): Addon {
+  return (loaded ?? load()).addon;
+}
+
+export function loadedAddon(): LoadedAddon {
+  return loaded ?? load();
+}
+
+interface Candidate {
+  label: string;
+  dir: string;
+}
+
+// A local build first (the developer's own), then the prebuilt binaries shipped in the package.
+function candidates(): Candidate[] {
+  const out: Candidate[] = [];
+  if (process.env.LVMTORCH_BINARY_DIR) out.push({ label: 'LVMTORCH_BINARY_DIR', dir: process.env.LVMTORCH_BINARY_DIR });
+  out.push({ label: 'local build', dir: join(packageRoot, 'build', 'Release') });
+  const prebuilds = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (existsSync(prebuilds)) {
+    for (const name of readdirSync(prebuilds).sort()) out.push({ label: `prebuild ${name}`, dir: join(prebuilds, name) });
+  }
+  return out;
+}
+
+function readBinaryInfo(dir: string): BinaryInfo | string {
+  const node = join(dir, 'lvmtorch.node');
+  const meta = join(dir, 'lvmtorch.json');
+  if (!existsSync(node)) return `no lvmtorch.node in ${dir}`;
+  if (!existsSync(meta)) return `no lvmtorch.json beside ${node}`;
+  try {
+    const json = JSON.parse(readFileSync(meta, 'utf8')) as { libtorchVersion: string; cuda: boolean };
+    return { path: node, libtorchVersion: json.libtorchVersion, cuda: json.cuda };
+  } catch (e) {
+    return `${meta} is unreadable: ${(e as Error).message}`;
+  }
+}
+
+function load(): LoadedAddon {
+  const search = findLibtorch();
+  const searched = describeSearch(search);
+  const lt = search.libtorch;
+  if (!lt) {
+    throw new LibtorchLoadError(
+      `lvmtorch: libtorch not found. Searched, in order:\n${searched}\n` +
+        'Fix: install it (Debian: apt-get install libtorch-dev), or set LIBTORCH to a libtorch folder or a Python ' +
+        'torch package folder, or LIBTORCH_USE_PYTORCH=1 to use the torch of python3 (LIBTORCH_PYTHON picks another).',
+    );
+  }
+  const failures: string[] = [];
+  for (const c of candidates()) {
+    const info = readBinaryInfo(c.dir);
+    if (typeof info === 'string') {
+      failures.push(`  ${c.label}: ${info}`);
+      continue;
+    }
+    if (majorMinor(info.libtorchVersion) !== majorMinor(lt.version)) {
+      failures.push(`  ${c.label}: built for libtorch ${info.libtorchVersion}, but the libtorch found is ${lt.version}`);
+      continue;
+    }
+    if (info.cuda && !lt.cuda) {
+      failures.push(`  ${c.label}: built with CUDA, but the libtorch found is CPU-only`);
+      continue;
+    }
+    try {
+      const preload = require(join(c.dir, 'lvmtorch_preload.node')) as { preload(paths: string[]): void };
+      preload.preload(libtorchLibraries(lt));
+      const addon = require(info.path) as Addon;
+      loaded = { addon, libtorch: lt, binary: info, searched };
+      return loaded;
+    } catch (e) {
+      failures.push(`  ${c.label}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new LibtorchLoadError(
+    `lvmtorch: no lvmtorch binary fits libtorch ${lt.version} (${lt.source}, ${lt.libDir}).\n` +
+      `libtorch search:\n${searched}\nbinaries tried:\n${failures.join('\n')}\n` +
+      'Fix: build one for this libtorch with `npm run build` in the lvmtorch package folder ' +
+      '(needs cmake and a C++17 compiler), or point LIBTORCH at the libtorch a prebuild was made for.',
+  );
+}

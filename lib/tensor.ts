@@ -1,0 +1,411 @@
+// The typed Tensor over one native handle (native/handle.cc). Names and argument order follow PyTorch's, in
+// camelCase: `t.sum(1, true)` is `t.sum(1, keepdim=True)`. Free memory with dispose(), `using`, or tidy();
+// what is forgotten is freed by the GC, which is told how many native bytes each tensor holds.
+import { inspect } from 'node:util';
+
+import { dtypeCode, dtypeOfCode, isDType, parseDType, storageArray, type DType, type TypedArray } from './dtype.js';
+import { isDevice, parseDevice, type Device } from './device.js';
+import { native, type Addon, type RawTensor } from './native.js';
+import { track } from './scope.js';
+
+export type Dim = number | number[];
+export type Scalar = number | boolean;
+/** Nested arrays of numbers or booleans, as `tensor.toArray()` returns them. */
+export type NestedArray = number | boolean | NestedArray[];
+
+let handleOf: (t: Tensor) => RawTensor;
+let addon: Addon | undefined;
+const lib = (): Addon => (addon ??= native());
+
+// Op codes by name, from the native tables themselves (native/ops.cc), so the two sides cannot disagree.
+let codes: { unary: Map<string, number>; binary: Map<string, number>; reduce: Map<string, number> } | undefined;
+function code(table: 'unary' | 'binary' | 'reduce', name: string): number {
+  codes ??= {
+    unary: new Map(lib().unaryOps.map((n, i) => [n, i])),
+    binary: new Map(lib().binaryOps.map((n, i) => [n, i])),
+    reduce: new Map(lib().reduceOps.map((n, i) => [n, i])),
+  };
+  const c = codes[table].get(name);
+  if (c === undefined) throw new Error(`native addon has no ${table} op ${name}: rebuild it (npm run build)`);
+  return c;
+}
+
+/** Wraps a new native handle; internal to lvmtorch. */
+export function fromRaw(raw: RawTensor): Tensor {
+  return new Tensor(raw, INTERNAL);
+}
+
+export function rawOf(t: Tensor): RawTensor {
+  return handleOf(t);
+}
+
+const INTERNAL = Symbol('internal');
+
+function other(x: Tensor | Scalar, what = 'other'): RawTensor | Scalar {
+  if (x instanceof Tensor) return handleOf(x);
+  if (typeof x === 'number' || typeof x === 'boolean') return x;
+  throw new TypeError(`${what} must be a Tensor, a number or a boolean, got ${describe(x)}`);
+}
+
+function describe(x: unknown): string {
+  return x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x;
+}
+
+function shapeArgs(args: (number | number[])[]): number[] {
+  const shape = args.length === 1 && Array.isArray(args[0]) ? args[0] : args;
+  if (!shape.every((d) => typeof d === 'number')) throw new TypeError('shape must be numbers or one array of numbers');
+  return shape as number[];
+}
+
+export class Tensor {
+  #h: RawTensor;
+  #disposed = false;
+  #meta: [number, string, readonly number[]] | undefined;
+
+  static {
+    handleOf = (t: Tensor): RawTensor => {
+      if (!(t instanceof Tensor)) throw new TypeError(`expected a Tensor, got ${describe(t)}`);
+      return t.#h;
+    };
+  }
+
+  /** Tensors are made by `torch.tensor()`, the factories and the ops, not by `new`. */
+  constructor(raw: RawTensor, token: symbol) {
+    if (token !== INTERNAL) throw new TypeError('use torch.tensor(data) to make a Tensor');
+    this.#h = raw;
+    track(this);
+  }
+
+  // ---- what it is ----
+  #describe(): [number, string, readonly number[]] {
+    return (this.#meta ??= (() => {
+      const [dtype, device, shape] = lib().describe(this.#h);
+      return [dtype, device, Object.freeze(shape)] as [number, string, readonly number[]];
+    })());
+  }
+
+  get shape(): readonly number[] {
+    return this.#describe()[2];
+  }
+  get dtype(): DType {
+    return dtypeOfCode(this.#describe()[0]);
+  }
+  get device(): Device {
+    return this.#describe()[1] as Device;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  size(dim?: number): number | readonly number[] {
+    if (dim === undefined) return this.shape;
+    const d = dim < 0 ? dim + this.ndim : dim;
+    if (d < 0 || d >= this.ndim) throw new RangeError(`dim ${dim} is out of range for a ${this.ndim}-d tensor`);
+    return this.shape[d];
+  }
+
+  // ---- memory ----
+  get isDisposed(): boolean {
+    return this.#disposed;
+  }
+  /** Frees the native memory now. Using the tensor afterwards throws. Calling it twice is harmless. */
+  dispose(): void {
+    this.#disposed = true;
+    lib().dispose(this.#h);
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- data out ----
+  /** The elements in C order, on the CPU: float16/bfloat16 come as float32 values, int64 as BigInt64Array, bool as 0/1. */
+  toTypedArray(): TypedArray {
+    const dtype = this.dtype;
+    if (dtype === 'float16' || dtype === 'bfloat16') {
+      return new Float32Array(lib().toData(this.#h, dtypeCode('float32')));
+    }
+    return storageArray(dtype, lib().toData(this.#h));
+  }
+
+  /** Nested arrays as Python's `tolist()`; int64 beyond 2^53 throws (use toTypedArray() for those). */
+  toArray(): NestedArray {
+    const flat = this.toTypedArray();
+    const dtype = this.dtype;
+    const at = (i: number): number | boolean => {
+      const v = flat[i];
+      if (typeof v === 'bigint') {
+        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+          throw new RangeError(`element ${i} (${v}) does not fit a JS number exactly; use toTypedArray()`);
+        }
+        return Number(v);
+      }
+      return dtype === 'bool' ? v !== 0 : v;
+    };
+    const shape = this.shape;
+    let next = 0;
+    const build = (d: number): NestedArray => {
+      if (d === shape.length) return at(next++);
+      const out: NestedArray[] = new Array(shape[d]);
+      for (let i = 0; i < shape[d]; i++) out[i] = build(d + 1);
+      return out;
+    };
+    return build(0);
+  }
+
+  /** The value of a one-element tensor: a number (a bigint for int64 beyond 2^53), or a boolean. */
+  item(): number | boolean | bigint {
+    return lib().item(this.#h);
+  }
+
+  // ---- conversion ----
+  /** `t.to('cuda')`, `t.to('float16')`, `t.to({ device, dtype, copy })`, as PyTorch's `.to()`. */
+  to(target: Device | DType | { device?: Device; dtype?: DType; copy?: boolean }): Tensor {
+    let device: Device | undefined;
+    let dtype: DType | undefined;
+    let copy = false;
+    if (typeof target === 'string') {
+      if (isDevice(target)) device = target;
+      else if (isDType(target)) dtype = parseDType(target);
+      else throw new TypeError(`to() takes a device ('cpu', 'cuda', 'cuda:N') or a dtype, got ${JSON.stringify(target)}`);
+    } else if (target && typeof target === 'object') {
+      device = target.device === undefined ? undefined : parseDevice(target.device);
+      dtype = target.dtype === undefined ? undefined : parseDType(target.dtype);
+      copy = target.copy ?? false;
+    } else {
+      throw new TypeError(`to() takes a device, a dtype or { device, dtype }, got ${describe(target)}`);
+    }
+    return fromRaw(lib().to(this.#h, device, dtype === undefined ? undefined : dtypeCode(dtype), copy));
+  }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+  cuda(index = 0): Tensor {
+    return this.to(`cuda:${index}`);
+  }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  double(): Tensor {
+    return this.to('float64');
+  }
+  long(): Tensor {
+    return this.to('int64');
+  }
+
+  // ---- element-wise ----
+  #unary(name: string): Tensor {
+    return fromRaw(lib().unary(code('unary', name), this.#h));
+  }
+  #binary(name: string, x: Tensor | Scalar): Tensor {
+    return fromRaw(lib().binary(code('binary', name), this.#h, other(x)));
+  }
+  add(x: Tensor | Scalar): Tensor { return this.#binary('add', x); }
+  sub(x: Tensor | Scalar): Tensor { return this.#binary('sub', x); }
+  mul(x: Tensor | Scalar): Tensor { return this.#binary('mul', x); }
+  div(x: Tensor | Scalar): Tensor { return this.#binary('div', x); }
+  pow(x: Tensor | Scalar): Tensor { return this.#binary('pow', x); }
+  remainder(x: Tensor | Scalar): Tensor { return this.#binary('remainder', x); }
+  maximum(x: Tensor | Scalar): Tensor { return this.#binary('maximum', x); }
+  minimum(x: Tensor | Scalar): Tensor { return this.#binary('minimum', x); }
+  atan2(x: Tensor): Tensor { return this.#binary('atan2', x); }
+  matmul(x: Tensor): Tensor { return this.#binary('matmul', x); }
+  eq(x: Tensor | Scalar): Tensor { return this.#binary('eq', x); }
+  ne(x: Tensor | Scalar): Tensor { return this.#binary('ne', x); }
+  lt(x: Tensor | Scalar): Tensor { return this.#binary('lt', x); }
+  le(x: Tensor | Scalar): Tensor { return this.#binary('le', x); }
+  gt(x: Tensor | Scalar): Tensor { return this.#binary('gt', x); }
+  ge(x: Tensor | Scalar): Tensor { return this.#binary('ge', x); }
+  logicalAnd(x: Tensor): Tensor { return this.#binary('logicalAnd', x); }
+  logicalOr(x: Tensor): Tensor { return this.#binary('logicalOr', x); }
+
+  neg(): Tensor { return this.#unary('neg'); }
+  abs(): Tensor { return this.#unary('abs'); }
+  exp(): Tensor { return this.#unary('exp'); }
+  log(): Tensor { return this.#unary('log'); }
+  log1p(): Tensor { return this.#unary('log1p'); }
+  expm1(): Tensor { return this.#unary('expm1'); }
+  sqrt(): Tensor { return this.#unary('sqrt'); }
+  rsqrt(): Tensor { return this.#unary('rsqrt'); }
+  sin(): Tensor { return this.#unary('sin'); }
+  cos(): Tensor { return this.#unary('cos'); }
+  tan(): Tensor { return this.#unary('tan'); }
+  tanh(): Tensor { return this.#unary('tanh'); }
+  sigmoid(): Tensor { return this.#unary('sigmoid'); }
+  relu(): Tensor { return this.#unary('relu'); }
+  gelu(): Tensor { return this.#unary('gelu'); }
+  silu(): Tensor { return this.#unary('silu'); }
+  square(): Tensor { return this.#unary('square'); }
+  sign(): Tensor { return this.#unary('sign'); }
+  floor(): Tensor { return this.#unary('floor'); }
+  ceil(): Tensor { return this.#unary('ceil'); }
+  round(): Tensor { return this.#unary('round'); }
+  trunc(): Tensor { return this.#unary('trunc'); }
+  reciprocal(): Tensor { return this.#unary('reciprocal'); }
+  erf(): Tensor { return this.#unary('erf'); }
+  logicalNot(): Tensor { return this.#unary('logicalNot'); }
+  isnan(): Tensor { return this.#unary('isnan'); }
+  isinf(): Tensor { return this.#unary('isinf'); }
+  isfinite(): Tensor { return this.#unary('isfinite'); }
+  clone(): Tensor { return this.#unary('clone'); }
+  /** A tensor sharing this one's data, cut from the autograd graph. */
+  detach(): Tensor { return this.#unary('detach'); }
+  contiguous(): Tensor { return this.#unary('contiguous'); }
+  /** The transpose of a tensor of at most 2 dims. */
+  t(): Tensor { return this.#unary('t'); }
+
+  clamp(min?: number | null, max?: number | null): Tensor {
+    if (min == null && max == null) throw new TypeError('clamp() needs min, max or both');
+    return fromRaw(lib().clamp(this.#h, min ?? undefined, max ?? undefined));
+  }
+  maskedFill(mask: Tensor, value: Scalar): Tensor {
+    return fromRaw(lib().maskedFill(this.#h, handleOf(mask), value));
+  }
+
+  // ---- reductions ----
+  #reduce(name: string, dim: Dim | undefined, keepdim: boolean, extra?: Scalar): Tensor {
+    return fromRaw(lib().reduce(code('reduce', name), this.#h, dim, keepdim, extra));
+  }
+  sum(dim?: Dim, keepdim = false): Tensor { return this.#reduce('sum', dim, keepdim); }
+  mean(dim?: Dim, keepdim = false): Tensor { return this.#reduce('mean', dim, keepdim); }
+  prod(dim?: number, keepdim = false): Tensor { return this.#reduce('prod', dim, keepdim); }
+  amax(dim?: Dim, keepdim = false): Tensor { return this.#reduce('amax', dim ?? [], keepdim); }
+  amin(dim?: Dim, keepdim = false): Tensor { return this.#reduce('amin', dim ?? [], keepdim); }
+  logsumexp(dim: Dim, keepdim = false): Tensor { return this.#reduce('logsumexp', dim, keepdim); }
+  /** Standard deviation; unbiased (Bessel's correction) by default, as PyTorch. */
+  std(dim?: Dim, unbiased = true, keepdim = false): Tensor { return this.#reduce('std', dim, keepdim, unbiased); }
+  var(dim?: Dim, unbiased = true, keepdim = false): Tensor { return this.#reduce('var', dim, keepdim, unbiased); }
+  norm(p = 2, dim?: Dim, keepdim = false): Tensor { return this.#reduce('norm', dim, keepdim, p); }
+  all(dim?: number, keepdim = false): Tensor { return this.#reduce('all', dim, keepdim); }
+  any(dim?: number, keepdim = false): Tensor { return this.#reduce('any', dim, keepdim); }
+
+  /** The largest element; with a dim, `{ values, indices }` along it. */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    return valuesIndices(lib().max(this.#h, dim, keepdim));
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    return valuesIndices(lib().min(this.#h, dim, keepdim));
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return fromRaw(lib().argmax(this.#h, dim, keepdim));
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return fromRaw(lib().argmin(this.#h, dim, keepdim));
+  }
+
+  softmax(dim: number): Tensor {
+    return fromRaw(lib().softmax(this.#h, dim));
+  }
+  logSoftmax(dim: number): Tensor {
+    return fromRaw(lib().logSoftmax(this.#h, dim));
+  }
+  /** As `torch.nn.functional.normalize`: divide by the p-norm along dim (at least eps). */
+  normalize(opts: { p?: number; dim?: number; eps?: number } = {}): Tensor {
+    return fromRaw(lib().normalize(this.#h, opts.p ?? 2, opts.dim ?? 1, opts.eps ?? 1e-12));
+  }
+  cosineSimilarity(x: Tensor, dim = 1, eps = 1e-8): Tensor {
+    return fromRaw(lib().cosineSimilarity(this.#h, handleOf(x), dim, eps));
+  }
+
+  // ---- shape ----
+  view(...shape: (number | number[])[]): Tensor {
+    return fromRaw(lib().view(this.#h, shapeArgs(shape)));
+  }
+  reshape(...shape: (number | number[])[]): Tensor {
+    return fromRaw(lib().reshape(this.#h, shapeArgs(shape)));
+  }
+  expand(...shape: (number | number[])[]): Tensor {
+    return fromRaw(lib().expand(this.#h, shapeArgs(shape)));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return fromRaw(lib().transpose(this.#h, dim0, dim1));
+  }
+  permute(...dims: (number | number[])[]): Tensor {
+    return fromRaw(lib().permute(this.#h, shapeArgs(dims)));
+  }
+  /** Python's `t[..., start:end:step]` on one dim (a view); start and end may be negative or omitted. */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
+    return fromRaw(lib().slice(this.#h, dim, start ?? undefined, end ?? undefined, step));
+  }
+  /** Python's `t[..., index]` on one dim: that dim goes away. */
+  select(dim: number, index: number): Tensor {
+    return fromRaw(lib().select(this.#h, dim, index));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return fromRaw(lib().indexSelect(this.#h, dim, handleOf(index)));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return fromRaw(lib().gather(this.#h, dim, handleOf(index)));
+  }
+  squeeze(dim?: number): Tensor {
+    return fromRaw(lib().squeeze(this.#h, dim));
+  }
+  unsqueeze(dim: number): Tensor {
+    return fromRaw(lib().unsqueeze(this.#h, dim));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return fromRaw(lib().flatten(this.#h, startDim, endDim));
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return lib().chunk(this.#h, chunks, dim).map(fromRaw);
+  }
+  split(splitSize: number, dim = 0): Tensor[] {
+    return lib().split(this.#h, splitSize, dim).map(fromRaw);
+  }
+
+  // ---- in place (PyTorch's trailing underscore); each returns this tensor ----
+  add_(x: Tensor | Scalar, alpha?: number): this { return this.#inPlace('add_', x, alpha); }
+  sub_(x: Tensor | Scalar): this { return this.#inPlace('sub_', x); }
+  mul_(x: Tensor | Scalar): this { return this.#inPlace('mul_', x); }
+  div_(x: Tensor | Scalar): this { return this.#inPlace('div_', x); }
+  copy_(src: Tensor): this { return this.#inPlace('copy_', src); }
+  fill_(value: Scalar): this { return this.#inPlace('fill_', value); }
+  zero_(): this { return this.#inPlace('zero_'); }
+  #inPlace(op: string, x?: Tensor | Scalar, alpha?: number): this {
+    lib().inPlace(op, this.#h, x === undefined ? undefined : other(x), alpha);
+    return this;
+  }
+
+  // ---- autograd ----
+  get requiresGrad(): boolean {
+    return lib().requiresGrad(this.#h);
+  }
+  set requiresGrad(flag: boolean) {
+    lib().setRequiresGrad(this.#h, flag);
+  }
+  requiresGrad_(flag = true): this {
+    this.requiresGrad = flag;
+    return this;
+  }
+  /** Accumulates gradients into the leaves; a non-scalar tensor needs `gradient` of its own shape. */
+  backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+    lib().backward(this.#h, gradient === undefined ? undefined : handleOf(gradient), opts.retainGraph ?? false);
+  }
+  /** The accumulated gradient (a new handle each read, sharing memory), or null. Assign null to clear it. */
+  get grad(): Tensor | null {
+    const g = lib().grad(this.#h);
+    return g === null ? null : fromRaw(g);
+  }
+  set grad(g: Tensor | null) {
+    lib().setGrad(this.#h, g === null ? null : handleOf(g));
+  }
+
+  // ---- printing ----
+  toString(): string {
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+  [inspect.custom](): string {
+    if (this.#disposed) return 'Tensor(disposed)';
+    const preview = this.numel <= 64 ? `${inspect(this.toArray(), { depth: 8, breakLength: 100 })}, ` : '';
+    return `tensor(${preview}shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+}
+
+function valuesIndices(r: RawTensor | [RawTensor, RawTensor]): Tensor | { values: Tensor; indices: Tensor } {
+  return Array.isArray(r) ? { values: fromRaw(r[0]), indices: fromRaw(r[1]) } : fromRaw(r);
+}

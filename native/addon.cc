@@ -1,0 +1,21 @@
+// Registers every part of the addon; each part lives in the file of the same name.
+#include <napi.h>
+
+namespace lvm {
+void initHandle(Napi::Env, Napi::Object);
+void initTensor(Napi::Env, Napi::Object);
+void initOps(Napi::Env, Napi::Object);
+void initAutograd(Napi::Env, Napi::Object);
+void initRuntime(Napi::Env, Napi::Object);
+}  // namespace lvm
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  lvm::initHandle(env, exports);
+  lvm::initTensor(env, exports);
+  lvm::initOps(env, exports);
+  lvm::initAutograd(env, exports);
+  lvm::initRuntime(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(lvmtorch, Init)

@@ -1,0 +1,39 @@
+// The one exception-safe layer between libtorch and JS: every native entry point runs inside protect(), so a
+// C++ exception becomes a JS exception carrying libtorch's message, and no input from JS can abort the process.
+#pragma once
+#include <napi.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace lvm {
+
+// Raised by our own argument checks; they become TypeError and RangeError in JS.
+struct TypeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct RangeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using Entry = Napi::Value (*)(const Napi::CallbackInfo&);
+
+// Turns the exception in flight into a pending JS exception. Called only from a catch block.
+void throwPending(Napi::Env env);
+
+template <Entry F>
+Napi::Value protect(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (...) {
+    throwPending(info.Env());
+    return Napi::Value();
+  }
+}
+
+template <Entry F>
+void exportFunction(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, protect<F>, name));
+}
+
+}  // namespace lvm

@@ -1,0 +1,100 @@
+// What the running process has: libtorch's version and build, devices, threads and the BLAS library in use.
+#include <dlfcn.h>
+#include <link.h>
+
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "protect.h"
+
+namespace lvm {
+
+namespace {
+
+Napi::Value cudaDeviceCount(const Napi::CallbackInfo& info) {
+  int count = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+  return Napi::Number::New(info.Env(), count);
+}
+
+Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n = toInt(info[0], "threads");
+  if (n < 1) throw RangeError("threads must be >= 1, got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+// BLAS libraries are found in the loaded objects, since libtorch only links "libblas.so.3", which Debian's
+// alternatives point at OpenBLAS or at the (16x slower) reference BLAS.
+int collectBlas(struct dl_phdr_info* object, size_t, void* out) {
+  std::string name = object->dlpi_name ? object->dlpi_name : "";
+  if (name.find("blas") != std::string::npos || name.find("mkl") != std::string::npos) {
+    char resolved[PATH_MAX];
+    static_cast<std::vector<std::string>*>(out)->push_back(realpath(name.c_str(), resolved) ? resolved : name);
+  }
+  return 0;
+}
+
+template <typename F>
+F blasSymbol(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+Napi::Value blasInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> libraries;
+  dl_iterate_phdr(collectBlas, &libraries);
+  auto out = Napi::Object::New(env);
+  auto list = Napi::Array::New(env, libraries.size());
+  for (size_t i = 0; i < libraries.size(); ++i) list.Set(static_cast<uint32_t>(i), libraries[i]);
+  out.Set("libraries", list);
+  auto config = blasSymbol<char* (*)()>("openblas_get_config");
+  auto coretype = blasSymbol<char* (*)()>("openblas_get_corename");
+  auto threads = blasSymbol<int (*)()>("openblas_get_num_threads");
+  out.Set("openblas", config ? Napi::Value(Napi::String::New(env, config())) : env.Null());
+  out.Set("coretype", coretype ? Napi::Value(Napi::String::New(env, coretype())) : env.Null());
+  out.Set("threads", threads ? Napi::Value(Napi::Number::New(env, threads())) : env.Null());
+  return out;
+}
+
+Napi::Value setBlasThreads(const Napi::CallbackInfo& info) {
+  int64_t n = toInt(info[0], "threads");
+  if (n < 1) throw RangeError("threads must be >= 1, got " + std::to_string(n));
+  auto set = blasSymbol<void (*)(int)>("openblas_set_num_threads");
+  if (!set) set = blasSymbol<void (*)(int)>("MKL_Set_Num_Threads");
+  if (set) set(static_cast<int>(n));
+  return Napi::Boolean::New(info.Env(), set != nullptr);
+}
+
+Napi::Value buildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("libtorchVersion", LVMTORCH_LIBTORCH_VERSION);
+  out.Set("cudaBuilt", at::hasCUDA() || at::detail::getCUDAHooks().hasCUDART());
+  out.Set("config", at::show_config());
+  out.Set("parallel", at::get_parallel_info());
+  return out;
+}
+
+}  // namespace
+
+void initRuntime(Napi::Env env, Napi::Object exports) {
+  exportFunction<cudaDeviceCount>(env, exports, "cudaDeviceCount");
+  exportFunction<getNumThreads>(env, exports, "getNumThreads");
+  exportFunction<setNumThreads>(env, exports, "setNumThreads");
+  exportFunction<blasInfo>(env, exports, "blasInfo");
+  exportFunction<setBlasThreads>(env, exports, "setBlasThreads");
+  exportFunction<buildInfo>(env, exports, "buildInfo");
+}
+
+}  // namespace lvm

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Prints where libtorch is, for the native build (CMakeLists.txt and binding.gyp call this), using the very
+// search that the loader runs at load time (dist/libtorch/find.js; `npm run build:ts` makes it).
+//   --cmake-prefix | --lib-dir | --include (space separated) | --version | --json
+import { findLibtorch, describeSearch } from '../dist/libtorch/find.js';
+
+const result = findLibtorch();
+if (!result.libtorch) {
+  console.error(`lvmtorch: libtorch not found. Searched:\n${describeSearch(result)}\n` +
+    'Install it (Debian: apt-get install libtorch-dev), or set LIBTORCH to a libtorch folder or a Python torch ' +
+    'package folder, or set LIBTORCH_USE_PYTORCH=1 to use the torch of python3.');
+  process.exit(1);
+}
+const lt = result.libtorch;
+const what = process.argv[2] ?? '--json';
+const out = {
+  '--cmake-prefix': lt.cmakePrefix,
+  '--lib-dir': lt.libDir,
+  '--include': lt.includeDirs.join(' '),
+  '--version': lt.version,
+  '--json': JSON.stringify(lt, null, 2),
+}[what];
+if (out === undefined) {
+  console.error(`lvmtorch: unknown option ${what}`);
+  process.exit(2);
+}
+process.stdout.write(out + '\n');
