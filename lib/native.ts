@@ -9,10 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { LibtorchLoadError } from './errors.js';
 import { describeSearch, findLibtorch, libtorchLibraries, majorMinor, type Libtorch } from './libtorch/find.js';
 
-/** An opaque handle owning one at::Tensor (a JS external). */
-export interface RawTensor {
-  readonly __rawTensor: unique symbol;
-}
+/** The id of a native slot owning one at::Tensor (native/handle.cc). */
+export type RawTensor = number & { readonly __rawTensor: unique symbol };
 type Raw = RawTensor;
 type Num = number | boolean;
 type Other = Raw | Num;
@@ -46,7 +44,8 @@ export interface Addon {
   eye(n: number, m: number | undefined, dtype?: number, device?: string): Raw;
   manualSeed(seed: number): void;
   unary(code: number, t: Raw): Raw;
-  binary(code: number, a: Raw, b: Other): Raw;
+  binary(code: number, a: Raw, b: Raw): Raw;
+  binaryScalar(code: number, a: Raw, b: Num): Raw;
   reduce(code: number, t: Raw, dims: Dims, keepdim: boolean, extra?: Num): Raw;
   max(t: Raw, dim?: number, keepdim?: boolean): Raw | [Raw, Raw];
   min(t: Raw, dim?: number, keepdim?: boolean): Raw | [Raw, Raw];
@@ -75,7 +74,7 @@ export interface Addon {
   where(cond: Raw, a: Raw, b: Raw): Raw;
   clamp(t: Raw, min: number | undefined, max: number | undefined): Raw;
   maskedFill(t: Raw, mask: Raw, value: Num): Raw;
-  inPlace(op: string, self: Raw, other?: Other, alpha?: number): void;
+  inPlace(op: string, self: Raw, other: Other | undefined, otherIsTensor: boolean, alpha?: number): void;
   requiresGrad(t: Raw): boolean;
   setRequiresGrad(t: Raw, flag: boolean): void;
   backward(t: Raw, gradient: Raw | undefined, retainGraph: boolean): void;

@@ -6,6 +6,7 @@ import { inspect } from 'node:util';
 import { dtypeCode, dtypeOfCode, isDType, parseDType, storageArray, type DType, type TypedArray } from './dtype.js';
 import { isDevice, parseDevice, type Device } from './device.js';
 import { native, type Addon, type RawTensor } from './native.js';
+import { adopt, unregister } from './lifetime.js';
 import { track } from './scope.js';
 
 export type Dim = number | number[];
@@ -18,15 +19,16 @@ let addon: Addon | undefined;
 const lib = (): Addon => (addon ??= native());
 
 // Op codes by name, from the native tables themselves (native/ops.cc), so the two sides cannot disagree.
-let codes: { unary: Map<string, number>; binary: Map<string, number>; reduce: Map<string, number> } | undefined;
-function code(table: 'unary' | 'binary' | 'reduce', name: string): number {
-  codes ??= {
-    unary: new Map(lib().unaryOps.map((n, i) => [n, i])),
-    binary: new Map(lib().binaryOps.map((n, i) => [n, i])),
-    reduce: new Map(lib().reduceOps.map((n, i) => [n, i])),
-  };
-  const c = codes[table].get(name);
-  if (c === undefined) throw new Error(`native addon has no ${table} op ${name}: rebuild it (npm run build)`);
+type Codes = Record<string, number>;
+let unaryCodes: Codes | undefined;
+let binaryCodes: Codes | undefined;
+let reduceCodes: Codes | undefined;
+function codesOf(names: string[]): Codes {
+  return Object.fromEntries(names.map((n, i) => [n, i]));
+}
+function code(codes: Codes, name: string): number {
+  const c = codes[name];
+  if (c === undefined) throw new Error(`the native addon has no op ${name}: rebuild it (npm run build)`);
   return c;
 }
 
@@ -41,8 +43,7 @@ export function rawOf(t: Tensor): RawTensor {
 
 const INTERNAL = Symbol('internal');
 
-function other(x: Tensor | Scalar, what = 'other'): RawTensor | Scalar {
-  if (x instanceof Tensor) return handleOf(x);
+function scalar(x: unknown, what = 'other'): Scalar {
   if (typeof x === 'number' || typeof x === 'boolean') return x;
   throw new TypeError(`${what} must be a Tensor, a number or a boolean, got ${describe(x)}`);
 }
@@ -60,6 +61,7 @@ function shapeArgs(args: (number | number[])[]): number[] {
 export class Tensor {
   #h: RawTensor;
   #disposed = false;
+  #registered = false;
   #meta: [number, string, readonly number[]] | undefined;
 
   static {
@@ -73,6 +75,7 @@ export class Tensor {
   constructor(raw: RawTensor, token: symbol) {
     if (token !== INTERNAL) throw new TypeError('use torch.tensor(data) to make a Tensor');
     this.#h = raw;
+    adopt(this, raw);
     track(this);
   }
 
@@ -112,8 +115,14 @@ export class Tensor {
   }
   /** Frees the native memory now. Using the tensor afterwards throws. Calling it twice is harmless. */
   dispose(): void {
+    if (this.#disposed) return;
     this.#disposed = true;
+    if (this.#registered) unregister(this);
     lib().dispose(this.#h);
+  }
+  /** @internal lib/lifetime.ts hands this tensor to the GC. */
+  markRegistered(): void {
+    this.#registered = true;
   }
   [Symbol.dispose](): void {
     this.dispose();
@@ -196,10 +205,12 @@ export class Tensor {
 
   // ---- element-wise ----
   #unary(name: string): Tensor {
-    return fromRaw(lib().unary(code('unary', name), this.#h));
+    return fromRaw(lib().unary(code((unaryCodes ??= codesOf(lib().unaryOps)), name), this.#h));
   }
   #binary(name: string, x: Tensor | Scalar): Tensor {
-    return fromRaw(lib().binary(code('binary', name), this.#h, other(x)));
+    const c = code((binaryCodes ??= codesOf(lib().binaryOps)), name);
+    if (x instanceof Tensor) return fromRaw(lib().binary(c, this.#h, x.#h));
+    return fromRaw(lib().binaryScalar(c, this.#h, scalar(x)));
   }
   add(x: Tensor | Scalar): Tensor { return this.#binary('add', x); }
   sub(x: Tensor | Scalar): Tensor { return this.#binary('sub', x); }
@@ -260,12 +271,12 @@ export class Tensor {
     return fromRaw(lib().clamp(this.#h, min ?? undefined, max ?? undefined));
   }
   maskedFill(mask: Tensor, value: Scalar): Tensor {
-    return fromRaw(lib().maskedFill(this.#h, handleOf(mask), value));
+    return fromRaw(lib().maskedFill(this.#h, handleOf(mask), scalar(value, 'value')));
   }
 
   // ---- reductions ----
   #reduce(name: string, dim: Dim | undefined, keepdim: boolean, extra?: Scalar): Tensor {
-    return fromRaw(lib().reduce(code('reduce', name), this.#h, dim, keepdim, extra));
+    return fromRaw(lib().reduce(code((reduceCodes ??= codesOf(lib().reduceOps)), name), this.#h, dim, keepdim, extra));
   }
   sum(dim?: Dim, keepdim = false): Tensor { return this.#reduce('sum', dim, keepdim); }
   mean(dim?: Dim, keepdim = false): Tensor { return this.#reduce('mean', dim, keepdim); }
@@ -367,7 +378,8 @@ export class Tensor {
   fill_(value: Scalar): this { return this.#inPlace('fill_', value); }
   zero_(): this { return this.#inPlace('zero_'); }
   #inPlace(op: string, x?: Tensor | Scalar, alpha?: number): this {
-    lib().inPlace(op, this.#h, x === undefined ? undefined : other(x), alpha);
+    const isTensor = x instanceof Tensor;
+    lib().inPlace(op, this.#h, isTensor ? x.#h : x === undefined ? undefined : scalar(x), isTensor, alpha);
     return this;
   }
 

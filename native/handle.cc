@@ -1,96 +1,122 @@
 #include "handle.h"
 
-#include "protect.h"
-
+#include <deque>
 #include <string>
+
+#include "protect.h"
 
 namespace lvm {
 
 namespace {
 
-constexpr uint64_t kMagic = 0x6c766d746f726368;  // "lvmtorch": refuses externals that other addons made
+constexpr int kIndexBits = 24;                 // 16M live tensors
+constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+constexpr uint32_t kGenerationMask = 0x7f;     // id = generation << 24 | index, a positive int32 (a V8 Smi)
+constexpr int64_t kReportEvery = 1 << 20;      // bytes: V8 is told of native growth in steps, not per tensor
 
-struct TensorBox {
-  uint64_t magic = kMagic;
+struct Slot {
   at::Tensor tensor;
-  int64_t reported = 0;  // bytes announced to V8, given back on dispose or finalization
+  int64_t bytes = 0;
+  uint32_t generation = 0;
 };
 
-// Handles whose tensor is alive (not disposed nor finalized), and the bytes they announced: torch.memory().
-int64_t liveTensors = 0;
-int64_t liveBytes = 0;
+// One table per Node environment (worker threads each get their own), kept in the env's instance data.
+struct Table {
+  std::deque<Slot> slots;  // a deque: references stay valid while new slots are added
+  std::vector<uint32_t> free;
+  int64_t liveTensors = 0;
+  int64_t liveBytes = 0;
+  int64_t unreported = 0;
+};
+
+Table& table(Napi::Env env) {
+  Table* t = env.GetInstanceData<Table>();
+  if (t == nullptr) {
+    t = new Table();
+    env.SetInstanceData(t);
+  }
+  return *t;
+}
+
+void account(Napi::Env env, Table& t, int64_t delta) {
+  t.liveBytes += delta;
+  t.unreported += delta;
+  if (t.unreported >= kReportEvery || t.unreported <= -kReportEvery) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, t.unreported, &ignored);
+    t.unreported = 0;
+  }
+}
 
 int64_t nbytesOf(const at::Tensor& t) {
-  if (!t.defined() || !t.has_storage()) return 0;
-  return static_cast<int64_t>(t.storage().nbytes());
+  return t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
 }
 
-void release(napi_env env, TensorBox* box) {
-  if (box->tensor.defined()) --liveTensors;
-  liveBytes -= box->reported;
-  box->tensor = at::Tensor();
-  if (box->reported != 0) {
-    int64_t ignored;
-    napi_adjust_external_memory(env, -box->reported, &ignored);
-    box->reported = 0;
-  }
-}
-
-void finalize(napi_env env, void* data, void*) {
-  auto* box = static_cast<TensorBox*>(data);
-  release(env, box);
-  delete box;
-}
-
-TensorBox* boxOf(napi_env env, napi_value value, const char* what) {
+// The index of the live slot an id names, or -1 when the id is stale (disposed).
+int64_t find(Table& t, Napi::Value value, const char* what) {
   napi_valuetype type;
-  void* data = nullptr;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
-      napi_get_value_external(env, value, &data) != napi_ok || data == nullptr ||
-      static_cast<TensorBox*>(data)->magic != kMagic) {
-    throw TypeError(std::string(what) + " must be a Tensor");
-  }
-  return static_cast<TensorBox*>(data);
+  napi_typeof(value.Env(), value, &type);
+  if (type != napi_number) throw TypeError(std::string(what) + " must be a Tensor");
+  int32_t id = 0;
+  napi_get_value_int32(value.Env(), value, &id);
+  uint32_t index = static_cast<uint32_t>(id) & kIndexMask;
+  if (id < 0 || index >= t.slots.size()) throw TypeError(std::string(what) + " must be a Tensor");
+  Slot& slot = t.slots[index];
+  if (slot.generation != (static_cast<uint32_t>(id) >> kIndexBits) || !slot.tensor.defined()) return -1;
+  return index;
 }
 
 Napi::Value dispose(const Napi::CallbackInfo& info) {
-  release(info.Env(), boxOf(info.Env(), info[0], "tensor"));
+  Table& t = table(info.Env());
+  int64_t index = find(t, info[0], "tensor");
+  if (index >= 0) {  // disposing twice is harmless
+    Slot& slot = t.slots[index];
+    slot.tensor = at::Tensor();
+    account(info.Env(), t, -slot.bytes);
+    slot.bytes = 0;
+    slot.generation = (slot.generation + 1) & kGenerationMask;
+    --t.liveTensors;
+    t.free.push_back(static_cast<uint32_t>(index));
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value memory(const Napi::CallbackInfo& info) {
+  Table& t = table(info.Env());
   auto out = Napi::Object::New(info.Env());
-  out.Set("tensors", static_cast<double>(liveTensors));
-  out.Set("bytes", static_cast<double>(liveBytes));
+  out.Set("tensors", static_cast<double>(t.liveTensors));
+  out.Set("bytes", static_cast<double>(t.liveBytes));
   return out;
 }
 
 }  // namespace
 
 Napi::Value wrap(Napi::Env env, at::Tensor tensor) {
-  auto* box = new TensorBox();
-  box->tensor = std::move(tensor);
+  Table& t = table(env);
+  uint32_t index;
+  if (!t.free.empty()) {
+    index = t.free.back();
+    t.free.pop_back();
+  } else {
+    if (t.slots.size() > kIndexMask) throw RangeError("more than 16M live tensors: dispose some");
+    index = static_cast<uint32_t>(t.slots.size());
+    t.slots.emplace_back();
+  }
+  Slot& slot = t.slots[index];
+  slot.bytes = nbytesOf(tensor);
+  slot.tensor = std::move(tensor);
+  ++t.liveTensors;
+  account(env, t, slot.bytes);
   napi_value out;
-  if (napi_create_external(env, box, finalize, nullptr, &out) != napi_ok) {
-    delete box;
-    throw Napi::Error::New(env, "could not create a tensor handle");
-  }
-  box->reported = nbytesOf(box->tensor);
-  if (box->tensor.defined()) ++liveTensors;
-  liveBytes += box->reported;
-  if (box->reported != 0) {
-    int64_t ignored;
-    napi_adjust_external_memory(env, box->reported, &ignored);
-  }
+  napi_create_int32(env, static_cast<int32_t>((slot.generation << kIndexBits) | index), &out);
   return Napi::Value(env, out);
 }
 
 const at::Tensor& unwrap(Napi::Value value, const char* what) {
-  TensorBox* box = boxOf(value.Env(), value, what);
-  if (!box->tensor.defined()) {
-    throw Napi::Error::New(value.Env(), std::string(what) + " was disposed and can no longer be used");
-  }
-  return box->tensor;
+  Table& t = table(value.Env());
+  int64_t index = find(t, value, what);
+  if (index < 0) throw Napi::Error::New(value.Env(), std::string(what) + " was disposed and can no longer be used");
+  return t.slots[index].tensor;
 }
 
 std::vector<at::Tensor> unwrapList(Napi::Value value, const char* what) {

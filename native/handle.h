@@ -1,6 +1,7 @@
-// A tensor handle: a JS external owning one at::Tensor. JS wraps it in the typed Tensor class (lib/tensor.ts).
-// dispose() frees the tensor at once; the GC finalizer frees whatever was forgotten. Each handle reports the
-// bytes it keeps alive to V8, so that native memory growth makes the GC run.
+// Tensor handles. JS holds a tensor as a small integer id naming a slot in this environment's table; the slot
+// owns the at::Tensor until dispose(id). An id carries its slot's generation, so an id kept after dispose()
+// is refused even once the slot is reused. Ids are plain numbers because a per-tensor N-API weak reference
+// costs more than the op itself; lib/lifetime.ts decides when the GC should free a forgotten tensor.
 #pragma once
 #include <ATen/ATen.h>
 #include <napi.h>
@@ -11,7 +12,7 @@ namespace lvm {
 
 Napi::Value wrap(Napi::Env env, at::Tensor tensor);
 
-// Throws TypeError when `value` is not a live tensor handle; `what` names the argument in the message.
+// Throws TypeError when `value` is not a live tensor id; `what` names the argument in the message.
 const at::Tensor& unwrap(Napi::Value value, const char* what = "tensor");
 
 std::vector<at::Tensor> unwrapList(Napi::Value value, const char* what = "tensors");

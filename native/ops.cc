@@ -113,12 +113,16 @@ Napi::Value unary(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), unaryOp(info[0].As<Napi::Number>().Int32Value(), unwrap(info[1])));
 }
 
+// Tensor ids are numbers too, so scalars come through a function of their own.
 Napi::Value binary(const Napi::CallbackInfo& info) {
   int code = info[0].As<Napi::Number>().Int32Value();
+  return wrap(info.Env(), binaryOp(code, unwrap(info[1], "self"), unwrap(info[2], "other")));
+}
+
+Napi::Value binaryScalar(const Napi::CallbackInfo& info) {
+  int code = info[0].As<Napi::Number>().Int32Value();
   if (code < 0 || code >= static_cast<int>(kBinary.size())) throw RangeError("unknown binary op code");
-  const Tensor& a = unwrap(info[1], "self");
-  if (info[2].IsNumber() || info[2].IsBoolean()) return wrap(info.Env(), binaryScalarOp(code, a, toScalar(info[2], "other")));
-  return wrap(info.Env(), binaryOp(code, a, unwrap(info[2], "other")));
+  return wrap(info.Env(), binaryScalarOp(code, unwrap(info[1], "self"), toScalar(info[2], "other")));
 }
 
 // ---- reductions: op(t, dims | null, keepdim, extra) ----
@@ -297,16 +301,17 @@ Napi::Value maskedFill(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), unwrap(info[0]).masked_fill(unwrap(info[1], "mask"), toScalar(info[2], "value")));
 }
 
-// ---- in place: they return nothing, the JS side returns `this` ----
+// ---- in place: inPlace(op, self, other, otherIsTensor, alpha?); the JS side returns `this` ----
 Napi::Value inPlace(const Napi::CallbackInfo& info) {
   Tensor self = unwrap(info[1], "self");
   std::string op = info[0].As<Napi::String>().Utf8Value();
+  bool otherIsTensor = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   auto scalarOrTensor = [&](auto&& withScalar, auto&& withTensor) {
-    if (info[2].IsNumber() || info[2].IsBoolean()) withScalar(toScalar(info[2], "other"));
-    else withTensor(unwrap(info[2], "other"));
+    if (otherIsTensor) withTensor(unwrap(info[2], "other"));
+    else withScalar(toScalar(info[2], "other"));
   };
   if (op == "add_") {
-    at::Scalar alpha = isMissing(info[3]) ? at::Scalar(1) : toScalar(info[3], "alpha");
+    at::Scalar alpha = isMissing(info[4]) ? at::Scalar(1) : toScalar(info[4], "alpha");
     scalarOrTensor([&](const at::Scalar& s) { self.add_(s, alpha); }, [&](const Tensor& o) { self.add_(o, alpha); });
   } else if (op == "sub_") {
     scalarOrTensor([&](const at::Scalar& s) { self.sub_(s); }, [&](const Tensor& o) { self.sub_(o); });
@@ -340,6 +345,7 @@ void initOps(Napi::Env env, Napi::Object exports) {
   exports.Set("reduceOps", names(env, kReduce.data(), kReduce.size()));
   exportFunction<unary>(env, exports, "unary");
   exportFunction<binary>(env, exports, "binary");
+  exportFunction<binaryScalar>(env, exports, "binaryScalar");
   exportFunction<reduce>(env, exports, "reduce");
   exportFunction<max>(env, exports, "max");
   exportFunction<min>(env, exports, "min");

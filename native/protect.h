@@ -33,7 +33,7 @@ Napi::Value protect(const Napi::CallbackInfo& info) {
 
 template <Entry F>
 void exportFunction(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New(env, protect<F>, name));
+  exports.Set(name, Napi::Function::New<protect<F>>(env, name));  // the template form: no per-call indirection
 }
 
 }  // namespace lvm
