@@ -108,9 +108,17 @@ const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 let loaded: LoadedAddon | undefined;
 
+const onLoadHooks: ((addon: Addon) => void)[] = [];
+
 /** The addon, loaded on first use: reading files (lib/io) never needs libtorch. */
 export function native(): Addon {
   return (loaded ?? load()).addon;
+}
+
+/** Runs fn with the addon as soon as it is loaded (now, if it is). */
+export function onLoad(fn: (addon: Addon) => void): void {
+  if (loaded) fn(loaded.addon);
+  else onLoadHooks.push(fn);
 }
 
 export function loadedAddon(): LoadedAddon {
@@ -177,6 +185,7 @@ function load(): LoadedAddon {
       const preload = require(join(c.dir, 'lvmtorch_preload.node')) as { preload(paths: string[]): void };
       preload.preload(libtorchLibraries(lt));
       const addon = require(info.path) as Addon;
+      for (const hook of onLoadHooks) hook(addon);  // a hook refusing a stale binary moves on to the next
       loaded = { addon, libtorch: lt, binary: info, searched };
       return loaded;
     } catch (e) {

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 
 import { dtypeCode, dtypeOfCode, isDType, parseDType, storageArray, type DType, type TypedArray } from './dtype.js';
 import { isDevice, parseDevice, type Device } from './device.js';
-import { native, type Addon, type RawTensor } from './native.js';
+import { native, onLoad, type Addon, type RawTensor } from './native.js';
 import { adopt, unregister } from './lifetime.js';
 import { track } from './scope.js';
 
@@ -15,21 +15,30 @@ export type Scalar = number | boolean;
 export type NestedArray = number | boolean | NestedArray[];
 
 let handleOf: (t: Tensor) => RawTensor;
+
+// The op codes of native/ops.cc's tables, by name. They are read once, when the addon loads; every Tensor
+// exists only after that, so methods read them as plain properties (a keyed lookup per call costs more).
+const UNARY = ['neg', 'abs', 'exp', 'log', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'tan', 'tanh', 'sigmoid',
+  'relu', 'gelu', 'silu', 'square', 'sign', 'floor', 'ceil', 'round', 'reciprocal', 'erf', 'logicalNot', 'isnan',
+  'isinf', 'isfinite', 'clone', 'detach', 'contiguous', 't', 'trunc'] as const;
+const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'maximum', 'minimum', 'matmul', 'eq', 'ne', 'lt', 'le',
+  'gt', 'ge', 'logicalAnd', 'logicalOr', 'atan2'] as const;
+const REDUCE = ['sum', 'mean', 'prod', 'amax', 'amin', 'logsumexp', 'std', 'var', 'norm', 'all', 'any'] as const;
+let U: Record<(typeof UNARY)[number], number>;
+let B: Record<(typeof BINARY)[number], number>;
+let R: Record<(typeof REDUCE)[number], number>;
 let addon: Addon | undefined;
 const lib = (): Addon => (addon ??= native());
+onLoad((a) => {
+  U = codesOf(UNARY, a.unaryOps);
+  B = codesOf(BINARY, a.binaryOps);
+  R = codesOf(REDUCE, a.reduceOps);
+});
 
-// Op codes by name, from the native tables themselves (native/ops.cc), so the two sides cannot disagree.
-type Codes = Record<string, number>;
-let unaryCodes: Codes | undefined;
-let binaryCodes: Codes | undefined;
-let reduceCodes: Codes | undefined;
-function codesOf(names: string[]): Codes {
-  return Object.fromEntries(names.map((n, i) => [n, i]));
-}
-function code(codes: Codes, name: string): number {
-  const c = codes[name];
-  if (c === undefined) throw new Error(`the native addon has no op ${name}: rebuild it (npm run build)`);
-  return c;
+function codesOf<K extends string>(wanted: readonly K[], names: string[]): Record<K, number> {
+  const missing = wanted.filter((n) => !names.includes(n));
+  if (missing.length) throw new Error(`the native addon lacks ops ${missing.join(', ')}: rebuild it (npm run build)`);
+  return Object.fromEntries(wanted.map((n) => [n, names.indexOf(n)])) as Record<K, number>;
 }
 
 /** Wraps a new native handle; internal to lvmtorch. */
@@ -204,67 +213,66 @@ export class Tensor {
   }
 
   // ---- element-wise ----
-  #unary(name: string): Tensor {
-    return fromRaw(lib().unary(code((unaryCodes ??= codesOf(lib().unaryOps)), name), this.#h));
+  #unary(code: number): Tensor {
+    return fromRaw(lib().unary(code, this.#h));
   }
-  #binary(name: string, x: Tensor | Scalar): Tensor {
-    const c = code((binaryCodes ??= codesOf(lib().binaryOps)), name);
-    if (x instanceof Tensor) return fromRaw(lib().binary(c, this.#h, x.#h));
-    return fromRaw(lib().binaryScalar(c, this.#h, scalar(x)));
+  #binary(code: number, x: Tensor | Scalar): Tensor {
+    if (x instanceof Tensor) return fromRaw(lib().binary(code, this.#h, x.#h));
+    return fromRaw(lib().binaryScalar(code, this.#h, scalar(x)));
   }
-  add(x: Tensor | Scalar): Tensor { return this.#binary('add', x); }
-  sub(x: Tensor | Scalar): Tensor { return this.#binary('sub', x); }
-  mul(x: Tensor | Scalar): Tensor { return this.#binary('mul', x); }
-  div(x: Tensor | Scalar): Tensor { return this.#binary('div', x); }
-  pow(x: Tensor | Scalar): Tensor { return this.#binary('pow', x); }
-  remainder(x: Tensor | Scalar): Tensor { return this.#binary('remainder', x); }
-  maximum(x: Tensor | Scalar): Tensor { return this.#binary('maximum', x); }
-  minimum(x: Tensor | Scalar): Tensor { return this.#binary('minimum', x); }
-  atan2(x: Tensor): Tensor { return this.#binary('atan2', x); }
-  matmul(x: Tensor): Tensor { return this.#binary('matmul', x); }
-  eq(x: Tensor | Scalar): Tensor { return this.#binary('eq', x); }
-  ne(x: Tensor | Scalar): Tensor { return this.#binary('ne', x); }
-  lt(x: Tensor | Scalar): Tensor { return this.#binary('lt', x); }
-  le(x: Tensor | Scalar): Tensor { return this.#binary('le', x); }
-  gt(x: Tensor | Scalar): Tensor { return this.#binary('gt', x); }
-  ge(x: Tensor | Scalar): Tensor { return this.#binary('ge', x); }
-  logicalAnd(x: Tensor): Tensor { return this.#binary('logicalAnd', x); }
-  logicalOr(x: Tensor): Tensor { return this.#binary('logicalOr', x); }
+  add(x: Tensor | Scalar): Tensor { return this.#binary(B.add, x); }
+  sub(x: Tensor | Scalar): Tensor { return this.#binary(B.sub, x); }
+  mul(x: Tensor | Scalar): Tensor { return this.#binary(B.mul, x); }
+  div(x: Tensor | Scalar): Tensor { return this.#binary(B.div, x); }
+  pow(x: Tensor | Scalar): Tensor { return this.#binary(B.pow, x); }
+  remainder(x: Tensor | Scalar): Tensor { return this.#binary(B.remainder, x); }
+  maximum(x: Tensor | Scalar): Tensor { return this.#binary(B.maximum, x); }
+  minimum(x: Tensor | Scalar): Tensor { return this.#binary(B.minimum, x); }
+  atan2(x: Tensor): Tensor { return this.#binary(B.atan2, x); }
+  matmul(x: Tensor): Tensor { return this.#binary(B.matmul, x); }
+  eq(x: Tensor | Scalar): Tensor { return this.#binary(B.eq, x); }
+  ne(x: Tensor | Scalar): Tensor { return this.#binary(B.ne, x); }
+  lt(x: Tensor | Scalar): Tensor { return this.#binary(B.lt, x); }
+  le(x: Tensor | Scalar): Tensor { return this.#binary(B.le, x); }
+  gt(x: Tensor | Scalar): Tensor { return this.#binary(B.gt, x); }
+  ge(x: Tensor | Scalar): Tensor { return this.#binary(B.ge, x); }
+  logicalAnd(x: Tensor): Tensor { return this.#binary(B.logicalAnd, x); }
+  logicalOr(x: Tensor): Tensor { return this.#binary(B.logicalOr, x); }
 
-  neg(): Tensor { return this.#unary('neg'); }
-  abs(): Tensor { return this.#unary('abs'); }
-  exp(): Tensor { return this.#unary('exp'); }
-  log(): Tensor { return this.#unary('log'); }
-  log1p(): Tensor { return this.#unary('log1p'); }
-  expm1(): Tensor { return this.#unary('expm1'); }
-  sqrt(): Tensor { return this.#unary('sqrt'); }
-  rsqrt(): Tensor { return this.#unary('rsqrt'); }
-  sin(): Tensor { return this.#unary('sin'); }
-  cos(): Tensor { return this.#unary('cos'); }
-  tan(): Tensor { return this.#unary('tan'); }
-  tanh(): Tensor { return this.#unary('tanh'); }
-  sigmoid(): Tensor { return this.#unary('sigmoid'); }
-  relu(): Tensor { return this.#unary('relu'); }
-  gelu(): Tensor { return this.#unary('gelu'); }
-  silu(): Tensor { return this.#unary('silu'); }
-  square(): Tensor { return this.#unary('square'); }
-  sign(): Tensor { return this.#unary('sign'); }
-  floor(): Tensor { return this.#unary('floor'); }
-  ceil(): Tensor { return this.#unary('ceil'); }
-  round(): Tensor { return this.#unary('round'); }
-  trunc(): Tensor { return this.#unary('trunc'); }
-  reciprocal(): Tensor { return this.#unary('reciprocal'); }
-  erf(): Tensor { return this.#unary('erf'); }
-  logicalNot(): Tensor { return this.#unary('logicalNot'); }
-  isnan(): Tensor { return this.#unary('isnan'); }
-  isinf(): Tensor { return this.#unary('isinf'); }
-  isfinite(): Tensor { return this.#unary('isfinite'); }
-  clone(): Tensor { return this.#unary('clone'); }
+  neg(): Tensor { return this.#unary(U.neg); }
+  abs(): Tensor { return this.#unary(U.abs); }
+  exp(): Tensor { return this.#unary(U.exp); }
+  log(): Tensor { return this.#unary(U.log); }
+  log1p(): Tensor { return this.#unary(U.log1p); }
+  expm1(): Tensor { return this.#unary(U.expm1); }
+  sqrt(): Tensor { return this.#unary(U.sqrt); }
+  rsqrt(): Tensor { return this.#unary(U.rsqrt); }
+  sin(): Tensor { return this.#unary(U.sin); }
+  cos(): Tensor { return this.#unary(U.cos); }
+  tan(): Tensor { return this.#unary(U.tan); }
+  tanh(): Tensor { return this.#unary(U.tanh); }
+  sigmoid(): Tensor { return this.#unary(U.sigmoid); }
+  relu(): Tensor { return this.#unary(U.relu); }
+  gelu(): Tensor { return this.#unary(U.gelu); }
+  silu(): Tensor { return this.#unary(U.silu); }
+  square(): Tensor { return this.#unary(U.square); }
+  sign(): Tensor { return this.#unary(U.sign); }
+  floor(): Tensor { return this.#unary(U.floor); }
+  ceil(): Tensor { return this.#unary(U.ceil); }
+  round(): Tensor { return this.#unary(U.round); }
+  trunc(): Tensor { return this.#unary(U.trunc); }
+  reciprocal(): Tensor { return this.#unary(U.reciprocal); }
+  erf(): Tensor { return this.#unary(U.erf); }
+  logicalNot(): Tensor { return this.#unary(U.logicalNot); }
+  isnan(): Tensor { return this.#unary(U.isnan); }
+  isinf(): Tensor { return this.#unary(U.isinf); }
+  isfinite(): Tensor { return this.#unary(U.isfinite); }
+  clone(): Tensor { return this.#unary(U.clone); }
   /** A tensor sharing this one's data, cut from the autograd graph. */
-  detach(): Tensor { return this.#unary('detach'); }
-  contiguous(): Tensor { return this.#unary('contiguous'); }
+  detach(): Tensor { return this.#unary(U.detach); }
+  contiguous(): Tensor { return this.#unary(U.contiguous); }
   /** The transpose of a tensor of at most 2 dims. */
-  t(): Tensor { return this.#unary('t'); }
+  t(): Tensor { return this.#unary(U.t); }
 
   clamp(min?: number | null, max?: number | null): Tensor {
     if (min == null && max == null) throw new TypeError('clamp() needs min, max or both');
@@ -275,21 +283,21 @@ export class Tensor {
   }
 
   // ---- reductions ----
-  #reduce(name: string, dim: Dim | undefined, keepdim: boolean, extra?: Scalar): Tensor {
-    return fromRaw(lib().reduce(code((reduceCodes ??= codesOf(lib().reduceOps)), name), this.#h, dim, keepdim, extra));
+  #reduce(code: number, dim: Dim | undefined, keepdim: boolean, extra?: Scalar): Tensor {
+    return fromRaw(lib().reduce(code, this.#h, dim, keepdim, extra));
   }
-  sum(dim?: Dim, keepdim = false): Tensor { return this.#reduce('sum', dim, keepdim); }
-  mean(dim?: Dim, keepdim = false): Tensor { return this.#reduce('mean', dim, keepdim); }
-  prod(dim?: number, keepdim = false): Tensor { return this.#reduce('prod', dim, keepdim); }
-  amax(dim?: Dim, keepdim = false): Tensor { return this.#reduce('amax', dim ?? [], keepdim); }
-  amin(dim?: Dim, keepdim = false): Tensor { return this.#reduce('amin', dim ?? [], keepdim); }
-  logsumexp(dim: Dim, keepdim = false): Tensor { return this.#reduce('logsumexp', dim, keepdim); }
+  sum(dim?: Dim, keepdim = false): Tensor { return this.#reduce(R.sum, dim, keepdim); }
+  mean(dim?: Dim, keepdim = false): Tensor { return this.#reduce(R.mean, dim, keepdim); }
+  prod(dim?: number, keepdim = false): Tensor { return this.#reduce(R.prod, dim, keepdim); }
+  amax(dim?: Dim, keepdim = false): Tensor { return this.#reduce(R.amax, dim ?? [], keepdim); }
+  amin(dim?: Dim, keepdim = false): Tensor { return this.#reduce(R.amin, dim ?? [], keepdim); }
+  logsumexp(dim: Dim, keepdim = false): Tensor { return this.#reduce(R.logsumexp, dim, keepdim); }
   /** Standard deviation; unbiased (Bessel's correction) by default, as PyTorch. */
-  std(dim?: Dim, unbiased = true, keepdim = false): Tensor { return this.#reduce('std', dim, keepdim, unbiased); }
-  var(dim?: Dim, unbiased = true, keepdim = false): Tensor { return this.#reduce('var', dim, keepdim, unbiased); }
-  norm(p = 2, dim?: Dim, keepdim = false): Tensor { return this.#reduce('norm', dim, keepdim, p); }
-  all(dim?: number, keepdim = false): Tensor { return this.#reduce('all', dim, keepdim); }
-  any(dim?: number, keepdim = false): Tensor { return this.#reduce('any', dim, keepdim); }
+  std(dim?: Dim, unbiased = true, keepdim = false): Tensor { return this.#reduce(R.std, dim, keepdim, unbiased); }
+  var(dim?: Dim, unbiased = true, keepdim = false): Tensor { return this.#reduce(R.var, dim, keepdim, unbiased); }
+  norm(p = 2, dim?: Dim, keepdim = false): Tensor { return this.#reduce(R.norm, dim, keepdim, p); }
+  all(dim?: number, keepdim = false): Tensor { return this.#reduce(R.all, dim, keepdim); }
+  any(dim?: number, keepdim = false): Tensor { return this.#reduce(R.any, dim, keepdim); }
 
   /** The largest element; with a dim, `{ values, indices }` along it. */
   max(): Tensor;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Prints where libtorch is, for the native build (CMakeLists.txt and binding.gyp call this), using the very
+// Prints where libtorch is, for the native builds (CMakeLists.txt and binding.gyp call this), using the very
 // search that the loader runs at load time (dist/libtorch/find.js; `npm run build:ts` makes it).
-//   --cmake-prefix | --lib-dir | --include (space separated) | --version | --json
-import { findLibtorch, describeSearch } from '../dist/libtorch/find.js';
+//   --json | --cmake-prefix | --lib-dir | --include | --libs | --cxx11-abi | --version
+import { describeSearch, findLibtorch, linkFlags } from '../dist/libtorch/find.js';
 
 const result = findLibtorch();
 if (!result.libtorch) {
@@ -14,11 +14,13 @@ if (!result.libtorch) {
 const lt = result.libtorch;
 const what = process.argv[2] ?? '--json';
 const out = {
+  '--json': JSON.stringify(lt, null, 2),
   '--cmake-prefix': lt.cmakePrefix,
   '--lib-dir': lt.libDir,
   '--include': lt.includeDirs.join(' '),
+  '--libs': linkFlags(lt).join(' '),
+  '--cxx11-abi': String(lt.cxx11Abi),
   '--version': lt.version,
-  '--json': JSON.stringify(lt, null, 2),
 }[what];
 if (out === undefined) {
   console.error(`lvmtorch: unknown option ${what}`);

@@ -19,6 +19,8 @@ export interface Libtorch {
   version: string;
   /** libtorch_cuda is present. */
   cuda: boolean;
+  /** The libstdc++ ABI libtorch was built with (-D_GLIBCXX_USE_CXX11_ABI=...), as its CMake package says. */
+  cxx11Abi: 0 | 1;
 }
 
 export interface SearchStep {
@@ -116,6 +118,7 @@ function probeFolder(folder: string, source: LibtorchSource): Libtorch | string 
     includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
     version,
     cuda: hasLib(libDir, 'libtorch_cuda'),
+    cxx11Abi: cxx11Abi(cmakeDir),
   };
 }
 
@@ -134,6 +137,7 @@ function probeSystem(cmakeDir: string): Libtorch | string {
     includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
     version,
     cuda: hasLib(libDir, 'libtorch_cuda'),
+    cxx11Abi: cxx11Abi(cmakeDir),
   };
 }
 
@@ -160,6 +164,12 @@ function folderVersion(folder: string): string | null {
   return null;
 }
 
+function cxx11Abi(cmakeDir: string): 0 | 1 {
+  const file = join(cmakeDir, 'TorchConfig.cmake');
+  const m = existsSync(file) ? /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(readFileSync(file, 'utf8')) : null;
+  return m && m[1] === '0' ? 0 : 1;
+}
+
 function cmakeVersion(cmakeDir: string): string | null {
   const file = join(cmakeDir, 'TorchConfigVersion.cmake');
   if (!existsSync(file)) return null;
@@ -167,9 +177,16 @@ function cmakeVersion(cmakeDir: string): string | null {
   return m ? m[1] : null;
 }
 
+const LIBRARY_STEMS = ['libc10', 'libtorch_cpu', 'libc10_cuda', 'libtorch_cuda', 'libtorch'];
+
+/** The libraries to link, as linker flags (-lc10 -ltorch_cpu ...), for builds without CMake (binding.gyp). */
+export function linkFlags(lt: Libtorch): string[] {
+  return libtorchLibraries(lt).map((path) => `-l${/lib([^/]+?)\.so/.exec(path)![1]}`);
+}
+
 /** The shared libraries to load, in dependency order, before the addon itself. */
 export function libtorchLibraries(lt: Libtorch): string[] {
-  const names = ['libc10', 'libtorch_cpu', 'libc10_cuda', 'libtorch_cuda', 'libtorch'];
+  const names = LIBRARY_STEMS;
   const files = readdirSync(lt.libDir);
   const out: string[] = [];
   for (const stem of names) {
