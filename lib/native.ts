@@ -33,11 +33,15 @@ export interface Addon {
   toData(t: Raw, dtype?: number): ArrayBuffer;
   describe(t: Raw): [number, string, number[]];
   item(t: Raw): number | boolean | bigint;
+  layout(t: Raw): [number[], number, number, string];
   to(t: Raw, device: string | undefined, dtype: number | undefined, copy: boolean): Raw;
   numel(t: Raw): number;
   zeros(shape: number[], dtype?: number, device?: string): Raw;
   ones(shape: number[], dtype?: number, device?: string): Raw;
   full(shape: number[], value: Num, dtype?: number, device?: string): Raw;
+  empty(shape: number[], dtype?: number, device?: string): Raw;
+  asStrided(t: Raw, size: number[], stride: number[], storageOffset: number): Raw;
+  storageView(t: Raw): ArrayBuffer;
   randn(shape: number[], dtype?: number, device?: string): Raw;
   rand(shape: number[], dtype?: number, device?: string): Raw;
   arange(start: number, end: number, step: number, dtype?: number, device?: string): Raw;

@@ -118,6 +118,19 @@ export class Tensor {
     return this.shape[d];
   }
 
+  /** Strides in elements, as PyTorch's `t.stride()`. */
+  stride(): number[] {
+    return lib().layout(this.#h)[0];
+  }
+  /** Offset of the first element in the storage, in elements. */
+  storageOffset(): number {
+    return lib().layout(this.#h)[1];
+  }
+  /** Whether two tensors view one storage (as Python's `a.untyped_storage().data_ptr() == b...`). */
+  sharesStorageWith(other: Tensor): boolean {
+    return lib().layout(this.#h)[3] === lib().layout(other.#h)[3];
+  }
+
   // ---- memory ----
   get isDisposed(): boolean {
     return this.#disposed;
@@ -350,6 +363,10 @@ export class Tensor {
   /** Python's `t[..., start:end:step]` on one dim (a view); start and end may be negative or omitted. */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
     return fromRaw(lib().slice(this.#h, dim, start ?? undefined, end ?? undefined, step));
+  }
+  /** A view of this tensor's storage with the given sizes, strides and offset (in elements), as torch.as_strided. */
+  asStrided(size: number[], stride: number[], storageOffset = 0): Tensor {
+    return fromRaw(lib().asStrided(this.#h, size, stride, storageOffset));
   }
   /** Python's `t[..., index]` on one dim: that dim goes away. */
   select(dim: number, index: number): Tensor {

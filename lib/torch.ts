@@ -133,6 +133,8 @@ function factory(make: (shape: number[], dtype?: number, device?: string) => Ret
 }
 
 export const zeros = factory((s, d, dev) => native().zeros(s, d, dev));
+/** Uninitialised memory: for code that writes every element itself. */
+export const empty = factory((s, d, dev) => native().empty(s, d, dev));
 export const ones = factory((s, d, dev) => native().ones(s, d, dev));
 /** Standard normal samples, from the generator that manualSeed() seeds. */
 export const randn = factory((s, d, dev) => native().randn(s, d, dev));

@@ -52,6 +52,20 @@ Napi::Value describe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// layout(t) -> [strides, storage offset, storage bytes, storage key]: how t sits in its storage. Tensors with the
+// same key share one storage (the key is the storage's address), which is what torch.save records.
+Napi::Value layout(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = unwrap(info[0]);
+  auto out = Napi::Array::New(info.Env(), 4);
+  out.Set(0u, fromIntList(info.Env(), t.strides()));
+  out.Set(1u, static_cast<double>(t.storage_offset()));
+  bool stored = t.has_storage();
+  out.Set(2u, static_cast<double>(stored ? t.storage().nbytes() : 0));
+  auto key = stored ? reinterpret_cast<uintptr_t>(t.storage().unsafeGetStorageImpl()) : 0;
+  out.Set(3u, std::to_string(key));
+  return out;
+}
+
 Napi::Value item(const Napi::CallbackInfo& info) {
   const at::Tensor& t = unwrap(info[0]);
   if (t.numel() != 1) {
@@ -94,6 +108,37 @@ Napi::Value full(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), at::full(toIntList(info[0], "shape"), toScalar(info[1], "fillValue"), options));
 }
 
+// Uninitialised memory, for callers that fill every byte themselves (file readers).
+Napi::Value empty(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), at::empty(toIntList(info[0], "shape"), toOptions(info[1], info[2])));
+}
+
+// asStrided(t, size, stride, storageOffset): a view of t's storage, as torch.as_strided.
+Napi::Value asStrided(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), at::as_strided(unwrap(info[0]), toIntList(info[1], "size"), toIntList(info[2], "stride"),
+                                         toInt(info[3], "storageOffset")));
+}
+
+// storageView(t): an ArrayBuffer over the bytes of t's CPU storage, without a copy, so file readers can read
+// straight into a tensor. The ArrayBuffer keeps the storage alive until it is collected.
+Napi::Value storageView(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = unwrap(info[0]);
+  if (!t.device().is_cpu()) throw TypeError("storageView needs a CPU tensor");
+  if (t.storage().nbytes() == 0) return Napi::ArrayBuffer::New(info.Env(), 0);
+  // The storage's first byte, by a route that compiles on libtorch 1.13 and 2.x alike (Storage::data() changed).
+  void* base = static_cast<char*>(t.data_ptr()) - t.storage_offset() * static_cast<int64_t>(t.element_size());
+  auto* storage = new c10::Storage(t.storage());
+  napi_value out;
+  napi_status status = napi_create_external_arraybuffer(
+      info.Env(), base, storage->nbytes(),
+      [](napi_env, void*, void* hint) { delete static_cast<c10::Storage*>(hint); }, storage, &out);
+  if (status != napi_ok) {
+    delete storage;
+    throw Napi::Error::New(info.Env(), "could not make an ArrayBuffer over the tensor's storage");
+  }
+  return Napi::Value(info.Env(), out);
+}
+
 Napi::Value randn(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), at::randn(toIntList(info[0], "shape"), toOptions(info[1], info[2])));
 }
@@ -130,6 +175,7 @@ void initTensor(Napi::Env env, Napi::Object exports) {
   exportFunction<toData>(env, exports, "toData");
   exportFunction<describe>(env, exports, "describe");
   exportFunction<item>(env, exports, "item");
+  exportFunction<layout>(env, exports, "layout");
   exportFunction<to>(env, exports, "to");
   exportFunction<numel>(env, exports, "numel");
   exportFunction<zeros>(env, exports, "zeros");
@@ -139,6 +185,9 @@ void initTensor(Napi::Env env, Napi::Object exports) {
   exportFunction<rand>(env, exports, "rand");
   exportFunction<arange>(env, exports, "arange");
   exportFunction<eye>(env, exports, "eye");
+  exportFunction<empty>(env, exports, "empty");
+  exportFunction<asStrided>(env, exports, "asStrided");
+  exportFunction<storageView>(env, exports, "storageView");
   exportFunction<manualSeed>(env, exports, "manualSeed");
 }
 
