@@ -27,7 +27,8 @@ export function doctor(): DoctorReport {
   } catch (e) {
     return { ok: false, searched: describeSearch(findLibtorch()), warnings, error: (e as Error).message };
   }
-  const { addon, libtorch, binary, searched } = loaded;
+  const { addon, libtorch, binary, searched, skipped } = loaded;
+  for (const why of skipped) warnings.push(`binary refused, ${binary.path} used instead: ${why}`);
   const blas = addon.blasInfo();
   const reference = blas.openblas === null && !blas.libraries.some((l) => /mkl|openblas/.test(l));
   if (reference) {

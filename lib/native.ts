@@ -106,6 +106,8 @@ export interface LoadedAddon {
   libtorch: Libtorch;
   binary: BinaryInfo;
   searched: string;
+  /** The candidates refused before this binary loaded, and why (say, LVMTORCH_BINARY_DIR built for another libtorch). */
+  skipped: string[];
 }
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -190,7 +192,7 @@ function load(): LoadedAddon {
       preload.preload(libtorchLibraries(lt));
       const addon = require(info.path) as Addon;
       for (const hook of onLoadHooks) hook(addon);  // a hook refusing a stale binary moves on to the next
-      loaded = { addon, libtorch: lt, binary: info, searched };
+      loaded = { addon, libtorch: lt, binary: info, searched, skipped: failures.map((f) => f.trim()) };
       return loaded;
     } catch (e) {
       failures.push(`  ${c.label}: ${(e as Error).message.split('\n')[0]}`);

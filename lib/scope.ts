@@ -39,8 +39,13 @@ export function tidy<T>(fn: () => T): T {
   }
   const returned = new Set<Disposable>();
   collect(result, returned, 0);
-  disposeAll(scope, returned);
-  for (const t of returned) track(t);  // the enclosing scope owns what this one returned
+  for (const t of scope) {
+    if (kept.has(t)) continue;
+    // The enclosing scope owns what this one made and returned; a returned tensor made outside this scope
+    // (an argument, a parameter) stays with whoever owned it.
+    if (returned.has(t)) track(t);
+    else t.dispose();
+  }
   return result;
 }
 

@@ -51,6 +51,7 @@ export function rawOf(t: Tensor): RawTensor {
 }
 
 const INTERNAL = Symbol('internal');
+const DISPOSED_ID = -1 as RawTensor;
 
 function scalar(x: unknown, what = 'other'): Scalar {
   if (typeof x === 'number' || typeof x === 'boolean') return x;
@@ -141,6 +142,9 @@ export class Tensor {
     this.#disposed = true;
     if (this.#registered) unregister(this);
     lib().dispose(this.#h);
+    // The old id's slot is reused at once and its generation wraps after 128 reuses, so a kept id would come
+    // to name another tensor; -1 always reads as disposed (native/handle.cc).
+    this.#h = DISPOSED_ID;
   }
   /** @internal lib/lifetime.ts hands this tensor to the GC. */
   markRegistered(): void {

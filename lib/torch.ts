@@ -29,9 +29,21 @@ function optionCodes(opts: TensorOptions = {}): [number | undefined, string | un
   ];
 }
 
+// As Node's own checks: a wrong type is a TypeError, a number out of range (-1, 2.5, NaN) a RangeError.
 function checkShape(shape: unknown, what = 'shape'): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new TypeError(`${what} must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape)) {
+    throw new TypeError(`${what} must be an array of non-negative integers, got ${shape === null ? 'null' : typeof shape}`);
+  }
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number') {
+      const got = typeof d === 'string' ? `the string ${JSON.stringify(d)}` : typeof d;
+      throw new TypeError(`${what}[${i}] must be a number, got ${got}`);
+    }
+    if (!Number.isInteger(d) || d < 0) {
+      const all = shape.map(String).join(', ');
+      throw new RangeError(`${what}[${i}] must be a non-negative integer, got ${d} (${what} [${all}])`);
+    }
   }
   return shape;
 }

@@ -2,7 +2,10 @@
 
 #include "protect.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 namespace lvm {
@@ -79,7 +82,23 @@ at::Device toDevice(Napi::Value v, const char* what) {
   if (s != "cpu" && s.rfind("cuda", 0) != 0) {
     throw TypeError(named(what, " '" + s + "' is not a device: use 'cpu', 'cuda' or 'cuda:N'"));
   }
-  return at::Device(s);  // validates "cuda:N" and throws c10::Error with its own message
+  at::Device device(s);  // validates "cuda:N" and throws c10::Error with its own message
+  if (device.is_cuda()) {
+    // Asked here, or libtorch answers a CPU-only build with a page about dispatch keys and selective builds.
+    int count = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+    if (count == 0) {
+      bool built = at::detail::getCUDAHooks().hasCUDART();
+      throw std::runtime_error(named(what, " '" + s + "' is not available: " +
+                                               (built ? "this libtorch has CUDA but sees no GPU"
+                                                      : "this libtorch is CPU-only (built without CUDA)") +
+                                               "; torch.cuda.isAvailable() says so before you ask"));
+    }
+    if (device.has_index() && device.index() >= count) {
+      throw RangeError(named(what, " '" + s + "' does not exist: this machine has " + std::to_string(count) +
+                                       " CUDA device(s), cuda:0 to cuda:" + std::to_string(count - 1)));
+    }
+  }
+  return device;
 }
 
 at::TensorOptions toOptions(Napi::Value dtype, Napi::Value device) {

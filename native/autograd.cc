@@ -3,6 +3,9 @@
 #include "handle.h"
 #include "protect.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace lvm {
 
 namespace {
@@ -42,7 +45,20 @@ Napi::Value grad(const Napi::CallbackInfo& info) {
 // setGrad(t, g | null): assigning null clears the gradient, as `p.grad = None` in Python.
 Napi::Value setGrad(const Napi::CallbackInfo& info) {
   at::Tensor t = unwrap(info[0]);
-  t.mutable_grad() = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "grad");
+  at::Tensor g = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "grad");
+  // As PyTorch's `p.grad = g` checks: the next backward() would otherwise fail far from here.
+  if (g.defined() && !g.sizes().equals(t.sizes())) {
+    throw std::runtime_error("assigned grad has shape [" + c10::Join(", ", g.sizes()) + "], the tensor has [" +
+                             c10::Join(", ", t.sizes()) + "]");
+  }
+  if (g.defined() && g.scalar_type() != t.scalar_type()) {
+    throw std::runtime_error(std::string("assigned grad is ") + c10::toString(g.scalar_type()) + ", the tensor is " +
+                             c10::toString(t.scalar_type()));
+  }
+  if (g.defined() && g.device() != t.device()) {
+    throw std::runtime_error("assigned grad is on " + g.device().str() + ", the tensor is on " + t.device().str());
+  }
+  t.mutable_grad() = g;
   return info.Env().Undefined();
 }
 

@@ -13,6 +13,9 @@ constexpr int kIndexBits = 24;                 // 16M live tensors
 constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
 constexpr uint32_t kGenerationMask = 0x7f;     // id = generation << 24 | index, a positive int32 (a V8 Smi)
 constexpr int64_t kReportEvery = 1 << 20;      // bytes: V8 is told of native growth in steps, not per tensor
+// What lib/tensor.ts holds once a tensor is disposed. Generations wrap after 128 reuses of a slot, and a free
+// slot is reused at once, so a kept stale id would soon name someone else's tensor; this one never does.
+constexpr int32_t kDisposedId = -1;
 
 struct Slot {
   at::Tensor tensor;
@@ -59,6 +62,7 @@ int64_t find(Table& t, Napi::Value value, const char* what) {
   if (type != napi_number) throw TypeError(std::string(what) + " must be a Tensor");
   int32_t id = 0;
   napi_get_value_int32(value.Env(), value, &id);
+  if (id == kDisposedId) return -1;
   uint32_t index = static_cast<uint32_t>(id) & kIndexMask;
   if (id < 0 || index >= t.slots.size()) throw TypeError(std::string(what) + " must be a Tensor");
   Slot& slot = t.slots[index];

@@ -1,6 +1,7 @@
 // Tensor handles. JS holds a tensor as a small integer id naming a slot in this environment's table; the slot
 // owns the at::Tensor until dispose(id). An id carries its slot's generation, so an id kept after dispose()
-// is refused even once the slot is reused. Ids are plain numbers because a per-tensor N-API weak reference
+// is refused once the slot is reused; generations wrap, so lib/tensor.ts also swaps a disposed tensor's id for
+// -1, which always reads as disposed. Ids are plain numbers because a per-tensor N-API weak reference
 // costs more than the op itself; lib/lifetime.ts decides when the GC should free a forgotten tensor.
 #pragma once
 #include <ATen/ATen.h>

@@ -65,6 +65,21 @@ constexpr std::array kBinary = {
     "eq",  "ne",  "lt",  "le",  "gt",  "ge",        "logicalAnd", "logicalOr", "atan2",
 };
 
+// x % -1 is 0, but INT64_MIN % -1 and INT32_MIN % -1 trap (SIGFPE) in libtorch's integer kernel, as in PyTorch,
+// killing the process; a divisor of -1 is swapped for 1, which gives the same 0. Floats are not touched.
+bool trapsOnMinusOne(at::ScalarType type) { return type == at::kLong || type == at::kInt; }
+
+Tensor safeRemainder(const Tensor& a, const Tensor& b) {
+  if (!trapsOnMinusOne(at::result_type(a, b))) return at::remainder(a, b);
+  Tensor minusOne = b.eq(-1);
+  return minusOne.any().item<bool>() ? at::remainder(a, b.masked_fill(minusOne, 1)) : at::remainder(a, b);
+}
+
+Tensor safeRemainder(const Tensor& a, const at::Scalar& b) {
+  bool minusOne = b.isIntegral(false) && b.toLong() == -1;
+  return at::remainder(a, minusOne && trapsOnMinusOne(a.scalar_type()) ? at::Scalar(1) : b);
+}
+
 Tensor binaryOp(int code, const Tensor& a, const Tensor& b) {
   switch (code) {
     case 0: return at::add(a, b);
@@ -72,7 +87,7 @@ Tensor binaryOp(int code, const Tensor& a, const Tensor& b) {
     case 2: return at::mul(a, b);
     case 3: return at::div(a, b);
     case 4: return at::pow(a, b);
-    case 5: return at::remainder(a, b);
+    case 5: return safeRemainder(a, b);
     case 6: return at::maximum(a, b);
     case 7: return at::minimum(a, b);
     case 8: return at::matmul(a, b);
@@ -96,7 +111,7 @@ Tensor binaryScalarOp(int code, const Tensor& a, const at::Scalar& b) {
     case 2: return at::mul(a, b);
     case 3: return at::div(a, b);
     case 4: return at::pow(a, b);
-    case 5: return at::remainder(a, b);
+    case 5: return safeRemainder(a, b);
     case 6: return at::clamp_min(a, b);
     case 7: return at::clamp_max(a, b);
     case 9: return at::eq(a, b);
@@ -133,23 +148,23 @@ Tensor reduceOp(int code, const Tensor& t, const std::optional<std::vector<int64
   std::vector<int64_t> all;
   if (!dims) for (int64_t i = 0; i < t.dim(); ++i) all.push_back(i);
   at::IntArrayRef d = dims ? at::IntArrayRef(*dims) : at::IntArrayRef(all);
-  auto one = [&](const char* name) {
-    if (!dims) return t.flatten();
+  // The one dim of prod/all/any, checked before use: `prod([])` must not read past an empty list.
+  auto one = [&](const char* name) -> int64_t {
     if (dims->size() != 1) throw RangeError(std::string(name) + " reduces over one dim at a time");
-    return t;
+    return (*dims)[0];
   };
   switch (code) {
     case 0: return dims ? at::sum(t, d, keepdim) : at::sum(t);
     case 1: return dims ? at::mean(t, d, keepdim) : at::mean(t);
-    case 2: return dims ? at::prod(one("prod"), (*dims)[0], keepdim) : at::prod(t);
+    case 2: return dims ? at::prod(t, one("prod"), keepdim) : at::prod(t);
     case 3: return at::amax(t, d, keepdim);
     case 4: return at::amin(t, d, keepdim);
     case 5: return at::logsumexp(t, d, keepdim);
     case 6: return at::std(t, at::OptionalIntArrayRef(d), toBool(extra, "unbiased"), keepdim);
     case 7: return at::var(t, at::OptionalIntArrayRef(d), toBool(extra, "unbiased"), keepdim);
     case 8: return at::norm(t, toScalar(extra, "p"), d, keepdim);
-    case 9: return dims ? at::all(one("all"), (*dims)[0], keepdim) : at::all(t);
-    case 10: return dims ? at::any(one("any"), (*dims)[0], keepdim) : at::any(t);
+    case 9: return dims ? at::all(t, one("all"), keepdim) : at::all(t);
+    case 10: return dims ? at::any(t, one("any"), keepdim) : at::any(t);
   }
   throw RangeError("unknown reduction code " + std::to_string(code));
 }

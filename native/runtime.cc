@@ -18,6 +18,8 @@ namespace lvm {
 
 namespace {
 
+constexpr int64_t kMaxThreads = 1024;
+
 Napi::Value cudaDeviceCount(const Napi::CallbackInfo& info) {
   int count = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
   return Napi::Number::New(info.Env(), count);
@@ -29,7 +31,10 @@ Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = toInt(info[0], "threads");
-  if (n < 1) throw RangeError("threads must be >= 1, got " + std::to_string(n));
+  // OpenMP takes any count at its word: a million threads hangs the process instead of failing.
+  if (n < 1 || n > kMaxThreads) {
+    throw RangeError("threads must be from 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+  }
   at::set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
 }

@@ -16,16 +16,21 @@ Napi::Value fromData(const Napi::CallbackInfo& info) {
   auto view = info[0].As<Napi::TypedArray>();
   auto dtype = toDtype(info[1]);
   auto shape = toIntList(info[2], "shape");
+  // The size is checked before anything is allocated: 4 bytes with shape [2^53 - 1] is a wrong shape, not an
+  // out-of-memory error.
+  uint64_t expected = c10::elementSize(dtype);
   for (int64_t d : shape) {
     if (d < 0) throw RangeError("shape entries must be >= 0, got " + std::to_string(d));
+    if (__builtin_mul_overflow(expected, static_cast<uint64_t>(d), &expected)) {
+      throw RangeError("shape [" + c10::Join(", ", shape) + "] is too large for any data");
+    }
   }
-  auto tensor = at::empty(shape, at::TensorOptions().dtype(dtype));
-  size_t expected = tensor.nbytes();
   if (view.ByteLength() != expected) {
     throw RangeError("data holds " + std::to_string(view.ByteLength()) + " bytes but shape [" +
                      c10::Join(", ", shape) + "] of " + std::string(c10::toString(dtype)) + " needs " +
                      std::to_string(expected));
   }
+  auto tensor = at::empty(shape, at::TensorOptions().dtype(dtype));
   auto* base = static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
   if (expected > 0) std::memcpy(tensor.data_ptr(), base, expected);
   auto device = toDevice(info[3]);
