@@ -28,6 +28,9 @@ export interface Addon {
   binaryOps: string[];
   reduceOps: string[];
   dispose(t: Raw): void;
+  /** Frees the tensors queued in the Int32Array given to setDisposeQueue. */
+  flushDisposed(): void;
+  setDisposeQueue(queue: Int32Array): void;
   liveTensors(): { tensors: number; bytes: number };
   fromData(data: ArrayBufferView, dtype: number, shape: number[], device: string | undefined): Raw;
   toData(t: Raw, dtype?: number): ArrayBuffer;

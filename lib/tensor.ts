@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { dtypeCode, dtypeOfCode, isDType, parseDType, storageArray, type DType, type TypedArray } from './dtype.js';
 import { isDevice, parseDevice, type Device } from './device.js';
 import { native, onLoad, type Addon, type RawTensor } from './native.js';
-import { adopt, unregister } from './lifetime.js';
+import { adopt, release, unregister } from './lifetime.js';
 import { track } from './scope.js';
 
 export type Dim = number | number[];
@@ -70,7 +70,6 @@ function shapeArgs(args: (number | number[])[]): number[] {
 
 export class Tensor {
   #h: RawTensor;
-  #disposed = false;
   #registered = false;
   #meta: [number, string, readonly number[]] | undefined;
 
@@ -134,17 +133,20 @@ export class Tensor {
 
   // ---- memory ----
   get isDisposed(): boolean {
-    return this.#disposed;
+    return this.#h === DISPOSED_ID;
   }
-  /** Frees the native memory now. Using the tensor afterwards throws. Calling it twice is harmless. */
+  /**
+   * Frees the native memory: at once as far as this tensor is concerned (using it afterwards throws; calling
+   * dispose twice is harmless), and in the process by the next op or turn of the event loop (lib/lifetime.ts).
+   */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    if (this.#registered) unregister(this);
-    lib().dispose(this.#h);
-    // The old id's slot is reused at once and its generation wraps after 128 reuses, so a kept id would come
+    const id = this.#h;
+    if (id === DISPOSED_ID) return;
+    // The old id's slot is reused once freed and its generation wraps after 128 reuses, so a kept id would come
     // to name another tensor; -1 always reads as disposed (native/handle.cc).
     this.#h = DISPOSED_ID;
+    if (this.#registered) unregister(this);
+    release(id);
   }
   /** @internal lib/lifetime.ts hands this tensor to the GC. */
   markRegistered(): void {
@@ -441,7 +443,7 @@ export class Tensor {
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }
   [inspect.custom](): string {
-    if (this.#disposed) return 'Tensor(disposed)';
+    if (this.isDisposed) return 'Tensor(disposed)';
     const preview = this.numel <= 64 ? `${inspect(this.toArray(), { depth: 8, breakLength: 100 })}, ` : '';
     return `tensor(${preview}shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }
