@@ -1,22 +1,29 @@
 // tidy() scopes: every Tensor made while a scope is open is recorded in it, and disposed when the scope closes
 // unless the scope's function returned it (then it moves to the enclosing scope) or keep() was called on it.
+// A tensor a scope owns is not the GC's business (lib/lifetime.ts) until it leaves every scope alive.
 
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Told when a tensor leaves the last scope alive: from now on the GC must free it if it is forgotten. */
+  unscoped(): void;
 }
 
 const scopes: Disposable[][] = [];
 const kept = new WeakSet<Disposable>();
+let anyKept = false; // a WeakSet lookup per tensor is most of tidy()'s cost; most programs never call keep()
 
-/** Records a new tensor in the innermost open scope, if any. */
-export function track(t: Disposable): void {
-  if (scopes.length > 0) scopes[scopes.length - 1].push(t);
+/** Records a new tensor in the innermost open scope, if any; says whether one took it. */
+export function track(t: Disposable): boolean {
+  if (scopes.length === 0) return false;
+  scopes[scopes.length - 1].push(t);
+  return true;
 }
 
 /** Exempts a tensor from every enclosing tidy() scope. */
 export function keep<T extends Disposable>(t: T): T {
   kept.add(t);
+  anyKept = true;
   return t;
 }
 
@@ -29,28 +36,31 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    disposeAll(scope, new Set());
+    disposeAll(scope);
     throw e;
   }
   scopes.pop();
   if (result instanceof Promise) {
-    disposeAll(scope, new Set());
+    disposeAll(scope);
     throw new TypeError('tidy() cannot track an async function: the tensors it makes after an await escape the scope');
   }
   const returned = new Set<Disposable>();
-  collect(result, returned, 0);
+  if (result !== null && typeof result === 'object') collect(result, returned, 0);
   for (const t of scope) {
-    if (kept.has(t)) continue;
     // The enclosing scope owns what this one made and returned; a returned tensor made outside this scope
     // (an argument, a parameter) stays with whoever owned it.
-    if (returned.has(t)) track(t);
+    if (anyKept && kept.has(t)) t.unscoped();
+    else if (returned.size > 0 && returned.has(t)) { if (!track(t)) t.unscoped(); }
     else t.dispose();
   }
   return result;
 }
 
-function disposeAll(scope: Disposable[], spare: Set<Disposable>): void {
-  for (const t of scope) if (!spare.has(t) && !kept.has(t)) t.dispose();
+function disposeAll(scope: Disposable[]): void {
+  for (const t of scope) {
+    if (anyKept && kept.has(t)) t.unscoped();
+    else t.dispose();
+  }
 }
 
 // Returned tensors may sit in arrays, Maps and plain objects, as the results of a model often do.

@@ -84,8 +84,7 @@ export class Tensor {
   constructor(raw: RawTensor, token: symbol) {
     if (token !== INTERNAL) throw new TypeError('use torch.tensor(data) to make a Tensor');
     this.#h = raw;
-    adopt(this, raw);
-    track(this);
+    if (!track(this)) adopt(this, raw);
   }
 
   // ---- what it is ----
@@ -147,6 +146,10 @@ export class Tensor {
     this.#h = DISPOSED_ID;
     if (this.#registered) unregister(this);
     release(id);
+  }
+  /** @internal lib/scope.ts: no tidy() scope will dispose this tensor any more. */
+  unscoped(): void {
+    if (!this.isDisposed) adopt(this, this.#h);
   }
   /** @internal lib/lifetime.ts hands this tensor to the GC. */
   markRegistered(): void {

@@ -85,6 +85,22 @@ describe('forgotten tensors', () => {
   });
 });
 
+describe('forgotten tensors that were in a tidy() scope', () => {
+  // Scopes free their tensors themselves, so the GC only hears of a tensor once it leaves the last scope alive.
+  it('are reclaimed when a top-level tidy() returned them or keep() exempted them', async () => {
+    await collect();
+    const start = torch.memory().tensors;
+    for (let i = 0; i < 1000; i++) {
+      torch.tidy(() => torch.ones([4]).add(1));
+      torch.tidy(() => { torch.keep(torch.ones([4]).mul(2)); });
+      torch.tidy(() => torch.tidy(() => [torch.zeros([2])]));
+    }
+    expect(torch.memory().tensors - start).toBe(3000);
+    await collect();
+    expect(torch.memory().tensors).toBe(start);
+  });
+});
+
 describe('tidy()', () => {
   const live = (): number => torch.memory().tensors;
 
