@@ -11,7 +11,7 @@
   'targets': [
     {
       'target_name': 'lvmtorch',
-      'sources': ['<!@(node -p "require(\'fs\').readdirSync(\'native\').filter(f => f.endsWith(\'.cc\') && f !== \'preload.cc\').map(f => \'native/\' + f).join(\' \')")'],
+      'sources': ['<!@(node -p "require(\'fs\').readdirSync(\'native\', { recursive: true }).filter(f => f.endsWith(\'.cc\') && f !== \'preload.cc\').sort().map(f => \'native/\' + f).join(\' \')")'],
       'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")', '<@(libtorch_include)'],
       'defines': [
         'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', '_GLIBCXX_USE_CXX11_ABI=<(libtorch_abi)',

@@ -57,7 +57,7 @@ function checkShape(shape: unknown, what = 'shape'): number[] {
  * `dtype` converts, `shape` reshapes flat data, `device` moves it.
  */
 export function tensor(data: TypedArray | Buffer | ArrayBuffer | NestedArray | bigint[], opts: TensorDataOptions = {}): Tensor {
-  const target = opts.dtype === undefined ? undefined : parseDType(opts.dtype);
+  let target = opts.dtype === undefined ? undefined : parseDType(opts.dtype);
   const device = opts.device === undefined ? undefined : parseDevice(opts.device);
   let bytes: ArrayBufferView;
   let dtype: DType;
@@ -87,6 +87,9 @@ export function tensor(data: TypedArray | Buffer | ArrayBuffer | NestedArray | b
     dtype = flat.dtype;
     bytes = flat.values;
     shape = opts.shape ?? flat.shape;
+    // Fractions come as float64 (JS numbers, as Python floats), so that dtype float64 keeps every digit; they are
+    // float32 unless a dtype is given, rounded once, as torch.tensor([0.1]).
+    if (dtype === 'float64') target ??= 'float32';
   }
   checkShape(shape);
   const raw = native().fromData(bytes, dtypeCode(dtype), shape, undefined);
@@ -137,7 +140,7 @@ function flatten(data: unknown): { values: TypedArray; shape: number[]; dtype: D
   if (numbers.every((v) => Number.isSafeInteger(v))) {
     return { values: BigInt64Array.from(numbers, (v) => BigInt(v)), shape, dtype: 'int64' };
   }
-  return { values: Float32Array.from(numbers), shape, dtype: 'float32' };
+  return { values: Float64Array.from(numbers), shape, dtype: 'float64' };
 }
 
 function factory(make: (shape: number[], dtype?: number, device?: string) => ReturnType<typeof rawOf>) {
@@ -153,9 +156,11 @@ export const randn = factory((s, d, dev) => native().randn(s, d, dev));
 /** Uniform samples in [0, 1). */
 export const rand = factory((s, d, dev) => native().rand(s, d, dev));
 
-/** Filled with `value`; float32 unless a dtype is given (JS cannot tell 2 from 2.0). */
+/** Filled with `value`; float32 unless a dtype is given (JS cannot tell 2 from 2.0), bool for a boolean. */
 export function full(shape: number[], value: Scalar, opts: TensorOptions = {}): Tensor {
-  return fromRaw(native().full(checkShape(shape), value, ...optionCodes(opts)));
+  // A boolean is unambiguous, and torch.full(shape, True) is a bool tensor.
+  const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : undefined);
+  return fromRaw(native().full(checkShape(shape), value, ...optionCodes({ ...opts, dtype })));
 }
 
 /** `arange(end)` or `arange(start, end, step?)`; int64 when all are integers, as torch.arange. */

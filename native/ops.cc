@@ -154,8 +154,9 @@ Tensor reduceOp(int code, const Tensor& t, const std::optional<std::vector<int64
     return (*dims)[0];
   };
   switch (code) {
-    case 0: return dims ? at::sum(t, d, keepdim) : at::sum(t);
-    case 1: return dims ? at::mean(t, d, keepdim) : at::mean(t);
+    // Over every dim with keepdim, PyTorch keeps them as 1s: `t.sum(dim=None, keepdim=True)` has shape [1, 1].
+    case 0: return dims || keepdim ? at::sum(t, d, keepdim) : at::sum(t);
+    case 1: return dims || keepdim ? at::mean(t, d, keepdim) : at::mean(t);
     case 2: return dims ? at::prod(t, one("prod"), keepdim) : at::prod(t);
     case 3: return at::amax(t, d, keepdim);
     case 4: return at::amin(t, d, keepdim);
