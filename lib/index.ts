@@ -5,3 +5,18 @@ export type { DType } from './dtype.js';
 export type { Device } from './device.js';
 export { LibtorchLoadError } from './errors.js';
 export { doctor, type DoctorReport } from './doctor.js';
+export { load, save, detectFormat, type FileFormat, type LoadFileOptions, type SaveFileOptions } from './io/load.js';
+export {
+  loadTorchFile, loadTorchFileSync, loadTorchBuffer, saveTorchFile, TorchFileError, type LoadOptions,
+} from './io/torch-file.js';
+export {
+  PickleError, PickleObject, PickleGlobal, Tuple, tuple, isTuple, FrozenSet, PyComplex, PyFloat, pyFloat, orderedDict,
+  pythonClass, pythonAttrs,
+} from './io/pickle/index.js';
+export { ZipError, ZipReader, ZipWriter, type ZipEntry, type ZipWriterOptions, type ZipAddOptions } from './io/zip.js';
+export { writeFileAtomic, writeFileAtomicSync } from './io/atomic.js';
+export { loadNpy, saveNpy, NpyError } from './io/npy.js';
+export { loadNpz, saveNpz, type LoadNpzOptions, type SaveNpzOptions } from './io/npz.js';
+export {
+  loadSafetensors, saveSafetensors, SafetensorsError, type Safetensors, type SaveSafetensorsOptions,
+} from './io/safetensors.js';

@@ -3,14 +3,17 @@
 import { Command } from 'commander';
 
 import { doctorCommand } from './doctor.js';
+import { inspectCommand } from './inspect.js';
 
 export function program(): Command {
   const cli = new Command('lvmtorch').description('Train, evaluate and serve latent vector models on libtorch');
   cli.addCommand(doctorCommand());
+  cli.addCommand(inspectCommand());
   return cli;
 }
 
 program().parseAsync(process.argv).catch((e: Error) => {
-  console.error(`lvmtorch: ${e.message}`);
+  // One line, whatever the error: scripts read the first line of stderr.
+  console.error(`lvmtorch: ${String(e.message).replace(/\s*\n\s*/g, '; ')}`);
   process.exit(1);
 });

@@ -1,0 +1,131 @@
+// One entry point for every file format lvmtorch reads: the format is told from the bytes, not the name, since
+// checkpoints are often named .bin, .ckpt or nothing at all. save() goes by the extension, which says what the
+// user wants to write.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { extname } from 'node:path';
+
+import type { Device } from '../device.js';
+import { Tensor } from '../tensor.js';
+import { mapLeaves } from './map-leaves.js';
+import { loadNpy, saveNpy } from './npy.js';
+import { loadNpz, saveNpz } from './npz.js';
+import { loadSafetensors, saveSafetensors } from './safetensors.js';
+import { loadTorchFileSync, saveTorchFile } from './torch-file.js';
+import { ZipReader } from './zip.js';
+
+export type FileFormat = 'torch' | 'npy' | 'npz' | 'safetensors';
+
+export interface LoadFileOptions {
+  /** Where tensors go; they load on the CPU by default, whatever device they were saved from. */
+  device?: Device;
+  /** torch files: refuse every Python global outside the data allow-list, as weights_only=True does. */
+  strict?: boolean;
+}
+
+export interface SaveFileOptions {
+  /** .npz: deflate the arrays, as np.savez_compressed does. */
+  compress?: boolean;
+  /** .safetensors: the `__metadata__` string map. */
+  metadata?: Record<string, string>;
+}
+
+const HEAD_BYTES = 16;
+
+/** Which format a file holds, from its first bytes (and, for zip archives, their entry names). */
+export function detectFormat(path: string): FileFormat {
+  const head = readHead(path);
+  if (head.subarray(0, 6).equals(Buffer.from('\x93NUMPY', 'latin1'))) return 'npy';
+  if (head[0] === 0x50 && head[1] === 0x4b) return zipFormat(path);
+  // Legacy torch.save files start with a pickle (protocol 2) of the magic number.
+  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return 'torch';
+  // safetensors: an 8-byte little-endian header length, then the JSON header.
+  if (head.length > 8 && head[8] === 0x7b /* { */) return 'safetensors';
+  throw new Error(`${path}: not a torch.save, .npy, .npz or .safetensors file (it starts with ${hex(head)})`);
+}
+
+/**
+ * Loads a torch.save file (zip or legacy), a .npy (a Tensor), a .npz (a record of Tensors) or a .safetensors
+ * file (a record of Tensors; loadSafetensors also gives its metadata).
+ */
+export async function load<T = unknown>(path: string, opts: LoadFileOptions = {}): Promise<T> {
+  if (typeof path !== 'string' || path === '') throw new TypeError('load() needs a file path');
+  const format = detectFormat(path);
+  if (format === 'torch') return loadTorchFileSync<T>(path, opts);
+  const value = format === 'npy' ? loadNpy(path) : format === 'npz' ? loadNpz(path) : loadSafetensors(path).tensors;
+  return (opts.device === undefined ? value : toDevice(value, opts.device)) as T;
+}
+
+/**
+ * Writes `obj` in the format the path's extension names: .pt/.pth/.ckpt/.bin (torch.save), .npy (one Tensor),
+ * .npz or .safetensors (a record of Tensors). Every format is written atomically.
+ */
+export async function save(obj: unknown, path: string, opts: SaveFileOptions = {}): Promise<void> {
+  if (typeof path !== 'string' || path === '') throw new TypeError('save() needs a file path');
+  const ext = extname(path).toLowerCase();
+  switch (ext) {
+    case '.npy':
+      if (!(obj instanceof Tensor)) throw new TypeError(`${path}: a .npy file holds one Tensor, got ${what(obj)}`);
+      return saveNpy(obj, path);
+    case '.npz':
+      return saveNpz(tensorRecord(obj, path), path, { compress: opts.compress });
+    case '.safetensors':
+      return saveSafetensors(tensorRecord(obj, path), path, { metadata: opts.metadata });
+    case '.pt': case '.pth': case '.ckpt': case '.bin': case '.tar':
+      return saveTorchFile(obj, path);
+    default:
+      throw new RangeError(`${path}: save() writes .pt/.pth/.ckpt/.bin, .npy, .npz or .safetensors, not "${ext}" ` +
+        '(use saveTorchFile, saveNpy, saveNpz or saveSafetensors to choose the format yourself)');
+  }
+}
+
+function readHead(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(HEAD_BYTES);
+    return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// A torch.save archive holds `<name>/data.pkl`; an .npz holds only `<array>.npy` members.
+function zipFormat(path: string): FileFormat {
+  const zip = ZipReader.open(path);
+  try {
+    const names = zip.entries.map((e) => e.name);
+    if (names.some((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))) return 'torch';
+    if (names.length > 0 && names.every((n) => n.endsWith('.npy'))) return 'npz';
+    throw new Error(`${path}: a zip archive that is neither a torch.save file (no data.pkl) nor an .npz ` +
+      `(members other than .npy: ${names.filter((n) => !n.endsWith('.npy')).slice(0, 3).join(', ')})`);
+  } finally {
+    zip.close();
+  }
+}
+
+function toDevice(value: Tensor | Record<string, Tensor>, device: Device): Tensor | Record<string, Tensor> {
+  return mapLeaves(value, (leaf) => {
+    if (!(leaf instanceof Tensor)) return leaf;
+    const moved = leaf.to(device);
+    leaf.dispose();
+    return moved;
+  }) as Tensor | Record<string, Tensor>;
+}
+
+function tensorRecord(obj: unknown, path: string): Record<string, Tensor> {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj) || obj instanceof Tensor)
+    throw new TypeError(`${path}: needs a record of name -> Tensor, got ${what(obj)}`);
+  for (const [k, v] of Object.entries(obj)) {
+    if (!(v instanceof Tensor)) throw new TypeError(`${path}: "${k}" is ${what(v)}, not a Tensor`);
+  }
+  return obj as Record<string, Tensor>;
+}
+
+function what(x: unknown): string {
+  if (x instanceof Tensor) return 'a Tensor';
+  if (Array.isArray(x)) return 'an array';
+  return x === null ? 'null' : typeof x;
+}
+
+function hex(bytes: Buffer): string {
+  return bytes.length === 0 ? 'nothing: it is empty' : bytes.subarray(0, 8).toString('hex').replace(/(..)/g, '$1 ').trim();
+}

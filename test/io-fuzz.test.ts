@@ -1,0 +1,170 @@
+// Fuzzing the readers with real files: thousands of mutated checkpoints (zip and legacy torch.save files, the
+// pickle inside a valid zip, .npz, .npy, .safetensors) must each load or end in one of the readers' own errors,
+// promptly: never a crash of the process, a hang, an engine error (stack overflow, invalid array length) or an
+// error without a message. Seeded, so a failure names a case that can be replayed.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { torch, Tensor } from '../dist/index.js';
+import { save } from '../dist/io/load.js';
+import { loadNpy, NpyError } from '../dist/io/npy.js';
+import { loadNpz } from '../dist/io/npz.js';
+import { PickleError } from '../dist/io/pickle/index.js';
+import { loadSafetensors, SafetensorsError } from '../dist/io/safetensors.js';
+import { loadTorchBuffer, TorchFileError } from '../dist/io/torch-file.js';
+import { ZipError, ZipReader, ZipWriter } from '../dist/io/zip.js';
+import { PYTHON, pythonTorchMissing } from './helpers/python.js';
+
+const OWN_ERRORS = [TorchFileError, ZipError, PickleError, NpyError, SafetensorsError];
+const MAX_MS_PER_CASE = 2000;
+const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-fuzz-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// mulberry32: small, seeded, good enough to pick bytes.
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x63 /* GLOBAL */, 0x52 /* REDUCE */];
+
+function mutate(src: Buffer, random: () => number): Buffer {
+  const pick = (n: number) => Math.floor(random() * n);
+  const b = Buffer.from(src);
+  switch (pick(5)) {
+    case 0: // a few bytes changed
+      for (let i = 1 + pick(4); i > 0; i--) b[pick(b.length)] = random() < 0.5 ? pick(256) : INTERESTING[pick(INTERESTING.length)];
+      return b;
+    case 1: // cut short
+      return b.subarray(0, pick(b.length));
+    case 2: { // a 4-byte field made to lie
+      const at = pick(Math.max(1, b.length - 4));
+      b.writeUInt32LE([0xffffffff, 0x7fffffff, 0, 1, pick(2 ** 32)][pick(5)], at);
+      return b;
+    }
+    case 3: { // a slice repeated
+      const from = pick(b.length);
+      const len = 1 + pick(64);
+      const at = pick(b.length);
+      return Buffer.concat([b.subarray(0, at), b.subarray(from, from + len), b.subarray(at)]);
+    }
+    default: { // a slice removed
+      const at = pick(b.length);
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(32))]);
+    }
+  }
+}
+
+function disposeAll(v: unknown, seen = new Set<unknown>()): void {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return;
+  seen.add(v);
+  if (v instanceof Tensor) return v.dispose();
+  for (const x of v instanceof Map ? v.values() : Array.isArray(v) || v instanceof Set ? v : Object.values(v)) disposeAll(x, seen);
+}
+
+interface Outcome { loaded: number; errors: Record<string, number>; slowestMs: number }
+
+function fuzz(name: string, seed: number, cases: number, make: (random: () => number) => Buffer, read: (b: Buffer) => unknown): Outcome {
+  const random = rng(seed);
+  const out: Outcome = { loaded: 0, errors: {}, slowestMs: 0 };
+  for (let i = 0; i < cases; i++) {
+    const bytes = make(random);
+    const t0 = performance.now();
+    try {
+      disposeAll(read(bytes));
+      out.loaded++;
+    } catch (e) {
+      const where = `${name} case ${i} (seed ${seed})`;
+      expect(e, where).toBeInstanceOf(Error);
+      const err = e as Error;
+      expect(err.message, where).not.toBe('');
+      expect(OWN_ERRORS.some((C) => err instanceof C), `${where}: ${err.constructor.name}: ${err.message}`).toBe(true);
+      out.errors[err.constructor.name] = (out.errors[err.constructor.name] ?? 0) + 1;
+    }
+    out.slowestMs = Math.max(out.slowestMs, performance.now() - t0);
+  }
+  expect(out.slowestMs).toBeLessThan(MAX_MS_PER_CASE);
+  console.log(`${name}: ${cases} cases, ${out.loaded} loaded, errors ${JSON.stringify(out.errors)}, slowest ${out.slowestMs.toFixed(1)} ms`);
+  return out;
+}
+
+// A checkpoint like the seed's: a state dict, an AdamW-like state, numbers, strings, nested containers, views.
+async function checkpoint(path: string): Promise<Buffer> {
+  const w = torch.randn([8, 6]);
+  await save({
+    epoch: 3, val_loss: 0.25, model_state_dict: { 'input_proj.weight': w, 'input_proj.bias': torch.zeros([8]), 'head.0.weight': w.t() },
+    optimizer_state_dict: { state: { 0: { step: torch.tensor([2]), exp_avg: torch.ones([8, 6]) } }, param_groups: [{ lr: 1e-3, params: [0] }] },
+    args: { model: 'gru', layers: [1, 2, 3], nested: { deep: [[1], [2, [3]]] } },
+    ids: torch.arange(5, undefined, 1, { dtype: 'int64' }), flags: torch.tensor([true, false]),
+  }, path);
+  return readFileSync(path);
+}
+
+describe('mutated files end in a clear error or a value, never a crash or a hang', () => {
+  let pt: Buffer;
+  let pickle: Buffer;
+  let pickleName: string;
+  let entries: [string, Buffer][];
+
+  beforeAll(async () => {
+    pt = await checkpoint(join(dir, 'ckpt.pt'));
+    const zip = ZipReader.fromBuffer(pt);
+    entries = zip.entries.map((e) => [e.name, zip.read(e)]);
+    zip.close();
+    [pickleName, pickle] = entries.find(([n]) => n.endsWith('data.pkl'))!;
+  });
+
+  it('raw bytes of a zip checkpoint (the zip layer: headers, offsets, CRCs)', () => {
+    fuzz('zip .pt', 1, 1500, (r) => mutate(pt, r), (b) => loadTorchBuffer(b));
+  });
+
+  it('the pickle inside a valid zip (the unpickler and the torch layer)', () => {
+    const rezip = (p: Buffer): Buffer => {
+      const path = join(dir, 'rezip.pt');
+      const fd = openSync(path, 'w');
+      try {
+        const w = new ZipWriter(fd, { align: 64 });
+        for (const [n, d] of entries) w.add(n, n === pickleName ? p : d);
+        w.finish();
+      } finally {
+        closeSync(fd);
+      }
+      return readFileSync(path);
+    };
+    const out = fuzz('pickle in .pt', 2, 2000, (r) => rezip(mutate(pickle, r)), (b) => loadTorchBuffer(b));
+    expect(out.errors.PickleError ?? 0).toBeGreaterThan(0); // the mutations did reach the unpickler
+  });
+
+  const noPython = pythonTorchMissing();
+  it.skipIf(noPython)('a legacy (pre-1.6) checkpoint Python wrote (no CRC in the way)', () => {
+    const path = join(dir, 'legacy.pt');
+    const r = spawnSync(PYTHON, ['-c', `import torch; torch.manual_seed(0); m = torch.nn.GRU(4, 3); ` +
+      `torch.save({'sd': m.state_dict(), 'epoch': 2, 'v': m.weight_ih_l0[1:, ::2]}, ${JSON.stringify(path)}, _use_new_zipfile_serialization=False)`]);
+    expect(r.status, String(r.stderr)).toBe(0);
+    const legacy = readFileSync(path);
+    fuzz('legacy .pt', 3, 1500, (rand) => mutate(legacy, rand), (b) => loadTorchBuffer(b));
+  });
+
+  it('.npz, .npy and .safetensors files', async () => {
+    const t = torch.randn([3, 4]);
+    await save({ a: t, b: torch.arange(3, undefined, 1, { dtype: 'int32' }) }, join(dir, 'x.npz'), { compress: true });
+    await save(t, join(dir, 'x.npy'));
+    await save({ a: t, b: torch.tensor([true]) }, join(dir, 'x.safetensors'), { metadata: { k: 'v' } });
+    const npz = readFileSync(join(dir, 'x.npz'));
+    const npy = readFileSync(join(dir, 'x.npy'));
+    const st = readFileSync(join(dir, 'x.safetensors'));
+    fuzz('npz', 4, 600, (r) => mutate(npz, r), (b) => loadNpz(b));
+    fuzz('npy', 5, 600, (r) => mutate(npy, r), (b) => loadNpy(b));
+    fuzz('safetensors', 6, 600, (r) => mutate(st, r), (b) => loadSafetensors(b).tensors);
+  });
+});
