@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libtorch and its CMake package; OpenBLAS (the reference BLAS is ~15x slower); cmake and g++ for the addon;
-# PyTorch and numpy for the tests and benchmarks, which compare against real PyTorch.
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make python3-torch python3-numpy)
+# PyTorch and numpy for the tests and benchmarks, which compare against real PyTorch; Chromium for the test that
+# renders the training report.
+packages=(libtorch-dev libopenblas0-pthread cmake g++ make python3-torch python3-numpy chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
