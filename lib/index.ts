@@ -20,3 +20,18 @@ export { loadNpz, saveNpz, type LoadNpzOptions, type SaveNpzOptions } from './io
 export {
   loadSafetensors, saveSafetensors, SafetensorsError, type Safetensors, type SaveSafetensorsOptions,
 } from './io/safetensors.js';
+export {
+  compositeLoss, compositeWeights, NonFiniteLossError, DEFAULT_COMPOSITE_WEIGHTS, SEED_COMPOSITE_WEIGHTS,
+  COSINE_REGRESSION_WEIGHTS, type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,
+} from './loss/composite.js';
+export { compositeLossReference, type ReferenceOptions } from './loss/reference.js';
+export {
+  Optimizer, type ParamGroup, type ParamsInput, type OptimizerStateDict, type LoadableStateDict,
+} from './optim/optimizer.js';
+export { Adam, type AdamOptions } from './optim/adam.js';
+export { AdamW } from './optim/adamw.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { clipGradNorm, type ClipGradNormOptions } from './optim/clip.js';
+export {
+  ReduceLROnPlateau, CosineWarmupLR, type ReduceLROnPlateauOptions, type CosineWarmupOptions, type LrGroups,
+} from './optim/schedulers.js';

@@ -95,6 +95,42 @@ export interface Addon {
   blasInfo(): BlasInfo;
   setBlasThreads(n: number): boolean;
   buildInfo(): { libtorchVersion: string; cudaBuilt: boolean; config: string; parallel: string };
+  // ---- loss (native/loss/) ----
+  /** [total, total value, info, moment, variance, mse, cosMse, cosine] */
+  compositeLoss(pred: Raw, target: Raw, tau: number, info: number, moment: number, variance: number, mse: number,
+    cosMse: number, checkFinite: boolean): [Raw, number, number, number, number, number, number, number];
+  // ---- optimisers (native/optim/) ----
+  optimCreate(kind: 'adam' | 'adamw' | 'sgd', groups: NativeParamGroup[]): OptimizerHandle;
+  optimStep(h: OptimizerHandle): void;
+  optimZeroGrad(h: OptimizerHandle, setToNone: boolean): void;
+  optimSetHyper(h: OptimizerHandle, group: number, hyper: NativeHyper): void;
+  /** Per parameter (flat over the groups): null, or its state tensors under torch.optim's names. */
+  optimGetState(h: OptimizerHandle): (Record<string, Raw | null> | null)[];
+  /** Replaces the whole state: one entry per parameter (null for none), all checked before any is installed. */
+  optimLoadState(h: OptimizerHandle, entries: (Record<string, Raw | null> | null)[]): void;
+  optimDispose(h: OptimizerHandle): void;
+  clipGradNorm(params: Raw[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
+}
+
+/** A native optimiser (native/optim/optim_binding.cc): an External. */
+export type OptimizerHandle = object & { readonly __optimizer: unique symbol };
+
+/** The hyperparameters native/optim/optimizer.h knows; each optimiser reads its own. */
+export interface NativeHyper {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  dampening?: number;
+  amsgrad?: boolean;
+  nesterov?: boolean;
+  maximize?: boolean;
+}
+
+export interface NativeParamGroup extends NativeHyper {
+  params: Raw[];
 }
 
 /** Where each binary came from and what it was built against (the lvmtorch.json beside it). */

@@ -7,6 +7,8 @@ void initTensor(Napi::Env, Napi::Object);
 void initOps(Napi::Env, Napi::Object);
 void initAutograd(Napi::Env, Napi::Object);
 void initRuntime(Napi::Env, Napi::Object);
+void initLoss(Napi::Env, Napi::Object);
+void initOptim(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +17,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initOps(env, exports);
   lvm::initAutograd(env, exports);
   lvm::initRuntime(env, exports);
+  lvm::initLoss(env, exports);
+  lvm::initOptim(env, exports);
   return exports;
 }
 

@@ -1,0 +1,411 @@
+// The native optimisers (lib/optim/, native/optim/) against torch.optim: 10 steps of Adam, AdamW and SGD on the same
+// parameters and gradients must give the same parameters after every step (1e-6; on the same libtorch they are in
+// fact bit-identical) and the same state_dict, key for key; clipGradNorm against clip_grad_norm_; the schedulers'
+// lr sequences against PyTorch's; and checkpoints both ways: our state saved to a .pt file loads into
+// torch.optim and continues there as it continues here, and PyTorch's loads here. Python: test/python/optim_reference.py.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  Adam, AdamW, clipGradNorm, CosineWarmupLR, loadTorchFile, ReduceLROnPlateau, saveTorchFile, SGD, torch,
+  type Optimizer, type ReduceLROnPlateauOptions,
+} from '../dist/index.js';
+import { pythonTorchMissing, runPython } from './helpers/python.js';
+
+type Tensor = torch.Tensor;
+type DType = 'float32' | 'float64';
+interface Encoded { dtype: DType; shape: number[]; data: string }
+
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = mulberry32(7);
+const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+
+function encoded(shape: number[], dtype: DType = 'float32', scale = 1): Encoded {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Float64Array.from({ length: n }, () => scale * normal());
+  const typed = dtype === 'float64' ? values : Float32Array.from(values);
+  return { dtype, shape, data: Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength).toString('base64') };
+}
+function decode(e: Encoded): Tensor {
+  const buf = Buffer.from(e.data, 'base64');
+  return torch.tensor(buf, { dtype: e.dtype, shape: e.shape });
+}
+const values = (t: Tensor): number[] => Array.from(t.toTypedArray() as Float32Array | Float64Array);
+
+function expectClose(actual: number[], expected: number[], tol: number, what: string): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    if (!(Math.abs(actual[i] - expected[i]) <= tol * (1 + Math.abs(expected[i])))) {
+      expect.fail(`${what}[${i}]: ${actual[i]} vs ${expected[i]} (difference ${Math.abs(actual[i] - expected[i])})`);
+    }
+  }
+}
+
+// ---- the cases ----
+type Kind = 'Adam' | 'AdamW' | 'SGD';
+interface OptimCase {
+  name: string;
+  kind: Kind;
+  /** torch.optim's keyword arguments per group, and ours. */
+  groups: { params: number[]; py: Record<string, unknown>; js: Record<string, unknown> }[];
+  params: Encoded[];
+  grads: (Encoded | null)[][];
+  lrs?: number[];
+}
+const STEPS = 10;
+const SHAPES = [[3, 4], [5], [2, 2, 2]];
+function optimCase(name: string, kind: Kind, py: Record<string, unknown>, js: Record<string, unknown>,
+  extra: Partial<OptimCase> & { dtype?: DType } = {}): OptimCase {
+  const dtype = extra.dtype ?? 'float32';
+  const params = SHAPES.map((s) => encoded(s, dtype));
+  // The third parameter has no gradient for the first 3 steps: torch.optim skips it (and creates no state).
+  const grads = Array.from({ length: STEPS }, (_, k) => SHAPES.map((s, i) => (i === 2 && k < 3 ? null : encoded(s, dtype, 0.5))));
+  return { name, kind, groups: [{ params: [0, 1, 2], py, js }], params, grads, ...extra };
+}
+const optimCases: OptimCase[] = [
+  optimCase('AdamW defaults', 'AdamW', {}, {}),
+  optimCase('AdamW seed recipe (lr 5e-4, weight decay 0.01)', 'AdamW', { lr: 5e-4, weight_decay: 0.01 }, { lr: 5e-4, weightDecay: 0.01 }),
+  optimCase('AdamW amsgrad, betas, eps, weight decay 0.1', 'AdamW',
+    { lr: 1e-2, betas: [0.8, 0.99], eps: 1e-6, weight_decay: 0.1, amsgrad: true },
+    { lr: 1e-2, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1, amsgrad: true }),
+  optimCase('AdamW with the lr changed between steps', 'AdamW', { lr: 1e-2 }, { lr: 1e-2 },
+    { lrs: [1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 1e-3, 1e-3, 0, 0.02, 1e-3] }),
+  optimCase('AdamW float64', 'AdamW', { lr: 3e-3, weight_decay: 0.05 }, { lr: 3e-3, weightDecay: 0.05 }, { dtype: 'float64' }),
+  optimCase('Adam defaults (LSTM recipe lr 1e-3)', 'Adam', {}, {}),
+  optimCase('Adam weight decay (L2) 0.05', 'Adam', { lr: 1e-2, weight_decay: 0.05 }, { lr: 1e-2, weightDecay: 0.05 }),
+  optimCase('Adam amsgrad + weight decay', 'Adam', { lr: 1e-2, weight_decay: 0.01, amsgrad: true }, { lr: 1e-2, weightDecay: 0.01, amsgrad: true }),
+  optimCase('Adam maximize', 'Adam', { lr: 1e-2, maximize: true }, { lr: 1e-2, maximize: true }),
+  optimCase('SGD plain (no momentum)', 'SGD', { lr: 0.1 }, { lr: 0.1 }),
+  optimCase('SGD momentum 0.9', 'SGD', { lr: 0.05, momentum: 0.9 }, { lr: 0.05, momentum: 0.9 }),
+  optimCase('SGD momentum + dampening + weight decay', 'SGD', { lr: 0.05, momentum: 0.8, dampening: 0.3, weight_decay: 1e-3 },
+    { lr: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: 1e-3 }),
+  optimCase('SGD Nesterov + weight decay', 'SGD', { lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-2 },
+    { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-2 }),
+  {
+    ...optimCase('AdamW two param groups', 'AdamW', {}, {}),
+    groups: [
+      { params: [0, 2], py: { lr: 1e-2, weight_decay: 0 }, js: { lr: 1e-2, weightDecay: 0 } },
+      { params: [1], py: { lr: 1e-3, amsgrad: true }, js: { lr: 1e-3, amsgrad: true } },
+    ],
+  },
+];
+
+const clipCases = [
+  { name: '2-norm above maxNorm', grads: [encoded([4, 3]), encoded([7]), null], maxNorm: 1, normType: 2 },
+  { name: '2-norm below maxNorm (coefficient clamped to 1)', grads: [encoded([4, 3], 'float32', 0.01), encoded([7], 'float32', 0.01)], maxNorm: 1, normType: 2 },
+  { name: '1-norm', grads: [encoded([4, 3]), encoded([7])], maxNorm: 2, normType: 1 },
+  { name: 'infinity norm', grads: [encoded([4, 3]), encoded([7])], maxNorm: 0.5, normType: 'inf' as const },
+  { name: 'one gradient, float64, 3-norm', grads: [encoded([10], 'float64')], maxNorm: 0.25, normType: 3 },
+];
+
+const plateauCases: { name: string; lrs: number[]; py: Record<string, unknown>; js: ReduceLROnPlateauOptions; metrics: number[] }[] = [
+  {
+    name: 'seed recipe: min, factor 0.5, patience 3', lrs: [5e-4], py: { mode: 'min', factor: 0.5, patience: 3 },
+    js: { mode: 'min', factor: 0.5, patience: 3 },
+    metrics: [1, 0.9, 0.8, 0.8, 0.81, 0.8, 0.79995, 0.85, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.6, 0.7, 0.7, 0.7, 0.7],
+  },
+  {
+    name: 'cooldown, threshold 0.05 rel, min_lr per group', lrs: [0.1, 0.01],
+    py: { factor: 0.1, patience: 1, cooldown: 2, threshold: 0.05, min_lr: [1e-3, 5e-4] },
+    js: { factor: 0.1, patience: 1, cooldown: 2, threshold: 0.05, minLr: [1e-3, 5e-4] },
+    metrics: [1, 0.97, 0.96, 0.99, 0.9, 0.88, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95],
+  },
+  {
+    name: 'max mode, abs threshold', lrs: [1], py: { mode: 'max', threshold_mode: 'abs', threshold: 0.1, patience: 0, factor: 0.5 },
+    js: { mode: 'max', thresholdMode: 'abs', threshold: 0.1, patience: 0, factor: 0.5 },
+    metrics: [0.1, 0.3, 0.35, 0.5, 0.55, 0.58, 0.9, 0.9],
+  },
+];
+
+const cosineCase = { lrs: [1e-3, 5e-4], warmup: 5, total: 20, minLr: 1e-5 };
+
+// The checkpoint round trips: the seed recipe's AdamW and SGD with momentum, 10 steps split in two halves.
+const interopCases = [
+  { kind: 'AdamW' as const, py: { lr: 5e-4, weight_decay: 0.01, amsgrad: true }, js: { lr: 5e-4, weightDecay: 0.01, amsgrad: true } },
+  { kind: 'SGD' as const, py: { lr: 0.05, momentum: 0.9, nesterov: true }, js: { lr: 0.05, momentum: 0.9, nesterov: true } },
+].map((c) => ({
+  ...c,
+  params: SHAPES.map((s) => encoded(s)),
+  grads: Array.from({ length: 10 }, () => SHAPES.map((s) => encoded(s, 'float32', 0.5))),
+}));
+
+// ---- running them here ----
+function makeOptimizer(kind: Kind, groups: { params: Tensor[]; opts: Record<string, unknown> }[]): Optimizer<object> {
+  const g = groups.map((x) => ({ params: x.params, ...x.opts }));
+  if (kind === 'SGD') return new SGD(g as never, { lr: 0.5 }) as unknown as Optimizer<object>;
+  return (kind === 'Adam' ? new Adam(g as never) : new AdamW(g as never)) as unknown as Optimizer<object>;
+}
+
+function runHere(c: OptimCase) {
+  const params = c.params.map((p) => decode(p).requiresGrad_());
+  const opt = makeOptimizer(c.kind, c.groups.map((g) => ({ params: g.params.map((i) => params[i]), opts: g.js })));
+  const steps: number[][][] = [];
+  c.grads.forEach((grads, k) => {
+    params.forEach((p, i) => (p.grad = grads[i] === null ? null : decode(grads[i]!)));
+    if (c.lrs) opt.lr = c.lrs[k];
+    opt.step();
+    steps.push(params.map(values));
+  });
+  return { steps, sd: opt.stateDict(), params, opt };
+}
+
+const skipPython = pythonTorchMissing();
+const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-optim-'));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let py: any;
+const interopHere: { opt: Optimizer<object>; params: Tensor[] }[] = [];
+
+beforeAll(async () => {
+  if (skipPython) return;
+  // Our side of each round trip: 5 steps, then a checkpoint as a real .pt file for Python to continue.
+  for (const [n, c] of interopCases.entries()) {
+    const params = c.params.map((p) => decode(p).requiresGrad_());
+    const opt = makeOptimizer(c.kind, [{ params, opts: c.js }]);
+    for (const grads of c.grads.slice(0, 5)) {
+      params.forEach((p, i) => (p.grad = decode(grads[i])));
+      opt.step();
+    }
+    await saveTorchFile({ params: params.map((p) => p.detach().clone()), optimizer_state_dict: opt.stateDict() },
+      join(dir, `js-${n}.pt`));
+    interopHere.push({ opt, params });
+  }
+  py = runPython('optim_reference.py', {
+    optim: optimCases.map((c) => ({
+      kind: c.kind, groups: c.groups.map((g) => ({ params: g.params, opts: g.py })), params: c.params, grads: c.grads, lrs: c.lrs ?? null,
+    })),
+    clip: clipCases.map((c) => ({ grads: c.grads, maxNorm: c.maxNorm, normType: c.normType })),
+    plateau: plateauCases.map((c) => ({ lrs: c.lrs, opts: c.py, metrics: c.metrics })),
+    cosine: [cosineCase],
+    interop: interopCases.map((c, n) => ({
+      kind: c.kind, opts: c.py, params: c.params, grads: c.grads, jsFile: join(dir, `js-${n}.pt`), pyFile: join(dir, `py-${n}.pt`),
+    })),
+  });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(skipPython)('optimisers = torch.optim, 10 steps', () => {
+  optimCases.forEach((c, n) => {
+    it(c.name, () => {
+      const here = runHere(c);
+      const there = py.optim[n];
+      here.steps.forEach((params, k) => params.forEach((p, i) => {
+        expectClose(p, values(decode(there.steps[k][i])), 1e-6, `step ${k + 1}, param ${i}`);
+      }));
+      // state_dict: the same parameters have state, under the same keys in the same order, with the same values.
+      expect(Object.keys(here.sd.state)).toEqual(Object.keys(there.state));
+      for (const [id, entry] of Object.entries(here.sd.state)) {
+        expect(Object.keys(entry), `state ${id} keys`).toEqual(there.stateKeys[id]);
+        for (const [key, t] of Object.entries(entry)) {
+          const ref = there.state[id][key];
+          if (ref === null) {
+            expect(t, `state ${id}.${key}`).toBeNull();
+            continue;
+          }
+          expect(t!.dtype, `state ${id}.${key} dtype`).toBe(ref.dtype);
+          expect(t!.shape, `state ${id}.${key} shape`).toEqual(ref.shape);
+          expectClose(values(t!), values(decode(ref)), 1e-6, `state ${id}.${key}`);
+        }
+      }
+      // param_groups: torch 1.13's keys, in its order (for one group made from a list of tensors; groups given as
+      // dicts keep the user's key order in Python), with the same values.
+      const keys = here.sd.param_groups.map((g) => Object.keys(g));
+      if (c.groups.length === 1) expect(keys).toEqual(there.groupKeys);
+      else expect(keys.map((k) => k.sort())).toEqual(there.groupKeys.map((k: string[]) => k.sort()));
+      expect(here.sd.param_groups).toEqual(there.param_groups);
+    });
+  });
+});
+
+describe.skipIf(skipPython)('clipGradNorm = torch.nn.utils.clip_grad_norm_', () => {
+  clipCases.forEach((c, n) => {
+    it(c.name, () => {
+      const params = c.grads.map((g) => {
+        if (g === null) return torch.zeros([1]).requiresGrad_();
+        const p = torch.zerosLike(decode(g)).requiresGrad_();
+        p.grad = decode(g);
+        return p;
+      });
+      const total = clipGradNorm(params, c.maxNorm, { normType: c.normType === 'inf' ? Infinity : c.normType });
+      const there = py.clip[n];
+      expectClose([total], [there.total], 1e-6, 'total norm');
+      params.forEach((p, i) => {
+        if (there.grads[i] === null) expect(p.grad).toBeNull();
+        else expectClose(values(p.grad!), values(decode(there.grads[i])), 1e-6, `grad ${i}`);
+      });
+    });
+  });
+  it('no gradients at all gives 0; errorIfNonfinite throws on a NaN norm', () => {
+    expect(clipGradNorm([torch.zeros([3]).requiresGrad_()], 1)).toBe(0);
+    const p = torch.zeros([2]).requiresGrad_();
+    p.grad = torch.tensor([NaN, 1]);
+    expect(() => clipGradNorm([p], 1, { errorIfNonfinite: true })).toThrow(/non-finite/);
+  });
+});
+
+describe.skipIf(skipPython)('schedulers = PyTorch', () => {
+  const groupsOf = (lrs: number[]) => ({ paramGroups: lrs.map((lr) => ({ lr })) });
+  plateauCases.forEach((c, n) => {
+    it(`ReduceLROnPlateau: ${c.name}`, () => {
+      const opt = groupsOf(c.lrs);
+      const s = new ReduceLROnPlateau(opt, c.js);
+      const lrs = c.metrics.map((m) => (s.step(m), opt.paramGroups.map((g) => g.lr)));
+      expect(lrs).toEqual(py.plateau[n].lrs);
+      const ref = py.plateau[n].state;
+      const ours = s.stateDict();
+      expect(Object.keys(ours).sort()).toEqual(Object.keys(ref).sort());
+      for (const [k, v] of Object.entries(ref)) {
+        const mine = ours[k];
+        expect(typeof v === 'string' ? String(mine) : mine, k).toEqual(v === 'inf' ? 'Infinity' : v === '-inf' ? '-Infinity' : v);
+      }
+      // and it carries on from its state dict as it would have
+      const resumed = new ReduceLROnPlateau(groupsOf(lrs[5]), c.js);
+      const fresh = new ReduceLROnPlateau(groupsOf(c.lrs), c.js);
+      const freshOpt = fresh.optimizer;
+      c.metrics.slice(0, 6).forEach((m) => fresh.step(m));
+      resumed.loadStateDict(fresh.stateDict());
+      c.metrics.slice(6).forEach((m, k) => {
+        fresh.step(m);
+        resumed.step(m);
+        expect(resumed.optimizer.paramGroups.map((g) => g.lr), `step ${k + 7}`).toEqual(freshOpt.paramGroups.map((g) => g.lr));
+      });
+    });
+  });
+  it('CosineWarmupLR = LambdaLR over the same closed form, and = SequentialLR(LinearLR, CosineAnnealingLR)', () => {
+    const opt = groupsOf(cosineCase.lrs);
+    const s = new CosineWarmupLR(opt, { warmupSteps: cosineCase.warmup, totalSteps: cosineCase.total, minLr: cosineCase.minLr });
+    const seq = [opt.paramGroups.map((g) => g.lr)];
+    for (let k = 0; k < cosineCase.total; k++) {
+      s.step();
+      seq.push(opt.paramGroups.map((g) => g.lr));
+    }
+    seq.forEach((lrs, k) => {
+      expectClose(lrs, py.cosine[0].lambda[k], 1e-12, `LambdaLR, step ${k}`);
+      expectClose(lrs, py.cosine[0].sequential[k], 1e-9, `SequentialLR, step ${k}`);
+    });
+    expect(seq[0][0]).toBeCloseTo(cosineCase.lrs[0] / cosineCase.warmup, 15);
+    expect(seq[cosineCase.total][0]).toBeCloseTo(cosineCase.minLr, 15);
+    // its state dict resumes the sequence
+    const resumed = new CosineWarmupLR(groupsOf([9, 9]), { warmupSteps: 1, totalSteps: 2 });
+    resumed.loadStateDict(JSON.parse(JSON.stringify(s.stateDict())));
+    expect(resumed.lrAt(7, 1)).toBe(s.lrAt(7, 1));
+  });
+});
+
+describe.skipIf(skipPython)('checkpoints cross between lvmtorch and torch.optim', () => {
+  interopCases.forEach((c, n) => {
+    it(`${c.kind}: our state, saved to a .pt file, continues in torch.optim as it continues here`, () => {
+      const { opt, params } = interopHere[n];
+      for (const grads of c.grads.slice(5)) {
+        params.forEach((p, i) => (p.grad = decode(grads[i])));
+        opt.step();
+      }
+      params.forEach((p, i) => expectClose(values(p), values(decode(py.interop[n].fromJs[i])), 1e-6, `param ${i}`));
+      // torch.optim took our hyperparameters from the state dict (its own defaults were others)
+      const g = py.interop[n].loadedGroup;
+      expect(g.lr).toBe(c.py.lr);
+      if (c.kind === 'AdamW') expect([g.weight_decay, g.amsgrad]).toEqual([c.py.weight_decay, c.py.amsgrad]);
+      else expect([g.momentum, g.nesterov]).toEqual([c.py.momentum, c.py.nesterov]);
+    });
+    it(`${c.kind}: torch.optim's checkpoint loads here and continues as it did in Python`, async () => {
+      const ckpt = await loadTorchFile<{ params: Tensor[]; optimizer_state_dict: never }>(join(dir, `py-${n}.pt`));
+      const params = ckpt.params.map((p) => p.clone().requiresGrad_());
+      const opt = makeOptimizer(c.kind, [{ params, opts: {} }]);
+      opt.loadStateDict(ckpt.optimizer_state_dict);
+      expect(opt.lr).toBe(c.py.lr);
+      for (const grads of c.grads.slice(5)) {
+        params.forEach((p, i) => (p.grad = decode(grads[i])));
+        opt.step();
+      }
+      params.forEach((p, i) => expectClose(values(p), values(decode(py.interop[n].pyFinal[i])), 1e-6, `param ${i}`));
+    });
+  });
+});
+
+describe('optimiser API', () => {
+  it('validates hyperparameters as torch.optim does', () => {
+    const p = [torch.zeros([2]).requiresGrad_()];
+    expect(() => new AdamW(p, { lr: -1 })).toThrow(/Invalid learning rate/);
+    expect(() => new Adam(p, { betas: [1, 0.9] })).toThrow(/Invalid beta parameter at index 0/);
+    expect(() => new Adam(p, { eps: -1 })).toThrow(/Invalid epsilon/);
+    expect(() => new SGD(p, { lr: 0.1, nesterov: true })).toThrow(/Nesterov momentum requires a momentum and zero dampening/);
+    expect(() => new SGD(p, {} as never)).toThrow(/learning rate/);
+    expect(() => new AdamW([])).toThrow(/empty parameter list/);
+    expect(() => new AdamW([{ params: p }, { params: p }])).toThrow(/more than one parameter group/);
+    const opt = new AdamW(p);
+    expect(() => (opt.paramGroups[0].weightDecay = -0.5)).toThrow(/Invalid weight_decay/);
+    expect(opt.paramGroups[0].weightDecay).toBe(0.01);
+  });
+
+  it('lr and param group hyperparameters can be changed between steps', () => {
+    const opt = new AdamW([{ params: [torch.zeros([2]).requiresGrad_()] }, { params: [torch.zeros([3]).requiresGrad_()], lr: 5 }]);
+    expect(opt.lr).toBe(1e-3);
+    opt.lr = 0.25;
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.25, 0.25]);
+    opt.paramGroups[1].betas = [0.5, 0.6];
+    expect(opt.stateDict().param_groups[1].betas).toEqual([0.5, 0.6]);
+  });
+
+  it('zeroGrad drops the gradients, or zeroes them in place', () => {
+    const p = torch.ones([2]).requiresGrad_();
+    const opt = new SGD([p], { lr: 0.1 });
+    p.grad = torch.ones([2]);
+    opt.zeroGrad(false);
+    expect(p.grad!.toArray()).toEqual([0, 0]);
+    opt.zeroGrad();
+    expect(p.grad).toBeNull();
+  });
+
+  it('loadStateDict refuses a mismatched state dict and leaves the optimiser as it was', () => {
+    const p = [torch.zeros([2]).requiresGrad_(), torch.zeros([3]).requiresGrad_()];
+    const opt = new AdamW(p, { lr: 0.1 });
+    p.forEach((x) => (x.grad = torch.ones(x.shape as number[])));
+    opt.step();
+    const sd = opt.stateDict();
+    const other = new AdamW([p[0]]);
+    expect(() => other.loadStateDict(sd)).toThrow(/doesn't match the size/);
+    const bad = { ...sd, state: { ...sd.state, 1: { ...sd.state[1], exp_avg: torch.zeros([4]) } } };
+    const fresh = new AdamW(p, { lr: 0.3 });
+    expect(() => fresh.loadStateDict(bad)).toThrow(/shape \[4\], its parameter \[3\]/);
+    expect(fresh.lr).toBe(0.3);
+    expect(Object.keys(fresh.stateDict().state)).toEqual([]);
+    expect(() => new Adam(p).loadStateDict({ ...sd, param_groups: [{ ...sd.param_groups[0], decoupled_weight_decay: true }] }))
+      .toThrow(/AdamW/);
+    // a `step` saved as a number (torch < 1.12) is accepted and becomes a float32 tensor, as torch.optim converts it
+    const old = { ...sd, state: { 0: { ...sd.state[0], step: 1 }, 1: { ...sd.state[1], step: 1 } } };
+    fresh.loadStateDict(old);
+    const step = fresh.stateDict().state[0].step!;
+    expect([step.dtype, step.item()]).toEqual(['float32', 1]);
+  });
+
+  it("accepts torch 2.x's param group keys (decoupled_weight_decay, fused: null, differentiable, ...)", () => {
+    const p = [torch.zeros([2]).requiresGrad_()];
+    const opt = new AdamW(p);
+    opt.loadStateDict({
+      state: new Map([[0, { step: torch.tensor(3, { dtype: 'float32' }), exp_avg: torch.ones([2]), exp_avg_sq: torch.ones([2]) }]]),
+      param_groups: [{
+        lr: 2e-4, betas: [0.85, 0.995], eps: 1e-7, weight_decay: 0.02, amsgrad: false, maximize: false, foreach: null,
+        capturable: false, differentiable: false, fused: null, decoupled_weight_decay: true, initial_lr: 1e-3, params: [0],
+      }],
+    });
+    const g = opt.paramGroups[0];
+    expect([g.lr, [...g.betas], g.eps, g.weightDecay]).toEqual([2e-4, [0.85, 0.995], 1e-7, 0.02]);
+    expect((opt.stateDict().state[0].step as Tensor).item()).toBe(3);
+  });
+
+  it('a disposed optimiser refuses to step', () => {
+    const opt = new Adam([torch.zeros([2]).requiresGrad_()]);
+    opt.dispose();
+    expect(() => opt.step()).toThrow(/disposed/);
+  });
+});

@@ -1,0 +1,109 @@
+# What real PyTorch computes for test/loss.test.ts, in one process: stdin is JSON
+#   {"cases": [{"name", "dtype", "shape": [B, D], "pred": base64, "target": base64,
+#               "weights": {"tau", "info", "moment", "variance", "mse", "cosMse"}, "targetGrad": bool}]}
+# and stdout is JSON {"seedSource": where the seed's loss_utils.py came from (or why it is missing),
+#                     "results": [{"design": terms, "seed": terms | null}]}.
+#
+# "design" is the composite loss written here from ../shared/DESIGN.md's formulas with PyTorch's own functionals
+# (F.normalize, F.cross_entropy, std, F.relu, F.mse_loss) and autograd; "seed" is the seed project's own
+# compute_losses (app/lvm/loss_utils.py at commit 14ae4fd, read from its git mirror: LVMTORCH_SEED_REPO, by default
+# /work/.mirror/TrentCarter+lnsp-phase-4/repo), run as the seed's trainer runs it: pred_cos = normalize(pred_raw).
+# Terms: each loss value (non-finite ones as strings: JSON has no NaN), and the gradients of the total with
+# respect to pred (and target, when asked) as base64 float64.
+import base64
+import json
+import os
+import subprocess
+import sys
+import types
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+warnings.filterwarnings('ignore')  # std over one row warns; the NaN it gives is what the tests look at
+NUMPY = {'float32': np.float32, 'float64': np.float64}
+SEED_COMMIT = '14ae4fd'
+
+
+def decode(data, dtype, shape):
+    return torch.from_numpy(np.frombuffer(base64.b64decode(data), NUMPY[dtype]).copy()).reshape(shape)
+
+
+def encode(t):
+    return base64.b64encode(t.detach().to(torch.float64).contiguous().numpy().tobytes()).decode('ascii')
+
+
+def number(x):
+    x = float(x)
+    return x if np.isfinite(x) else str(x)
+
+
+def design_terms(pred, target, w):
+    pred_cos = F.normalize(pred, dim=1)
+    target_cos = F.normalize(target, dim=1)
+    labels = torch.arange(pred.shape[0])
+    logits = pred_cos @ target_cos.t() / w['tau']
+    terms = {
+        'info': F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels),
+        'moment': (pred.mean(0) - target.mean(0)).pow(2).mean() + (pred.std(0) - target.std(0)).pow(2).mean(),
+        'variance': F.relu(1 - pred_cos.std(0)).mean(),
+        'mse': F.mse_loss(pred, target),
+        'cosMse': F.mse_loss(pred_cos, target_cos),
+    }
+    total = sum((w[k] * v for k, v in terms.items() if w[k] != 0), torch.zeros((), dtype=pred.dtype))
+    terms['cosine'] = (pred_cos * target_cos).sum(1).mean()
+    return total, terms
+
+
+def load_seed():
+    repo = os.environ.get('LVMTORCH_SEED_REPO', '/work/.mirror/TrentCarter+lnsp-phase-4/repo')
+    try:
+        source = subprocess.run(['git', '-C', repo, 'show', f'{SEED_COMMIT}:app/lvm/loss_utils.py'],
+                                check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        return None, f'the seed repository is not at {repo} ({e})'
+    module = types.ModuleType('seed_loss_utils')
+    sys.modules['seed_loss_utils'] = module  # dataclasses look their module up
+    exec(compile(source, f'{repo}@{SEED_COMMIT}:app/lvm/loss_utils.py', 'exec'), module.__dict__)
+    return module, f'{repo}@{SEED_COMMIT}:app/lvm/loss_utils.py'
+
+
+def seed_terms(seed, pred, target, w):
+    weights = seed.LossWeights(tau=w['tau'], mse=w['mse'], moment=w['moment'], variance=w['variance'])
+    total, stats = seed.compute_losses(pred, F.normalize(pred, dim=-1), target, weights)
+    return total, {'info': stats['loss_info'], 'moment': stats['loss_moment'], 'variance': stats['loss_variance'],
+                   'mse': stats['loss_mse']}
+
+
+def run(case, fn):
+    pred = decode(case['pred'], case['dtype'], case['shape']).requires_grad_()
+    target = decode(case['target'], case['dtype'], case['shape']).requires_grad_(case.get('targetGrad', False))
+    total, terms = fn(pred, target, case['weights'])
+    out = {k: number(v) for k, v in terms.items()}
+    out['total'] = number(total)
+    if total.requires_grad:
+        total.backward()
+        out['gradPred'] = encode(pred.grad)
+        if target.grad is not None:
+            out['gradTarget'] = encode(target.grad)
+    return out
+
+
+def main():
+    request = json.load(sys.stdin)
+    seed, seed_source = load_seed()
+    results = []
+    for case in request['cases']:
+        w = case['weights']
+        seed_fits = seed is not None and w['info'] == 1 and w['cosMse'] == 0
+        results.append({
+            'design': run(case, design_terms),
+            'seed': run(case, lambda p, t, w: seed_terms(seed, p, t, w)) if seed_fits else None,
+        })
+    json.dump({'seedSource': seed_source, 'results': results}, sys.stdout)
+
+
+if __name__ == '__main__':
+    main()
