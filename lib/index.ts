@@ -35,3 +35,5 @@ export { clipGradNorm, type ClipGradNormOptions } from './optim/clip.js';
 export {
   ReduceLROnPlateau, CosineWarmupLR, type ReduceLROnPlateauOptions, type CosineWarmupOptions, type LrGroups,
 } from './optim/schedulers.js';
+export * as models from './models/index.js';
+export { Module, type ModelConfig, type ModelKind, type LoadStateDictOptions } from './models/module.js';

@@ -99,6 +99,15 @@ export interface Addon {
   /** [total, total value, info, moment, variance, mse, cosMse, cosine] */
   compositeLoss(pred: Raw, target: Raw, tau: number, info: number, moment: number, variance: number, mse: number,
     cosMse: number, checkFinite: boolean): [Raw, number, number, number, number, number, number, number];
+  // ---- models (native/models/) ----
+  modelCreate(kind: string, config: object): ModelHandle;
+  /** [raw, normalised] */
+  modelForward(m: ModelHandle, x: Raw): [Raw, Raw];
+  /** [name, tensor sharing the module's, isBuffer] in state_dict order */
+  modelState(m: ModelHandle): [string, Raw, boolean][];
+  modelTrain(m: ModelHandle, on: boolean): void;
+  modelTo(m: ModelHandle, device: string, dtype: number | undefined): void;
+  modelDispose(m: ModelHandle): void;
   // ---- optimisers (native/optim/) ----
   optimCreate(kind: 'adam' | 'adamw' | 'sgd', groups: NativeParamGroup[]): OptimizerHandle;
   optimStep(h: OptimizerHandle): void;
@@ -111,6 +120,9 @@ export interface Addon {
   optimDispose(h: OptimizerHandle): void;
   clipGradNorm(params: Raw[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
 }
+
+/** A native model (native/models/model_binding.cc): an External. */
+export type ModelHandle = object & { readonly __model: unique symbol };
 
 /** A native optimiser (native/optim/optim_binding.cc): an External. */
 export type OptimizerHandle = object & { readonly __optimizer: unique symbol };

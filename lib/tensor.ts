@@ -147,6 +147,10 @@ export class Tensor {
     if (this.#registered) unregister(this);
     release(id);
   }
+  /** @internal A module moved or cast this tensor in place (lib/models/): forget its cached dtype and device. */
+  refreshMeta(): void {
+    this.#meta = undefined;
+  }
   /** @internal lib/scope.ts: no tidy() scope will dispose this tensor any more. */
   unscoped(): void {
     if (!this.isDisposed) adopt(this, this.#h);

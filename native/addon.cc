@@ -9,6 +9,7 @@ void initAutograd(Napi::Env, Napi::Object);
 void initRuntime(Napi::Env, Napi::Object);
 void initLoss(Napi::Env, Napi::Object);
 void initOptim(Napi::Env, Napi::Object);
+void initModels(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initRuntime(env, exports);
   lvm::initLoss(env, exports);
   lvm::initOptim(env, exports);
+  lvm::initModels(env, exports);
   return exports;
 }
 

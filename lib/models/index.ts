@@ -1,0 +1,102 @@
+// models.gru() / lstm() / transformer(): the seed's architectures at the seed's sizes unless told otherwise, and
+// models.fromCheckpoint(), which rebuilds one from a state dict's keys and shapes.
+import { Tensor } from '../tensor.js';
+import { Module, type ModelConfig, type ModelKind } from './module.js';
+
+export { Module, type ModelConfig, type ModelKind, type LoadStateDictOptions } from './module.js';
+
+export type ModelOptions = Partial<Omit<ModelConfig, 'kind'>>;
+
+/** The seed's defaults (../shared/DESIGN.md): the parameter counts in the comments are at these sizes. */
+const DEFAULTS: Record<ModelKind, Omit<ModelConfig, 'kind'>> = {
+  gru: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0 },                // 7,359,232
+  lstm: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 2, dropout: 0.2 },             // 5,384,448
+  transformer: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0.1, heads: 8, ffDim: 2048, maxLen: 100 }, // 17,867,520
+};
+
+function make(kind: ModelKind, opts: ModelOptions): Module {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`models.${kind}() takes an options object`);
+  const config: ModelConfig = { kind, ...DEFAULTS[kind], ...opts };
+  // The seed's Transformer sizes its feed-forward layer as 4 x dModel.
+  if (kind === 'transformer' && opts.ffDim === undefined) config.ffDim = 4 * config.dModel;
+  for (const [k, v] of Object.entries(config)) {
+    if (k !== 'kind' && (typeof v !== 'number' || !Number.isFinite(v)))
+      throw new TypeError(`models.${kind}(): ${k} must be a number, got ${JSON.stringify(v)}`);
+  }
+  return new Module(config);
+}
+
+/** The seed's Mamba2VectorPredictor in its GRU fallback: input_proj, blocks of `x + GRU(LayerNorm(x))`, head. */
+export function gru(opts: ModelOptions = {}): Module {
+  return make('gru', opts);
+}
+
+/** The seed's LSTMVectorPredictor: a stacked LSTM on the input vectors, then the head. */
+export function lstm(opts: ModelOptions = {}): Module {
+  return make('lstm', opts);
+}
+
+/** The seed's TransformerVectorPredictor: a causal post-norm TransformerDecoder (tgt = memory = x), then the head. */
+export function transformer(opts: ModelOptions = {}): Module {
+  return make('transformer', opts);
+}
+
+/**
+ * Rebuilds the model a state dict (or a checkpoint holding `model_state_dict`) came from, and loads it
+ * (strict). Sizes come from the keys and shapes; what shapes cannot tell (a Transformer's heads and dropout)
+ * from the checkpoint's `model_config`, else its `args` (the seed's argparse options), else the seed's defaults.
+ */
+export function fromCheckpoint(ckpt: Record<string, unknown>): Module {
+  const sd = (isRecord(ckpt.model_state_dict) ? ckpt.model_state_dict : ckpt) as Record<string, unknown>;
+  const saved = isRecord(ckpt.model_config) ? (ckpt.model_config as Partial<ModelConfig>) : {};
+  const args = isRecord(ckpt.args) ? ckpt.args : isRecord((ckpt.args as { state?: unknown })?.state) ? (ckpt.args as { state: Record<string, unknown> }).state : {};
+  const model = make(inferKind(sd), { ...inferSizes(sd), ...pick(saved, ['dropout', 'heads']), ...headsFromArgs(args) });
+  try {
+    model.loadStateDict(sd, { strict: true });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+function inferKind(sd: Record<string, unknown>): ModelKind {
+  if ('lstm.weight_ih_l0' in sd) return 'lstm';
+  if ('blocks.0.mamba.weight_ih_l0' in sd) return 'gru';
+  if ('transformer_decoder.layers.0.self_attn.in_proj_weight' in sd) return 'transformer';
+  if ('blocks.0.mamba.A_log' in sd) throw new Error('fromCheckpoint(): a real Mamba2 model (blocks.0.mamba.A_log): not supported yet');
+  const some = Object.keys(sd).slice(0, 5).join(', ');
+  throw new Error(`fromCheckpoint(): not a state dict of a known LVM (GRU, LSTM, Transformer); its first keys: ${some}`);
+}
+
+function inferSizes(sd: Record<string, unknown>): ModelOptions {
+  const shape = (key: string): readonly number[] => {
+    const t = sd[key];
+    if (!(t instanceof Tensor)) throw new Error(`fromCheckpoint(): ${key} is missing or not a Tensor`);
+    return t.shape;
+  };
+  const count = (pattern: RegExp): number => new Set(Object.keys(sd).map((k) => pattern.exec(k)?.[1]).filter(Boolean)).size;
+  const outputDim = shape('head.3.weight')[0];
+  if ('lstm.weight_ih_l0' in sd) {
+    const [, inputDim] = shape('lstm.weight_ih_l0');
+    return { inputDim, outputDim, dModel: shape('lstm.weight_hh_l0')[1], numLayers: count(/^lstm\.weight_ih_l(\d+)$/) };
+  }
+  const [dModel, inputDim] = shape('input_proj.weight');
+  if ('blocks.0.mamba.weight_ih_l0' in sd) return { inputDim, outputDim, dModel, numLayers: count(/^blocks\.(\d+)\./) };
+  return {
+    inputDim, outputDim, dModel, numLayers: count(/^transformer_decoder\.layers\.(\d+)\./),
+    ffDim: shape('transformer_decoder.layers.0.linear1.weight')[0], maxLen: shape('pos_encoder.pe')[1],
+  };
+}
+
+function headsFromArgs(args: Record<string, unknown>): ModelOptions {
+  return typeof args.nhead === 'number' ? { heads: args.nhead } : {};
+}
+
+function pick<T extends object>(o: T, keys: (keyof T)[]): Partial<T> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<T>;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Tensor);
+}

@@ -1,0 +1,167 @@
+// A latent vector model (native/models/): forward, parameters, state dicts that move both ways with PyTorch,
+// train/eval, devices. The parameters JS sees are the module's own tensors (same memory), so an optimiser built
+// on parameters() trains the module, and loadStateDict() writes straight into it.
+import { type Device } from '../device.js';
+import { type DType, dtypeCode } from '../dtype.js';
+import { native, type ModelHandle } from '../native.js';
+import { keep } from '../scope.js';
+import { fromRaw, rawOf, Tensor } from '../tensor.js';
+import { noGrad } from '../torch.js';
+import { orderedDict } from '../io/pickle/values.js';
+
+export type ModelKind = 'gru' | 'lstm' | 'transformer';
+
+/** Everything that rebuilds a model of the same shape (stored in checkpoints as `model_config`). */
+export interface ModelConfig {
+  kind: ModelKind;
+  inputDim: number;
+  outputDim: number;
+  dModel: number;
+  numLayers: number;
+  /** Dropout probability (between LSTM layers; in the Transformer's layers); the GRU has none. */
+  dropout: number;
+  /** Transformer only: attention heads, feed-forward width, positional-encoding length. */
+  heads?: number;
+  ffDim?: number;
+  maxLen?: number;
+}
+
+export interface LoadStateDictOptions {
+  /** Refuse missing and unexpected keys (shape mismatches are always refused), as PyTorch's strict=True. */
+  strict?: boolean;
+}
+
+type Entry = { name: string; tensor: Tensor; isBuffer: boolean };
+
+export class Module {
+  readonly config: Readonly<ModelConfig>;
+  #h: ModelHandle | undefined;
+  #entries: Entry[] | undefined;
+  #training = true;
+
+  /** @internal Use models.gru(), models.lstm(), models.transformer() or models.fromCheckpoint(). */
+  constructor(config: ModelConfig) {
+    this.config = Object.freeze({ ...config });
+    this.#h = native().modelCreate(config.kind, config);
+  }
+
+  /** @internal The native handle, for the train step. */
+  get handle(): ModelHandle {
+    if (this.#h === undefined) throw new Error('the model was disposed and can no longer be used');
+    return this.#h;
+  }
+
+  /** x [batch, context, inputDim] -> the L2-normalised prediction [batch, outputDim]; with raw, the head's output too. */
+  forward(x: Tensor): Tensor;
+  forward(x: Tensor, opts: { raw: true }): { raw: Tensor; normalised: Tensor };
+  forward(x: Tensor, opts: { raw?: boolean } = {}): Tensor | { raw: Tensor; normalised: Tensor } {
+    const [raw, normalised] = native().modelForward(this.handle, rawOf(x));
+    const out = { raw: fromRaw(raw), normalised: fromRaw(normalised) };
+    if (opts.raw) return out;
+    out.raw.dispose();
+    return out.normalised;
+  }
+
+  /** The prediction without building a graph, as serving wants it. */
+  predict(x: Tensor): Tensor {
+    return noGrad(() => this.forward(x));
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return this.#state().filter((e) => !e.isBuffer).map((e) => [e.name, e.tensor]);
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  namedBuffers(): [string, Tensor][] {
+    return this.#state().filter((e) => e.isBuffer).map((e) => [e.name, e.tensor]);
+  }
+
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.numel, 0);
+  }
+
+  /**
+   * Parameters and buffers by PyTorch's key names, in its order, marked to be saved as an OrderedDict. The
+   * values are detached tensors sharing the module's memory (as PyTorch's): dispose them when done.
+   */
+  stateDict(): Record<string, Tensor> {
+    const sd: Record<string, Tensor> = {};
+    for (const e of this.#state()) sd[e.name] = e.tensor.detach();
+    return orderedDict(sd);
+  }
+
+  /**
+   * Copies a state dict in (ours, or PyTorch's as load() reads it). Values are converted to the module's dtype
+   * and device. Every problem is found before anything is written, and reported in one error.
+   */
+  loadStateDict(sd: Record<string, unknown>, opts: LoadStateDictOptions = {}): void {
+    if (sd === null || typeof sd !== 'object') throw new TypeError('loadStateDict() takes an object of name -> Tensor');
+    const strict = opts.strict ?? true;
+    const entries = this.#state();
+    const known = new Set(entries.map((e) => e.name));
+    const problems: string[] = [];
+    const missing = entries.filter((e) => !(e.name in sd)).map((e) => e.name);
+    const unexpected = Object.keys(sd).filter((k) => !known.has(k));
+    if (strict && missing.length) problems.push(`missing keys: ${missing.join(', ')}`);
+    if (strict && unexpected.length) problems.push(`unexpected keys: ${unexpected.join(', ')}`);
+    for (const e of entries) {
+      const v = sd[e.name];
+      if (v === undefined) continue;
+      if (!(v instanceof Tensor)) problems.push(`${e.name}: not a Tensor`);
+      else if (v.shape.join() !== e.tensor.shape.join())
+        problems.push(`${e.name}: shape [${v.shape.join(', ')}] in the state dict, [${e.tensor.shape.join(', ')}] in the model`);
+    }
+    if (problems.length) throw new Error(`loadStateDict() for a ${this.config.kind} model: ${problems.join('; ')}`);
+    noGrad(() => {
+      for (const e of entries) if (sd[e.name] instanceof Tensor) e.tensor.copy_(sd[e.name] as Tensor);
+    });
+  }
+
+  /** Moves (and casts) every parameter and buffer, in place: parameters() stay the same tensors. */
+  to(device: Device, dtype?: DType): this {
+    native().modelTo(this.handle, device, dtype === undefined ? undefined : dtypeCode(dtype));
+    for (const e of this.#entries ?? []) e.tensor.refreshMeta();
+    return this;
+  }
+
+  /** Dropout on (the default) or off. */
+  train(on = true): this {
+    native().modelTrain(this.handle, on);
+    this.#training = on;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  get training(): boolean {
+    return this.#training;
+  }
+
+  dispose(): void {
+    if (this.#h === undefined) return;
+    for (const e of this.#entries ?? []) e.tensor.dispose();
+    this.#entries = undefined;
+    native().modelDispose(this.#h);
+    this.#h = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #state(): Entry[] {
+    // keep(): parameters belong to the module, not to whatever tidy() scope first asked for them.
+    this.#entries ??= native().modelState(this.handle).map(([name, raw, isBuffer]) =>
+      ({ name, tensor: keep(fromRaw(raw)), isBuffer }));
+    return this.#entries;
+  }
+}

@@ -1,0 +1,139 @@
+// The models' entry points from JS (lib/models/). A model crosses to JS as a type-tagged External holding a
+// shared_ptr, so a native train step can hold it too. Its parameters and buffers cross as ordinary tensor ids
+// that share the module's tensors: what JS writes into them (loadStateDict) is what the module computes with.
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "../args.h"
+#include "../handle.h"
+#include "../protect.h"
+#include "predictor.h"
+
+namespace lvm {
+
+namespace {
+
+using models::Predictor;
+
+struct Holder {
+  std::shared_ptr<Predictor> model;
+};
+
+constexpr napi_type_tag kModelTag = {0x6c766d746f726368ULL, 0x6d6f64656c686e64ULL};
+
+Predictor& modelOf(Napi::Value v) {
+  if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kModelTag)) throw TypeError("expected a model handle");
+  Holder* h = v.As<Napi::External<Holder>>().Data();
+  if (!h->model) throw Napi::Error::New(v.Env(), "the model was disposed and can no longer be used");
+  return *h->model;
+}
+
+models::Config readConfig(Napi::Value kind, Napi::Value v) {
+  if (!v.IsObject()) throw TypeError("model config must be an object");
+  auto o = v.As<Napi::Object>();
+  models::Config c;
+  c.kind = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
+  auto size = [&](const char* key, int64_t& field) {
+    if (o.Has(key)) field = toInt(o.Get(key), key);
+  };
+  size("inputDim", c.inputDim);
+  size("outputDim", c.outputDim);
+  size("dModel", c.dModel);
+  size("numLayers", c.numLayers);
+  size("heads", c.heads);
+  size("ffDim", c.ffDim);
+  size("maxLen", c.maxLen);
+  if (o.Has("dropout")) c.dropout = toDouble(o.Get("dropout"), "dropout");
+  return c;
+}
+
+// modelCreate(kind, config) -> handle
+Napi::Value create(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Predictor> model;
+  try {
+    model = models::makePredictor(readConfig(info[0], info[1]));
+  } catch (const std::invalid_argument& e) {
+    throw RangeError(e.what());
+  }
+  auto out = Napi::External<Holder>::New(info.Env(), new Holder{std::move(model)},
+                                         [](Napi::Env, Holder* h) { delete h; });
+  out.TypeTag(&kModelTag);
+  return out;
+}
+
+// modelForward(model, x) -> [raw, normalised]
+Napi::Value forward(const Napi::CallbackInfo& info) {
+  Predictor& model = modelOf(info[0]);
+  const at::Tensor& x = unwrap(info[1], "x");
+  models::Output out;
+  try {
+    out = model.predict(x);
+  } catch (const std::invalid_argument& e) {
+    throw RangeError(e.what());
+  }
+  auto result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, wrap(info.Env(), out.raw));
+  result.Set(1u, wrap(info.Env(), out.normalised));
+  return result;
+}
+
+// modelState(model) -> [[name, tensor, isBuffer], ...] in state_dict order: module by module (pre-order, in
+// registration order), each module's own parameters, then its buffers, as PyTorch's state_dict() walks them.
+Napi::Value state(const Napi::CallbackInfo& info) {
+  Predictor& model = modelOf(info[0]);
+  Napi::Env env = info.Env();
+  auto out = Napi::Array::New(env);
+  auto add = [&](const std::string& name, const at::Tensor& t, bool isBuffer) {
+    auto entry = Napi::Array::New(env, 3);
+    entry.Set(0u, name);
+    entry.Set(1u, wrap(env, t));
+    entry.Set(2u, isBuffer);
+    out.Set(out.Length(), entry);
+  };
+  for (const auto& m : model.named_modules("", /*include_self=*/true)) {
+    std::string prefix = m.key().empty() ? "" : m.key() + ".";
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) add(prefix + p.key(), p.value(), false);
+    for (const auto& b : m.value()->named_buffers(/*recurse=*/false)) add(prefix + b.key(), b.value(), true);
+  }
+  return out;
+}
+
+// modelTrain(model, on): dropout on or off.
+Napi::Value train(const Napi::CallbackInfo& info) {
+  modelOf(info[0]).train(toBool(info[1], "on"));
+  return info.Env().Undefined();
+}
+
+// modelTo(model, device?, dtype?): moves and casts in place; tensor ids of parameters stay valid (set_data).
+Napi::Value to(const Napi::CallbackInfo& info) {
+  Predictor& model = modelOf(info[0]);
+  at::Device device = isMissing(info[1]) ? model.parameters().front().device() : toDevice(info[1]);
+  if (isMissing(info[2])) {
+    model.to(device);
+  } else {
+    at::ScalarType dtype = toDtype(info[2]);
+    if (!at::isFloatingType(dtype)) throw TypeError(std::string("a model's dtype must be floating, not ") + c10::toString(dtype));
+    model.to(device, dtype);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value dispose(const Napi::CallbackInfo& info) {
+  if (info[0].IsExternal() && info[0].As<Napi::External<Holder>>().CheckTypeTag(&kModelTag))
+    info[0].As<Napi::External<Holder>>().Data()->model.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void initModels(Napi::Env env, Napi::Object exports) {
+  exportFunction<create>(env, exports, "modelCreate");
+  exportFunction<forward>(env, exports, "modelForward");
+  exportFunction<state>(env, exports, "modelState");
+  exportFunction<train>(env, exports, "modelTrain");
+  exportFunction<to>(env, exports, "modelTo");
+  exportFunction<dispose>(env, exports, "modelDispose");
+}
+
+}  // namespace lvm

@@ -1,0 +1,59 @@
+#include "predictor.h"
+
+#include <stdexcept>
+
+namespace lvm::models {
+
+void Predictor::registerHead(int64_t d, int64_t outputDim) {
+  head_ = register_module("head", torch::nn::Sequential(torch::nn::Linear(d, d), torch::nn::GELU(),
+                                                        torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})),
+                                                        torch::nn::Linear(d, outputDim)));
+}
+
+Output Predictor::predictFromLast(const at::Tensor& hidden) {
+  at::Tensor raw = head_->forward(hidden.select(1, -1));
+  // As F.normalize(raw, dim=-1): raw / max(||raw||, eps).
+  return {raw, raw / raw.norm(2, -1, /*keepdim=*/true).clamp_min(1e-12).expand_as(raw)};
+}
+
+Output Predictor::predict(const at::Tensor& x) {
+  auto shape = [&] { return "[" + c10::Join(", ", x.sizes()) + "]"; };
+  if (x.dim() != 3 || x.size(2) != config_.inputDim || x.size(1) < 1) {
+    throw std::invalid_argument("x must be [batch, context, " + std::to_string(config_.inputDim) + "], got " + shape());
+  }
+  const at::Tensor& p = parameters(/*recurse=*/true).front();
+  if (x.scalar_type() != p.scalar_type()) {
+    throw std::invalid_argument(std::string("x is ") + c10::toString(x.scalar_type()) + " but the model is " +
+                                c10::toString(p.scalar_type()) + ": convert one of them with to()");
+  }
+  if (x.device() != p.device()) {
+    throw std::invalid_argument("x is on " + x.device().str() + " but the model is on " + p.device().str() +
+                                ": move one of them with to()");
+  }
+  return forward(x);
+}
+
+namespace {
+
+void checkSizes(const Config& c) {
+  auto positive = [](int64_t v, const char* name) {
+    if (v <= 0) throw std::invalid_argument(std::string(name) + " must be a positive integer, got " + std::to_string(v));
+  };
+  positive(c.inputDim, "inputDim");
+  positive(c.outputDim, "outputDim");
+  positive(c.dModel, "dModel");
+  positive(c.numLayers, "numLayers");
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw std::invalid_argument("dropout must be in [0, 1)");
+}
+
+}  // namespace
+
+std::shared_ptr<Predictor> makePredictor(const Config& c) {
+  checkSizes(c);
+  if (c.kind == "gru") return makeGru(c);
+  if (c.kind == "lstm") return makeLstm(c);
+  if (c.kind == "transformer") return makeTransformer(c);
+  throw std::invalid_argument("unknown model kind \"" + c.kind + "\" (gru, lstm, transformer)");
+}
+
+}  // namespace lvm::models

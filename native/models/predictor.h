@@ -1,0 +1,54 @@
+// The seed's latent vector models (../shared/DESIGN.md, "Seed models"): each reads [B, T, inputDim] context
+// vectors and predicts the next vector from the last time step, through the shared head Sequential(Linear(d, d),
+// GELU, LayerNorm(d), Linear(d, outputDim)). torch::nn modules give the parameters PyTorch's names, so state
+// dicts move both ways. Plain C++, no N-API: a native train step can run a model off the JS thread.
+//
+// A new architecture (say mamba2) is one file: a Predictor subclass that registers its modules in the Python
+// class's order, then calls registerHead(); its sizes in Config; one line in makePredictor().
+#pragma once
+#include <torch/nn.h>
+
+#include <memory>
+#include <string>
+
+namespace lvm::models {
+
+// Every size a model may take; each kind reads its own (lib/models/ fills in the seed's defaults).
+struct Config {
+  std::string kind;  // "gru" | "lstm" | "transformer"
+  int64_t inputDim = 768, outputDim = 768, dModel = 512, numLayers = 4, heads = 8, ffDim = 2048, maxLen = 100;
+  double dropout = 0.1;
+};
+
+struct Output {
+  at::Tensor raw;         // the head's output, [B, outputDim]
+  at::Tensor normalised;  // raw / max(||raw||, 1e-12), as F.normalize
+};
+
+class Predictor : public torch::nn::Module {
+ public:
+  explicit Predictor(Config config) : config_(std::move(config)) {}
+
+  // Checks x ([B, T, inputDim], the parameters' dtype and device), then runs forward().
+  Output predict(const at::Tensor& x);
+  const Config& config() const { return config_; }
+
+ protected:
+  virtual Output forward(const at::Tensor& x) = 0;
+  // Registers `head` last, as the Python classes do, so state dicts list it last.
+  void registerHead(int64_t d, int64_t outputDim);
+  Output predictFromLast(const at::Tensor& hidden);  // hidden [B, T, d]: the head reads step T-1
+
+ private:
+  Config config_;
+  torch::nn::Sequential head_{nullptr};
+};
+
+// Throws std::invalid_argument naming a bad kind or size.
+std::shared_ptr<Predictor> makePredictor(const Config& config);
+
+std::shared_ptr<Predictor> makeGru(const Config& c);
+std::shared_ptr<Predictor> makeLstm(const Config& c);
+std::shared_ptr<Predictor> makeTransformer(const Config& c);
+
+}  // namespace lvm::models

@@ -1,0 +1,132 @@
+// The three LVMs against the seed's Python classes (test/python/models_reference.py): parameter counts at the
+// seed's sizes; on the same weights and inputs the same outputs and gradients (1e-5, float32); state dicts that
+// load both ways with strict=True through real .pt files; clear loadStateDict errors; dropout only in train().
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { loadTorchFileSync, models, saveTorchFile, torch, Tensor, type ModelConfig } from '../dist/index.js';
+import { pythonTorchMissing, runPython } from './helpers/python.js';
+
+const missing = pythonTorchMissing();
+if (missing) console.warn(`model comparisons with PyTorch skipped: ${missing}`);
+const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-models-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const KINDS = ['gru', 'lstm', 'transformer'] as const;
+const SMALL = { inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2, heads: 2, ffDim: 32, maxLen: 10 };
+
+function expectClose(got: Tensor, want: Tensor, what: string, tol = 1e-5): void {
+  expect(got.shape, what).toEqual(want.shape);
+  const diff = got.sub(want).abs().max().item() as number;
+  const scale = Math.max(1, want.abs().max().item() as number);
+  expect(diff / scale, what).toBeLessThan(tol);
+}
+
+describe.skipIf(missing)('against the seed classes in PyTorch', () => {
+  torch.manualSeed(3);
+  const small = Object.fromEntries(KINDS.map((k) => [k, models[k](SMALL)]));
+  const inputs = Object.fromEntries(KINDS.map((k) => [k, { x: torch.randn([3, 5, 12]), w: torch.randn([3, 10]) }]));
+  const jobs: object[] = [];
+  for (const k of KINDS) {
+    jobs.push({ job: 'count', kind: k, config: models[k]().config });
+    jobs.push({ job: 'forward', kind: k, config: small[k].config, file: `${k}-in.pt`, out: `${k}-out.pt` });
+    jobs.push({ job: 'export', kind: k, config: small[k].config, seed: 11, out: `${k}-python.pt` });
+  }
+  let results: unknown[] = [];
+
+  it('runs the reference (one Python process for every job)', async () => {
+    for (const k of KINDS) {
+      await saveTorchFile({ state_dict: small[k].stateDict(), x: inputs[k].x, w: inputs[k].w }, join(dir, `${k}-in.pt`));
+    }
+    results = runPython<unknown[]>('models_reference.py', { dir, jobs });
+    expect(results).toHaveLength(jobs.length);
+  });
+
+  KINDS.forEach((k, i) => {
+    it(`${k}: the seed's parameter count at the seed's sizes`, () => {
+      const m = models[k]();
+      expect(m.numParameters()).toBe(results[3 * i] as number);
+      expect(m.numParameters()).toBe({ gru: 7_359_232, lstm: 5_384_448, transformer: 17_867_520 }[k]);
+      m.dispose();
+    });
+
+    it(`${k}: our weights load into the Python class (strict) and give the same outputs and gradients`, () => {
+      const keys = results[3 * i + 1] as string[];
+      expect(Object.keys(small[k].stateDict()).sort()).toEqual([...keys].sort());
+      const m = small[k].eval();
+      const { raw, normalised } = m.forward(inputs[k].x, { raw: true });
+      for (const p of m.parameters()) p.grad = null;
+      raw.mul(inputs[k].w).sum().backward();
+      const want = loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, `${k}-out.pt`));
+      expectClose(raw, want.raw, 'raw');
+      expectClose(normalised, want.cos, 'normalised');
+      for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
+    });
+
+    it(`${k}: a checkpoint Python wrote rebuilds with fromCheckpoint and predicts as in Python`, () => {
+      const ckpt = loadTorchFileSync<Record<string, unknown> & { x: Tensor; raw: Tensor; cos: Tensor }>(join(dir, `${k}-python.pt`));
+      const m = models.fromCheckpoint(ckpt).eval();
+      const expected: Partial<ModelConfig> = { kind: k, inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2 };
+      expect(m.config).toMatchObject(expected);
+      const { raw, normalised } = m.forward(ckpt.x, { raw: true });
+      expectClose(raw, ckpt.raw, 'raw');
+      expectClose(normalised, ckpt.cos, 'normalised');
+      m.dispose();
+    });
+  });
+});
+
+describe('modules', () => {
+  it('loadStateDict lists every missing key, unexpected key and shape mismatch in one error, and writes nothing', () => {
+    const m = models.gru({ inputDim: 6, outputDim: 6, dModel: 4, numLayers: 1 });
+    const before = m.parameters()[0].toArray();
+    const sd: Record<string, unknown> = m.stateDict();
+    delete sd['head.3.bias'];
+    sd['extra.weight'] = torch.zeros([1]);
+    sd['input_proj.weight'] = torch.zeros([5, 6]);
+    sd['head.0.weight'] = torch.ones([4, 4]);
+    let message = '';
+    try { m.loadStateDict(sd); } catch (e) { message = (e as Error).message; }
+    expect(message).toContain('missing keys: head.3.bias');
+    expect(message).toContain('unexpected keys: extra.weight');
+    expect(message).toContain('input_proj.weight: shape [5, 6] in the state dict, [4, 6] in the model');
+    expect(m.parameters()[0].toArray()).toEqual(before);
+    delete sd['extra.weight'];
+    sd['input_proj.weight'] = torch.zeros([4, 6]);
+    m.loadStateDict(sd, { strict: false });
+    expect(m.parameters()[0].sum().item()).toBe(0);
+    expect(m.stateDict()['head.0.weight'].sum().item()).toBe(16);
+  });
+
+  it('dropout acts in train() and not in eval()', () => {
+    const m = models.lstm({ inputDim: 6, outputDim: 6, dModel: 16, numLayers: 3, dropout: 0.5 });
+    const x = torch.randn([4, 5, 6]);
+    const a = m.train().forward(x).toArray();
+    const b = m.forward(x).toArray();
+    expect(a).not.toEqual(b);
+    m.eval();
+    expect(m.forward(x).toArray()).toEqual(m.forward(x).toArray());
+  });
+
+  it('refuses bad sizes, kinds and inputs with clear errors', () => {
+    expect(() => models.transformer({ dModel: 10, heads: 3 })).toThrow(/not divisible by heads 3/);
+    expect(() => models.gru({ dModel: 0 })).toThrow(RangeError);
+    expect(() => models.gru({ dModel: 'big' as unknown as number })).toThrow(/dModel must be a number/);
+    const m = models.gru({ inputDim: 6, outputDim: 6, dModel: 4, numLayers: 1 });
+    expect(() => m.forward(torch.randn([2, 6]))).toThrow(/\[batch, context, inputDim\]/);
+    expect(() => models.fromCheckpoint({ foo: torch.zeros([1]) })).toThrow(/not a state dict of a known LVM/);
+    m.dispose();
+    expect(() => m.forward(torch.randn([1, 2, 6]))).toThrow(/disposed/);
+  });
+
+  it('to(dtype) casts in place: parameters() are the same tensors, now float64', () => {
+    const m = models.gru({ inputDim: 6, outputDim: 6, dModel: 4, numLayers: 1 });
+    const p = m.parameters()[0];
+    m.to('cpu', 'float64');
+    expect(p.dtype).toBe('float64');
+    expect(m.forward(torch.randn([2, 3, 6], { dtype: 'float64' })).dtype).toBe('float64');
+  });
+});
