@@ -21,7 +21,7 @@ Output Predictor::predict(const at::Tensor& x) {
   if (x.dim() != 3 || x.size(2) != config_.inputDim || x.size(1) < 1) {
     throw std::invalid_argument("x must be [batch, context, " + std::to_string(config_.inputDim) + "], got " + shape());
   }
-  const at::Tensor& p = parameters(/*recurse=*/true).front();
+  const at::Tensor p = parameters(/*recurse=*/true).front();
   if (x.scalar_type() != p.scalar_type()) {
     throw std::invalid_argument(std::string("x is ") + c10::toString(x.scalar_type()) + " but the model is " +
                                 c10::toString(p.scalar_type()) + ": convert one of them with to()");
