@@ -1,5 +1,5 @@
-// models.gru() / lstm() / transformer(): the seed's architectures at the seed's sizes unless told otherwise, and
-// models.fromCheckpoint(), which rebuilds one from a state dict's keys and shapes.
+// models.gru() / lstm() / mamba2() / transformer(): the seed's architectures at the seed's sizes unless told
+// otherwise, and models.fromCheckpoint(), which rebuilds one from a state dict's keys and shapes.
 import { Tensor } from '../tensor.js';
 import { Module, type ModelConfig, type ModelKind } from './module.js';
 
@@ -11,6 +11,8 @@ export type ModelOptions = Partial<Omit<ModelConfig, 'kind'>>;
 const DEFAULTS: Record<ModelKind, Omit<ModelConfig, 'kind'>> = {
   gru: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0 },                // 7,359,232
   lstm: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 2, dropout: 0.2 },             // 5,384,448
+  // The seed's Mamba2VectorPredictor with mamba_ssm's Mamba2(d_model=512) defaults.
+  mamba2: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0, dState: 128, dConv: 4, expand: 2, headdim: 64, ngroups: 1, chunkSize: 256 }, // 7,933,888
   transformer: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0.1, heads: 8, ffDim: 2048, maxLen: 100 }, // 17,867,520
 };
 
@@ -36,6 +38,14 @@ export function lstm(opts: ModelOptions = {}): Module {
   return make('lstm', opts);
 }
 
+/**
+ * The seed's Mamba2VectorPredictor with real Mamba2 blocks: input_proj, blocks of `x + Mamba2(LayerNorm(x))`
+ * (mamba_ssm's Mamba2, its scan computed as chunked SSD in plain ATen ops, nothing CPU-specific), head.
+ */
+export function mamba2(opts: ModelOptions = {}): Module {
+  return make('mamba2', opts);
+}
+
 /** The seed's TransformerVectorPredictor: a causal post-norm TransformerDecoder (tgt = memory = x), then the head. */
 export function transformer(opts: ModelOptions = {}): Module {
   return make('transformer', opts);
@@ -43,14 +53,17 @@ export function transformer(opts: ModelOptions = {}): Module {
 
 /**
  * Rebuilds the model a state dict (or a checkpoint holding `model_state_dict`) came from, and loads it
- * (strict). Sizes come from the keys and shapes; what shapes cannot tell (a Transformer's heads and dropout)
- * from the checkpoint's `model_config`, else its `args` (the seed's argparse options), else the seed's defaults.
+ * (strict). Sizes come from the keys and shapes; what shapes cannot tell (a Transformer's heads and dropout, a
+ * Mamba2's ngroups and chunkSize) from the checkpoint's `model_config`, else its `args` (the seed's argparse
+ * options), else the defaults.
  */
 export function fromCheckpoint(ckpt: Record<string, unknown>): Module {
   const sd = (isRecord(ckpt.model_state_dict) ? ckpt.model_state_dict : ckpt) as Record<string, unknown>;
   const saved = isRecord(ckpt.model_config) ? (ckpt.model_config as Partial<ModelConfig>) : {};
   const args = isRecord(ckpt.args) ? ckpt.args : isRecord((ckpt.args as { state?: unknown })?.state) ? (ckpt.args as { state: Record<string, unknown> }).state : {};
-  const model = make(inferKind(sd), { ...inferSizes(sd), ...pick(saved, ['dropout', 'heads']), ...headsFromArgs(args) });
+  const model = make(inferKind(sd), {
+    ...inferSizes(sd, saved.ngroups ?? 1), ...pick(saved, ['dropout', 'heads', 'chunkSize']), ...headsFromArgs(args),
+  });
   try {
     model.loadStateDict(sd, { strict: true });
   } catch (e) {
@@ -64,12 +77,12 @@ function inferKind(sd: Record<string, unknown>): ModelKind {
   if ('lstm.weight_ih_l0' in sd) return 'lstm';
   if ('blocks.0.mamba.weight_ih_l0' in sd) return 'gru';
   if ('transformer_decoder.layers.0.self_attn.in_proj_weight' in sd) return 'transformer';
-  if ('blocks.0.mamba.A_log' in sd) throw new Error('fromCheckpoint(): a real Mamba2 model (blocks.0.mamba.A_log): not supported yet');
+  if ('blocks.0.mamba.A_log' in sd) return 'mamba2';
   const some = Object.keys(sd).slice(0, 5).join(', ');
-  throw new Error(`fromCheckpoint(): not a state dict of a known LVM (GRU, LSTM, Transformer); its first keys: ${some}`);
+  throw new Error(`fromCheckpoint(): not a state dict of a known LVM (GRU, LSTM, Mamba2, Transformer); its first keys: ${some}`);
 }
 
-function inferSizes(sd: Record<string, unknown>): ModelOptions {
+function inferSizes(sd: Record<string, unknown>, ngroups: number): ModelOptions {
   const shape = (key: string): readonly number[] => {
     const t = sd[key];
     if (!(t instanceof Tensor)) throw new Error(`fromCheckpoint(): ${key} is missing or not a Tensor`);
@@ -83,10 +96,27 @@ function inferSizes(sd: Record<string, unknown>): ModelOptions {
   }
   const [dModel, inputDim] = shape('input_proj.weight');
   if ('blocks.0.mamba.weight_ih_l0' in sd) return { inputDim, outputDim, dModel, numLayers: count(/^blocks\.(\d+)\./) };
+  if ('blocks.0.mamba.A_log' in sd) {
+    return { inputDim, outputDim, dModel, numLayers: count(/^blocks\.(\d+)\./), ...mamba2Sizes(shape, dModel, ngroups) };
+  }
   return {
     inputDim, outputDim, dModel, numLayers: count(/^transformer_decoder\.layers\.(\d+)\./),
     ffDim: shape('transformer_decoder.layers.0.linear1.weight')[0], maxLen: shape('pos_encoder.pe')[1],
   };
+}
+
+// Mamba2's widths from its block-0 shapes: A_log [heads], norm.weight [dInner], conv1d.weight [dInner + 2 *
+// ngroups * dState, 1, dConv]. B and C's split into groups does not show in any shape: ngroups comes from the
+// saved config (default 1).
+function mamba2Sizes(shape: (key: string) => readonly number[], dModel: number, ngroups: number): ModelOptions {
+  const [heads] = shape('blocks.0.mamba.A_log');
+  const [dInner] = shape('blocks.0.mamba.norm.weight');
+  const [convDim, , dConv] = shape('blocks.0.mamba.conv1d.weight');
+  const sizes = { expand: dInner / dModel, headdim: dInner / heads, dState: (convDim - dInner) / (2 * ngroups), dConv, ngroups };
+  for (const [k, v] of Object.entries(sizes)) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`fromCheckpoint(): the Mamba2 shapes give ${k} = ${v}, not a positive integer`);
+  }
+  return sizes;
 }
 
 function headsFromArgs(args: Record<string, unknown>): ModelOptions {

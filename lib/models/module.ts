@@ -9,7 +9,7 @@ import { fromRaw, rawOf, Tensor } from '../tensor.js';
 import { noGrad } from '../torch.js';
 import { orderedDict } from '../io/pickle/values.js';
 
-export type ModelKind = 'gru' | 'lstm' | 'transformer';
+export type ModelKind = 'gru' | 'lstm' | 'mamba2' | 'transformer';
 
 /** Everything that rebuilds a model of the same shape (stored in checkpoints as `model_config`). */
 export interface ModelConfig {
@@ -18,12 +18,23 @@ export interface ModelConfig {
   outputDim: number;
   dModel: number;
   numLayers: number;
-  /** Dropout probability (between LSTM layers; in the Transformer's layers); the GRU has none. */
+  /** Dropout probability (between LSTM layers; in the Transformer's layers); the GRU and Mamba2 have none. */
   dropout: number;
   /** Transformer only: attention heads, feed-forward width, positional-encoding length. */
   heads?: number;
   ffDim?: number;
   maxLen?: number;
+  /**
+   * Mamba2 only, as mamba_ssm's Mamba2 arguments d_state, d_conv, expand, headdim, ngroups, chunk_size: state
+   * size, causal convolution width, inner width = expand x dModel (in heads of headdim channels), groups of heads
+   * sharing B and C, and the SSD chunk length (it changes the cost, not the result).
+   */
+  dState?: number;
+  dConv?: number;
+  expand?: number;
+  headdim?: number;
+  ngroups?: number;
+  chunkSize?: number;
 }
 
 export interface LoadStateDictOptions {
@@ -39,7 +50,7 @@ export class Module {
   #entries: Entry[] | undefined;
   #training = true;
 
-  /** @internal Use models.gru(), models.lstm(), models.transformer() or models.fromCheckpoint(). */
+  /** @internal Use models.gru(), lstm(), mamba2(), transformer() or fromCheckpoint(). */
   constructor(config: ModelConfig) {
     this.config = Object.freeze({ ...config });
     this.#h = native().modelCreate(config.kind, config);

@@ -8,6 +8,7 @@
 #include "../args.h"
 #include "../handle.h"
 #include "../protect.h"
+#include "model_binding.h"
 #include "predictor.h"
 
 namespace lvm {
@@ -44,6 +45,12 @@ models::Config readConfig(Napi::Value kind, Napi::Value v) {
   size("heads", c.heads);
   size("ffDim", c.ffDim);
   size("maxLen", c.maxLen);
+  size("dState", c.dState);
+  size("dConv", c.dConv);
+  size("expand", c.expand);
+  size("headdim", c.headdim);
+  size("ngroups", c.ngroups);
+  size("chunkSize", c.chunkSize);
   if (o.Has("dropout")) c.dropout = toDouble(o.Get("dropout"), "dropout");
   return c;
 }
@@ -126,6 +133,11 @@ Napi::Value dispose(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<Predictor> sharedModel(Napi::Value v) {
+  modelOf(v);  // the checks, with their messages
+  return v.As<Napi::External<Holder>>().Data()->model;
+}
 
 void initModels(Napi::Env env, Napi::Object exports) {
   exportFunction<create>(env, exports, "modelCreate");

@@ -52,8 +52,9 @@ std::shared_ptr<Predictor> makePredictor(const Config& c) {
   checkSizes(c);
   if (c.kind == "gru") return makeGru(c);
   if (c.kind == "lstm") return makeLstm(c);
+  if (c.kind == "mamba2") return makeMamba2(c);
   if (c.kind == "transformer") return makeTransformer(c);
-  throw std::invalid_argument("unknown model kind \"" + c.kind + "\" (gru, lstm, transformer)");
+  throw std::invalid_argument("unknown model kind \"" + c.kind + "\" (gru, lstm, mamba2, transformer)");
 }
 
 }  // namespace lvm::models

@@ -15,9 +15,11 @@ namespace lvm::models {
 
 // Every size a model may take; each kind reads its own (lib/models/ fills in the seed's defaults).
 struct Config {
-  std::string kind;  // "gru" | "lstm" | "transformer"
+  std::string kind;  // "gru" | "lstm" | "mamba2" | "transformer"
   int64_t inputDim = 768, outputDim = 768, dModel = 512, numLayers = 4, heads = 8, ffDim = 2048, maxLen = 100;
   double dropout = 0.1;
+  // mamba2 only: mamba_ssm's Mamba2 defaults (d_state, d_conv, expand, headdim, ngroups, chunk_size).
+  int64_t dState = 128, dConv = 4, expand = 2, headdim = 64, ngroups = 1, chunkSize = 256;
 };
 
 struct Output {
@@ -49,6 +51,7 @@ std::shared_ptr<Predictor> makePredictor(const Config& config);
 
 std::shared_ptr<Predictor> makeGru(const Config& c);
 std::shared_ptr<Predictor> makeLstm(const Config& c);
+std::shared_ptr<Predictor> makeMamba2(const Config& c);
 std::shared_ptr<Predictor> makeTransformer(const Config& c);
 
 }  // namespace lvm::models
