@@ -10,7 +10,7 @@
 // Run as `node bench/loss.js --worker` this file is the lvmtorch worker.
 import { fileURLToPath } from 'node:url';
 
-import { formatTable, median, startWorker } from './lib/harness.js';
+import { formatTable, median, startWorker, timeRepeated } from './lib/harness.js';
 
 export const description = 'composite loss forward+backward: fused native op vs unfused Tensor ops vs Python (seed)';
 
@@ -125,16 +125,7 @@ async function worker() {
       step(pred, target);
       pred.grad = null;
     };
-    once();  // warm: allocations, first-call costs
-    let iters = 0;
-    const t0 = performance.now();
-    let elapsed;
-    do {
-      once();
-      iters++;
-      elapsed = (performance.now() - t0) / 1e3;
-    } while (elapsed < seconds);
-    console.log(JSON.stringify({ iters, seconds: elapsed, ms: (elapsed / iters) * 1e3 }));
+    console.log(JSON.stringify(timeRepeated(once, seconds)));
   }
 }
 

@@ -37,3 +37,19 @@ export {
 } from './optim/schedulers.js';
 export * as models from './models/index.js';
 export { Module, type ModelConfig, type ModelKind, type LoadStateDictOptions } from './models/module.js';
+export {
+  Trainer, TrainingError, type TrainerOptions, type TrainerCallbacks, type TrainBeginInfo, type BatchLogs, type FitResult,
+  type SplitScores,
+} from './train/trainer.js';
+export { trainStep, type TrainStepOptions, type TrainStepResult } from './train/step.js';
+export { scorePredictions, type Metrics } from './train/metrics.js';
+export { computeBaselines, type BaselineResult, type BaselineName } from './train/baselines.js';
+export { evaluate, scoreModel, type Evaluation } from './train/evaluate.js';
+export { readCheckpoint, writeCheckpoint, type Checkpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export type { HistoryEntry } from './train/history.js';
+export { formatSummary, summaryRows, type SummaryRow } from './train/summary.js';
+export * as datasets from './data/index.js';
+export {
+  Dataset, DatasetError, type DatasetInit, type Batch, type BatchesOptions, type Splits, type SplitOptions,
+  type SynthesizeOptions, type SyntheticCorpus, type SyntheticStats,
+} from './data/index.js';

@@ -119,6 +119,13 @@ export interface Addon {
   optimLoadState(h: OptimizerHandle, entries: (Record<string, Raw | null> | null)[]): void;
   optimDispose(h: OptimizerHandle): void;
   clipGradNorm(params: Raw[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
+  // ---- linear algebra (native/linalg.cc) ----
+  linalgSolve(a: Raw, b: Raw): Raw;
+  linalgCholesky(a: Raw, upper: boolean): Raw;
+  choleskySolve(b: Raw, l: Raw, upper: boolean): Raw;
+  // ---- training (native/train/) ----
+  /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
+  trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number): Promise<number[]>;
 }
 
 /** A native model (native/models/model_binding.cc): an External. */

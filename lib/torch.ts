@@ -7,6 +7,7 @@ import { keep, tidy } from './scope.js';
 import { fromRaw, rawOf, Tensor, type NestedArray, type Scalar } from './tensor.js';
 
 export { cuda } from './device.js';
+export * as linalg from './linalg.js';
 export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
 export type { Device } from './device.js';

@@ -10,6 +10,8 @@ void initRuntime(Napi::Env, Napi::Object);
 void initLoss(Napi::Env, Napi::Object);
 void initOptim(Napi::Env, Napi::Object);
 void initModels(Napi::Env, Napi::Object);
+void initTrain(Napi::Env, Napi::Object);
+void initLinalg(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -21,6 +23,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initLoss(env, exports);
   lvm::initOptim(env, exports);
   lvm::initModels(env, exports);
+  lvm::initTrain(env, exports);
+  lvm::initLinalg(env, exports);
   return exports;
 }
 

@@ -32,30 +32,34 @@ Napi::Error errorWithCode(Napi::Env env, const std::string& msg, const char* cod
 
 }  // namespace
 
-void throwPending(Napi::Env env) {
+Napi::Error toJsError(Napi::Env env, std::exception_ptr error) {
   try {
-    throw;
+    std::rethrow_exception(error);
   } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
+    return e;
   } catch (const TypeError& e) {
-    Napi::TypeError::New(env, e.what()).ThrowAsJavaScriptException();
+    return Napi::TypeError::New(env, e.what());
   } catch (const RangeError& e) {
-    Napi::RangeError::New(env, e.what()).ThrowAsJavaScriptException();
+    return Napi::RangeError::New(env, e.what());
   } catch (const c10::IndexError& e) {
-    Napi::RangeError::New(env, withoutBacktrace(e.what_without_backtrace())).ThrowAsJavaScriptException();
+    return Napi::RangeError::New(env, withoutBacktrace(e.what_without_backtrace()));
   } catch (const c10::Error& e) {
     std::string msg = withoutBacktrace(e.what_without_backtrace());
     // CUDA says "out of memory"; the CPU allocator says "can't allocate memory".
     bool oom = msg.find("out of memory") != std::string::npos ||
                msg.find("can't allocate memory") != std::string::npos;
-    errorWithCode(env, msg, oom ? "ERR_TORCH_OUT_OF_MEMORY" : "ERR_TORCH").ThrowAsJavaScriptException();
+    return errorWithCode(env, msg, oom ? "ERR_TORCH_OUT_OF_MEMORY" : "ERR_TORCH");
   } catch (const std::bad_alloc&) {
-    errorWithCode(env, "out of memory (host allocation failed)", "ERR_TORCH_OUT_OF_MEMORY").ThrowAsJavaScriptException();
+    return errorWithCode(env, "out of memory (host allocation failed)", "ERR_TORCH_OUT_OF_MEMORY");
   } catch (const std::exception& e) {
-    errorWithCode(env, withoutBacktrace(e.what()), "ERR_TORCH").ThrowAsJavaScriptException();
+    return errorWithCode(env, withoutBacktrace(e.what()), "ERR_TORCH");
   } catch (...) {
-    errorWithCode(env, "unknown native error", "ERR_TORCH").ThrowAsJavaScriptException();
+    return errorWithCode(env, "unknown native error", "ERR_TORCH");
   }
+}
+
+void throwPending(Napi::Env env) {
+  toJsError(env, std::current_exception()).ThrowAsJavaScriptException();
 }
 
 }  // namespace lvm

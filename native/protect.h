@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,10 @@ struct RangeError : std::runtime_error {
 };
 
 using Entry = Napi::Value (*)(const Napi::CallbackInfo&);
+
+// The JS error for a C++ exception: TypeError/RangeError for ours, libtorch's message (without its C++ backtrace)
+// and a code (ERR_TORCH, ERR_TORCH_OUT_OF_MEMORY) for the rest. Async work uses it for errors caught off-thread.
+Napi::Error toJsError(Napi::Env env, std::exception_ptr error);
 
 // Turns the exception in flight into a pending JS exception. Called only from a catch block.
 void throwPending(Napi::Env env);

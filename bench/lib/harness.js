@@ -74,6 +74,20 @@ export function buildCpp(name, log = console.error) {
   return bin;
 }
 
+/** Runs `once` once to warm up, then again until `seconds` have passed: the answer line a worker sends back. */
+export function timeRepeated(once, seconds) {
+  once();  // warm: allocations, first-call costs
+  let iters = 0;
+  const t0 = performance.now();
+  let elapsed;
+  do {
+    once();
+    iters++;
+    elapsed = (performance.now() - t0) / 1e3;
+  } while (elapsed < seconds);
+  return { iters, seconds: elapsed, ms: (elapsed / iters) * 1e3 };
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -2,13 +2,19 @@
 // The `lvmtorch` command: each verb is a thin shell over the library, in a file of its own.
 import { Command } from 'commander';
 
+import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
+import { evalCommand } from './eval.js';
 import { inspectCommand } from './inspect.js';
+import { trainCommand } from './train.js';
 
 export function program(): Command {
   const cli = new Command('lvmtorch').description('Train, evaluate and serve latent vector models on libtorch');
   cli.addCommand(doctorCommand());
   cli.addCommand(inspectCommand());
+  cli.addCommand(trainCommand());
+  cli.addCommand(evalCommand());
+  cli.addCommand(dataCommand());
   return cli;
 }
 

@@ -96,6 +96,11 @@ export abstract class Optimizer<O extends object> {
     return Object.seal(view);
   }
 
+  /** @internal The native handle, for the train step. */
+  get handle(): OptimizerHandle {
+    return this.#live();
+  }
+
   #live(): OptimizerHandle {
     if (this.#handle === null) throw new Error(`the ${this.#spec.name} optimizer was disposed`);
     return this.#handle;

@@ -7,6 +7,7 @@
 #include "../args.h"
 #include "../handle.h"
 #include "../protect.h"
+#include "optim_binding.h"
 #include "optimizer.h"
 
 namespace lvm {
@@ -204,6 +205,11 @@ Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<optim::Optimizer> sharedOptimizer(Napi::Value v) {
+  optimizerOf(v);  // the checks, with their messages
+  return v.As<Napi::External<Holder>>().Data()->optimizer;
+}
 
 void initOptim(Napi::Env env, Napi::Object exports) {
   exportFunction<create>(env, exports, "optimCreate");

@@ -1,0 +1,38 @@
+// `lvmtorch eval`: a checkpoint against the baselines on the documents it was not trained on (the split the
+// Trainer made, rebuilt from the seed recorded in the checkpoint's args).
+import { Command } from 'commander';
+
+import * as datasets from '../data/index.js';
+import * as models from '../models/index.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import { evaluate } from '../train/evaluate.js';
+import { formatSummary } from '../train/summary.js';
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('score a checkpoint on held-out documents against the global-mean, copy-last, ridge (and oracle) baselines')
+    .requiredOption('--checkpoint <file>', 'a checkpoint (best_model.pt), ours or a seed-style one')
+    .option('--data <file>', 'a .npz in the seed\'s layout; default: the built-in synthetic corpus')
+    .option('--seed <n>', 'the split\'s seed (default: the checkpoint\'s args.seed, else 0)', (v) => Number(v))
+    .option('--json', 'print one JSON object instead of the table')
+    .action(async (flags: { checkpoint: string; data?: string; seed?: number; json?: boolean }) => {
+      const ckpt = await readCheckpoint(flags.checkpoint);
+      const model = models.fromCheckpoint(ckpt as unknown as Record<string, unknown>);
+      const seed = flags.seed ?? (typeof ckpt.args?.seed === 'number' ? ckpt.args.seed : 0);
+      const data = flags.data ? datasets.fromNpz(flags.data) : datasets.synthetic({ seed });
+      try {
+        const result = evaluate(model, data, { seed });
+        if (flags.json) {
+          console.log(JSON.stringify({ checkpoint: flags.checkpoint, kind: model.config.kind, seed, ...result,
+            baselines: result.baselines.scores, ridge_lambda: result.baselines.ridgeLambda }, null, 2));
+        } else {
+          for (const w of result.warnings) console.error(`warning: ${w}`);
+          console.log(`${flags.checkpoint}: ${model.config.kind}, epoch ${ckpt.epoch ?? '?'}, split seed ${seed}\n`);
+          console.log(formatSummary(result, model.config.kind));
+        }
+      } finally {
+        model.dispose();
+        data.dispose();
+      }
+    });
+}

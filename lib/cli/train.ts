@@ -1,0 +1,177 @@
+// `lvmtorch train`: a Trainer run from the shell, on a .npz (the seed's layout) or the built-in synthetic corpus,
+// with a progress bar on a terminal and one log line per epoch otherwise, ending with the model-vs-baselines table.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+
+import * as datasets from '../data/index.js';
+import type { Dataset } from '../data/dataset.js';
+import { COSINE_REGRESSION_WEIGHTS, SEED_COMPOSITE_WEIGHTS } from '../loss/composite.js';
+import * as models from '../models/index.js';
+import type { ModelKind } from '../models/module.js';
+import * as torch from '../torch.js';
+import { formatSummary } from '../train/summary.js';
+import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../train/trainer.js';
+
+interface TrainFlags {
+  data?: string;
+  model: ModelKind;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay?: number;
+  optimizer: 'adamw' | 'adam';
+  schedule: 'plateau' | 'cosine' | 'none';
+  clipNorm: number;
+  loss: 'cosine' | 'seed';
+  dModel?: number;
+  layers?: number;
+  heads?: number;
+  dropout?: number;
+  device: string;
+  out?: string;
+  seed: number;
+  resume?: string;
+  patience?: number;
+  monitor: 'val_loss' | 'val_cosine';
+  threads?: number;
+  progress: boolean;
+}
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
+  return n;
+};
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train a latent vector model; prints every epoch and, at the end, the model against the ' +
+      'baselines (global mean, copy-last, ridge, and the oracle on the built-in data) on held-out documents')
+    .option('--data <file>', 'a .npz in the seed\'s layout (context_sequences, target_vectors[, doc_ids]); ' +
+      'default: the built-in synthetic corpus')
+    .addOption(new Option('--model <kind>', 'architecture').choices(['gru', 'lstm', 'transformer', 'mamba2']).default('gru'))
+    .option('--epochs <n>', 'epochs', int('--epochs'), 20)
+    .option('--batch-size <n>', 'rows per step', int('--batch-size'), 32)
+    .option('--lr <x>', 'learning rate', num('--lr'), 5e-4)
+    .option('--weight-decay <x>', 'weight decay (default 0.01 for adamw, 0 for adam)', num('--weight-decay'))
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices(['adamw', 'adam']).default('adamw'))
+    .addOption(new Option('--schedule <name>', 'lr schedule').choices(['plateau', 'cosine', 'none']).default('plateau'))
+    .option('--clip-norm <x>', 'max gradient norm (0: no clipping)', num('--clip-norm'), 1)
+    .addOption(new Option('--loss <recipe>', 'cosine: MSE of the normalised prediction; seed: InfoNCE 1 + moment 0.1 + variance 0.01')
+      .choices(['cosine', 'seed']).default('cosine'))
+    .option('--d-model <n>', 'model width (default: the seed\'s, 512)', int('--d-model'))
+    .option('--layers <n>', 'layers (default: the seed\'s for the architecture)', int('--layers'))
+    .option('--heads <n>', 'attention heads (transformer)', int('--heads'))
+    .option('--dropout <p>', 'dropout', num('--dropout'))
+    .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--out <dir>', 'where best_model.pt, final_model.pt, training_history.json and report.html go ' +
+      '(default artifacts/lvm/models/<model>)')
+    .option('--seed <n>', 'seeds the data, the split, the shuffling and the weights', (v) => Number(v), 0)
+    .option('--resume <checkpoint>', 'continue from a checkpoint (ours or a seed-style one)')
+    .option('--patience <n>', 'stop after n epochs without a better val metric', int('--patience'))
+    .addOption(new Option('--monitor <metric>', 'what picks best_model.pt').choices(['val_loss', 'val_cosine']).default('val_loss'))
+    .option('--threads <n>', 'libtorch intra-op threads', int('--threads'))
+    .option('--no-progress', 'plain log lines even on a terminal')
+    .action(async (flags: TrainFlags) => {
+      if (flags.threads) torch.setNumThreads(flags.threads);
+      torch.manualSeed(flags.seed);
+      const data = await loadData(flags);
+      const model = makeModel(flags, data.dim);
+      if (flags.device !== 'cpu') model.to(flags.device as torch.Device);
+      if (flags.device !== 'cpu') data.to(flags.device as torch.Device);
+      const out = flags.out ?? `artifacts/lvm/models/${flags.model}`;
+      const trainer = new Trainer(model, trainerOptions(flags, out));
+      process.once('SIGINT', () => {
+        console.error('\nstopping after this epoch (Ctrl-C again to quit now)');
+        trainer.stop();
+        process.once('SIGINT', () => process.exit(130));
+      });
+      const result = await trainer.fit(data);
+      console.log(`\n${model.config.kind} (${model.numParameters().toLocaleString('en')} parameters), best epoch ${result.best.epoch}:\n`);
+      console.log(formatSummary(result, model.config.kind));
+      console.log(`\nfiles: ${Object.values(result.files).filter(Boolean).join(', ')}`);
+      model.dispose();
+      data.dispose();
+    });
+}
+
+async function loadData(flags: TrainFlags): Promise<Dataset> {
+  if (flags.data) return datasets.fromNpz(flags.data);
+  console.log(`data: the built-in synthetic corpus (seed ${flags.seed}); write it with \`lvmtorch data synth --out x.npz\``);
+  return datasets.synthetic({ seed: flags.seed });
+}
+
+function makeModel(flags: TrainFlags, inputDim: number) {
+  const opts: models.ModelOptions = { inputDim, outputDim: inputDim };
+  if (flags.dModel !== undefined) opts.dModel = flags.dModel;
+  if (flags.layers !== undefined) opts.numLayers = flags.layers;
+  if (flags.heads !== undefined) opts.heads = flags.heads;
+  if (flags.dropout !== undefined) opts.dropout = flags.dropout;
+  return models[flags.model](opts);
+}
+
+function trainerOptions(flags: TrainFlags, outDir: string): TrainerOptions {
+  return {
+    epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr, weightDecay: flags.weightDecay,
+    optimizer: flags.optimizer, schedule: flags.schedule, clipNorm: flags.clipNorm,
+    loss: flags.loss === 'seed' ? SEED_COMPOSITE_WEIGHTS : COSINE_REGRESSION_WEIGHTS,
+    seed: flags.seed, outDir, resume: flags.resume, patience: flags.patience, monitor: flags.monitor,
+    args: { ...flags, model_type: flags.model } as Record<string, unknown>,
+    callbacks: process.stdout.isTTY && flags.progress ? progressBar() : logLines(),
+  };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+function describeStart(info: Parameters<NonNullable<TrainerCallbacks['onTrainBegin']>>[0]): string {
+  const b = info.baselines.scores;
+  const sizes = Object.entries(info.sizes).map(([k, n]) => `${k} ${n}`).join(', ');
+  const lines = Object.entries(b).map(([name, s]) => `${name} ${pct(s!.val.cosine)}`).join(', ');
+  return [...info.warnings.map((w) => `warning: ${w}`), `rows: ${sizes}; ${info.stepsPerEpoch} steps per epoch`,
+    `baselines, val cosine: ${lines}`].join('\n');
+}
+
+function epochLine(e: Parameters<NonNullable<TrainerCallbacks['onEpochEnd']>>[1]): string {
+  return `epoch ${e.epoch}: train loss ${e.train_loss.toFixed(5)} cosine ${pct(e.train_cosine)} | val loss ` +
+    `${e.val_loss.toFixed(5)} cosine ${pct(e.val_cosine)} top-1 ${pct(e.val_top1)} | lr ${e.lr.toExponential(2)} | ` +
+    `${Math.round(e.samples_per_second)} samples/s`;
+}
+
+function logLines(): TrainerCallbacks {
+  return {
+    onTrainBegin: (info) => console.log(describeStart(info)),
+    onEpochEnd: (_, e) => console.log(epochLine(e)),
+  };
+}
+
+// One bar per epoch on a terminal: epoch, batch, running loss and cosine, samples/s, ETA; the epoch's line stays.
+function progressBar(): TrainerCallbacks {
+  let bar: cliProgress.SingleBar | undefined;
+  let epochs = 0;
+  return {
+    onTrainBegin: (info) => {
+      epochs = info.epochs;
+      console.log(describeStart(info));
+    },
+    onEpochBegin: () => {
+      bar = new cliProgress.SingleBar({
+        format: 'epoch {epoch}/{epochs} [{bar}] {value}/{total} | loss {loss} | cosine {cosine} | {speed} samples/s | ETA {eta_formatted}',
+        hideCursor: true, clearOnComplete: true,
+      }, cliProgress.Presets.shades_classic);
+    },
+    onBatchEnd: (_, b) => {
+      const payload = { epoch: b.epoch, epochs, loss: b.loss.toFixed(4), cosine: pct(b.cosine), speed: Math.round(b.samplesPerSecond) };
+      if (b.done === 1) bar!.start(b.steps, 1, payload);
+      else bar!.update(b.done, payload);
+    },
+    onEpochEnd: (_, e) => {
+      bar?.stop();
+      console.log(epochLine(e));
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// training_history.json in the seed's schema ({history: [...], best_val_loss, final_params, trained_at}) with
+// our additions: the baselines on the same splits, the best weights' scores, and per-epoch retrieval and speed.
+// Rewritten atomically after every epoch, so a killed run keeps what it had done.
+import { writeSync } from 'node:fs';
+
+import { writeFileAtomic } from '../io/atomic.js';
+import type { BaselineResult } from './baselines.js';
+import type { Metrics } from './metrics.js';
+
+export interface HistoryEntry {
+  epoch: number;
+  train_loss: number;
+  train_cosine: number;
+  train_loss_info: number;
+  train_loss_moment: number;
+  train_loss_variance: number;
+  /** Ours: the cosine-regression term (the default loss). */
+  train_loss_cos_mse: number;
+  /** MSE of the normalised prediction against the target, on val: the seed's val_loss. */
+  val_loss: number;
+  val_cosine: number;
+  val_top1: number;
+  val_top5: number;
+  lr: number;
+  seconds: number;
+  samples_per_second: number;
+}
+
+export class HistoryFile {
+  readonly entries: HistoryEntry[] = [];
+  bestValLoss = Infinity;
+  baselines?: BaselineResult;
+  scores?: Partial<Record<'train' | 'val' | 'test', Metrics>>;
+  finalParams?: number;
+
+  constructor(readonly path?: string) {}
+
+  add(entry: HistoryEntry, bestValLoss: number): void {
+    this.entries.push(entry);
+    this.bestValLoss = bestValLoss;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      history: this.entries,
+      best_val_loss: Number.isFinite(this.bestValLoss) ? this.bestValLoss : null,
+      final_params: this.finalParams ?? null,
+      trained_at: new Date().toISOString(),
+      baselines: this.baselines?.scores ?? null,
+      ridge_lambda: this.baselines?.ridgeLambda ?? null,
+      scores: this.scores ?? null,
+    };
+  }
+
+  /** Writes the file (when the history has a path); returns the path. */
+  async write(): Promise<string | undefined> {
+    if (!this.path) return undefined;
+    const text = JSON.stringify(this, null, 2) + '\n';
+    await writeFileAtomic(this.path, (fd) => { writeSync(fd, text); });
+    return this.path;
+  }
+}

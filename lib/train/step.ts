@@ -1,0 +1,53 @@
+// One training step as one native call (native/train/): forward, the fused composite loss, backward, gradient
+// clipping and the optimiser's step, run on a worker thread. The returned Promise settles when the step is done;
+// the event loop stays free meanwhile (a progress bar redraws, an HTTP server answers).
+import {
+  compositeWeights, NonFiniteLossError, type CompositeLossResult, type CompositeWeights,
+} from '../loss/composite.js';
+import type { Module } from '../models/module.js';
+import { native } from '../native.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { rawOf, type Tensor } from '../tensor.js';
+
+export interface TrainStepOptions {
+  /** The composite loss's weights (default: compositeWeights()'s). */
+  weights?: Partial<CompositeWeights>;
+  /** Clip the gradients' total L2 norm to this before the step (0 or absent: no clipping). */
+  clipNorm?: number;
+}
+
+/** The step's loss: the weighted total, every term of the composite loss and the batch's mean cosine. */
+export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'moment' | 'variance' | 'mse' | 'cosMse' | 'cosine'> {
+  /** The weighted total. */
+  loss: number;
+  /** The gradients' total norm before clipping; NaN when not clipping. */
+  gradNorm: number;
+}
+
+// A model's parameters must not change under a step that is still running.
+const busy = new WeakSet<Module>();
+
+/**
+ * One step on the batch (x [B, T, inputDim], y [B, outputDim], on the model's device and dtype). The model, the
+ * optimiser (built over the model's parameters) and the tensors stay alive until the step ends, even if disposed
+ * meanwhile. A NaN or infinite loss rejects with NonFiniteLossError before anything is updated.
+ */
+export async function trainStep<O extends object>(model: Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
+  opts: TrainStepOptions = {}): Promise<TrainStepResult> {
+  const w = compositeWeights(opts.weights ?? {});
+  const clipNorm = opts.clipNorm ?? 0;
+  if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
+  if (busy.has(model)) throw new Error('a train step is already running on this model: await it before the next');
+  const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
+    [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm);
+  busy.add(model);
+  try {
+    const [loss, info, moment, variance, mse, cosMse, cosine, gradNorm] = await pending;
+    return { loss, info, moment, variance, mse, cosMse, cosine, gradNorm };
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
+    throw e;
+  } finally {
+    busy.delete(model);
+  }
+}

@@ -1,0 +1,397 @@
+// The Trainer: fits a model on a dataset split by document, scores it every epoch on held-out data against the
+// baselines, and keeps seed-compatible files (best_model.pt, final_model.pt, training_history.json, report.html).
+// Each batch is one native train step off the JS thread (lib/train/step.ts); everything else is plain TypeScript.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Dataset } from '../data/dataset.js';
+import { splitByDocument, validate } from '../data/index.js';
+import { COSINE_REGRESSION_WEIGHTS, compositeWeights, NonFiniteLossError, type CompositeWeights } from '../loss/composite.js';
+import type { Module } from '../models/module.js';
+import { Adam, type AdamOptions } from '../optim/adam.js';
+import { AdamW } from '../optim/adamw.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { CosineWarmupLR, ReduceLROnPlateau } from '../optim/schedulers.js';
+import type { Tensor } from '../tensor.js';
+import * as torch from '../torch.js';
+import { computeBaselines, type BaselineResult } from './baselines.js';
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { HistoryFile, type HistoryEntry } from './history.js';
+import { scoreModel } from './evaluate.js';
+import type { Metrics } from './metrics.js';
+import { writeReport } from './run-report.js';
+import { trainStep } from './step.js';
+
+export interface TrainerOptions {
+  /** Epochs to run (default 20, the seed's). */
+  epochs?: number;
+  /** Rows per step (default 32, the seed's). */
+  batchSize?: number;
+  /** 'adamw' (default; weightDecay 0.01) or 'adam' (weightDecay 0; the seed's LSTM). */
+  optimizer?: 'adamw' | 'adam';
+  lr?: number;
+  weightDecay?: number;
+  /** 'plateau' (default: halve the lr after 3 epochs without a better val_loss), 'cosine' (per step, after warm-up), 'none'. */
+  schedule?: 'plateau' | 'cosine' | 'none';
+  /** Linear warm-up steps of the cosine schedule (default: one epoch). */
+  warmupSteps?: number;
+  /** Gradient clipping: max total L2 norm (default 1, the seed's; 0 turns it off). */
+  clipNorm?: number;
+  /**
+   * The composite loss's weights. Default: cosine regression (MSE of the normalised prediction), which wins on
+   * held-out data; the seed's InfoNCE-led loss is SEED_COMPOSITE_WEIGHTS.
+   */
+  loss?: Partial<CompositeWeights>;
+  /** Which metric picks best_model.pt: 'val_loss' (lowest, the seed's) or 'val_cosine' (highest). */
+  monitor?: 'val_loss' | 'val_cosine';
+  /** Stop after this many epochs without improvement of the monitored metric (default: never). */
+  patience?: number;
+  /** Seeds the shuffling, the split and the model's dropout (default 0). */
+  seed?: number;
+  /** Split fractions by document when fit() is given one dataset (default 0.8 / 0.1 / 0.1). */
+  split?: { train: number; val: number; test: number };
+  /** Where the files go; without it nothing is written. */
+  outDir?: string;
+  /** Continue from this checkpoint (ours or a seed-style one written by Python). */
+  resume?: string;
+  /** Baselines already computed on the same split (computeBaselines), to spare fitting them again. */
+  baselines?: BaselineResult;
+  /** Recorded as the checkpoints' `args` (the CLI records its options). */
+  args?: Record<string, unknown>;
+  callbacks?: TrainerCallbacks;
+}
+
+/** In the style of tfjs's model.fit callbacks; each may return a Promise, which is awaited. */
+export interface TrainerCallbacks {
+  onTrainBegin?(info: TrainBeginInfo): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: BatchLogs): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: HistoryEntry): void | Promise<void>;
+  onTrainEnd?(result: FitResult): void | Promise<void>;
+}
+
+export interface TrainBeginInfo {
+  epochs: number;
+  firstEpoch: number;
+  stepsPerEpoch: number;
+  sizes: Record<string, number>;
+  baselines: BaselineResult;
+  warnings: string[];
+}
+
+export interface BatchLogs {
+  epoch: number;
+  /** Batches done in this epoch, of `steps`. */
+  done: number;
+  steps: number;
+  size: number;
+  loss: number;
+  cosine: number;
+  /** Rows per second over the epoch so far. */
+  samplesPerSecond: number;
+}
+
+export interface SplitScores {
+  val: Metrics;
+  test?: Metrics;
+  train: Metrics;
+}
+
+export interface FitResult {
+  history: HistoryEntry[];
+  /** The epoch whose weights the model holds at the end (the best one) and its scores. */
+  best: { epoch: number; val_loss: number; val_cosine: number };
+  /** The best weights on every split, and the baselines on the same splits. */
+  scores: SplitScores;
+  baselines: BaselineResult;
+  stoppedEarly: boolean;
+  warnings: string[];
+  files: { best?: string; final?: string; history?: string; report?: string };
+}
+
+/** Raised when training cannot go on (a NaN loss): the message names the epoch and batch. */
+export class TrainingError extends Error {
+  constructor(message: string, readonly epoch: number, readonly batch: number) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+type Splits = { train: Dataset; val: Dataset; test?: Dataset };
+type OptionalKeys = 'outDir' | 'resume' | 'patience' | 'callbacks' | 'warmupSteps' | 'baselines';
+
+export class Trainer {
+  readonly model: Module;
+  readonly options: Readonly<Required<Omit<TrainerOptions, OptionalKeys>>> & Pick<TrainerOptions, OptionalKeys>;
+  readonly weights: CompositeWeights;
+  #stop = false;
+
+  constructor(model: Module, opts: TrainerOptions = {}) {
+    const optimizer = opts.optimizer ?? 'adamw';
+    this.model = model;
+    this.options = {
+      epochs: opts.epochs ?? 20, batchSize: opts.batchSize ?? 32, optimizer, lr: opts.lr ?? 5e-4,
+      weightDecay: opts.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0), schedule: opts.schedule ?? 'plateau',
+      clipNorm: opts.clipNorm ?? 1, loss: opts.loss ?? COSINE_REGRESSION_WEIGHTS, monitor: opts.monitor ?? 'val_loss',
+      seed: opts.seed ?? 0, split: opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }, args: opts.args ?? {},
+      outDir: opts.outDir, resume: opts.resume, patience: opts.patience, callbacks: opts.callbacks,
+      warmupSteps: opts.warmupSteps, baselines: opts.baselines,
+    };
+    this.weights = compositeWeights(this.options.loss);
+    checkOptions(this.options);
+  }
+
+  /** Asks a running fit() to stop after the current epoch (its files are written as at a normal end). */
+  stop(): void {
+    this.#stop = true;
+  }
+
+  /** Trains on `data` (one dataset, split by document here, or the splits themselves). */
+  async fit(data: Dataset | Splits): Promise<FitResult> {
+    const warnings: string[] = [];
+    const splits = this.#splits(data, warnings);
+    try {
+      return await this.#fit(splits, warnings);
+    } finally {
+      if (data instanceof Dataset) for (const d of Object.values(splits)) d.dispose();  // the splits made here
+    }
+  }
+
+  async #fit(splits: Splits, warnings: string[]): Promise<FitResult> {
+    const o = this.options;
+    const cb = o.callbacks ?? {};
+    this.#check(splits);
+    torch.manualSeed(o.seed);
+    const params = this.#paramGroups();
+    const optimizer = o.optimizer === 'adam'
+      ? new Adam(params, { lr: o.lr, weightDecay: o.weightDecay })
+      : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
+    const stepsPerEpoch = Math.ceil(splits.train.size / o.batchSize);
+    const scheduler = this.#scheduler(optimizer, stepsPerEpoch);
+    const history = new HistoryFile(o.outDir && join(o.outDir, 'training_history.json'));
+    history.finalParams = this.model.numParameters();
+    const best = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity };
+    let firstEpoch = 1;
+    if (o.resume) firstEpoch = await this.#resume(o.resume, optimizer, scheduler, history, best);
+    if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+
+    const evalSplits: Record<string, Dataset> & { val: Dataset } = { val: splits.val, ...(splits.test && { test: splits.test }) };
+    const baselines = o.baselines ?? computeBaselines(splits.train, evalSplits);
+    history.baselines = baselines;
+    await cb.onTrainBegin?.({
+      epochs: o.epochs, firstEpoch, stepsPerEpoch, baselines, warnings,
+      sizes: Object.fromEntries(Object.entries(splits).map(([k, d]) => [k, d.size])),
+    });
+
+    let bestState = this.#snapshot();
+    let badEpochs = 0;
+    let stoppedEarly = false;
+    const files: FitResult['files'] = {};
+    try {
+      for (let epoch = firstEpoch; epoch <= o.epochs; epoch++) {
+        await cb.onEpochBegin?.(epoch);
+        const train = await this.#trainEpoch(splits.train, optimizer, scheduler, epoch, cb);
+        const val = this.score(splits.val);
+        const entry: HistoryEntry = {
+          epoch, train_loss: train.loss, train_cosine: train.cosine, train_loss_info: train.info,
+          train_loss_moment: train.moment, train_loss_variance: train.variance, train_loss_cos_mse: train.cosMse,
+          val_loss: val.mse, val_cosine: val.cosine, val_top1: val.top1, val_top5: val.top5, lr: train.lr,
+          seconds: train.seconds, samples_per_second: train.samplesPerSecond,
+        };
+        if (scheduler instanceof ReduceLROnPlateau) scheduler.step(val.mse);
+        if (this.#improves(val, best)) {
+          Object.assign(best, { epoch, val_loss: val.mse, val_cosine: val.cosine });
+          bestState.forEach((t) => t.dispose());
+          bestState = this.#snapshot();
+          badEpochs = 0;
+          if (o.outDir) files.best = await this.#save('best_model.pt', epoch, optimizer, scheduler, val, history);
+        } else {
+          badEpochs++;
+        }
+        history.add(entry, best.val_loss);
+        await history.write();
+        await cb.onEpochEnd?.(epoch, entry);
+        if (o.patience !== undefined && badEpochs >= o.patience && epoch < o.epochs) {
+          stoppedEarly = true;
+          break;
+        }
+        if (this.#stop) break;
+      }
+      const last = history.entries.at(-1);
+      if (o.outDir && last) {
+        const val = { mse: last.val_loss, cosine: last.val_cosine } as Metrics;
+        files.final = await this.#save('final_model.pt', last.epoch, optimizer, scheduler, val, history);
+      }
+    } catch (e) {
+      bestState.forEach((t) => t.dispose());
+      throw e;
+    } finally {
+      optimizer.dispose();
+    }
+
+    // The model ends with the best weights, and is judged with them.
+    if (best.epoch > 0) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
+    bestState.forEach((t) => t.dispose());
+    const scores: SplitScores = {
+      train: this.score(splits.train), val: this.score(splits.val), ...(splits.test && { test: this.score(splits.test) }),
+    };
+    history.scores = scores;
+    const result: FitResult = { history: history.entries, best, scores, baselines, stoppedEarly, warnings, files };
+    if (o.outDir) {
+      files.history = await history.write();
+      files.report = await writeReport(join(o.outDir, 'report.html'), result, this.model, o);
+    }
+    await cb.onTrainEnd?.(result);
+    return result;
+  }
+
+  /** The model's scores on a dataset (eval mode, no graph). */
+  score(ds: Dataset): Metrics {
+    return scoreModel(this.model, ds);
+  }
+
+  #splits(data: Dataset | Splits, warnings: string[]): Splits {
+    const o = this.options;
+    let splits: Splits;
+    if (data instanceof Dataset) {
+      const s = splitByDocument(data, { ...o.split, seed: o.seed });
+      warnings.push(...s.warnings);
+      splits = { train: s.train, val: s.val, test: s.test };
+    } else if (data && data.train instanceof Dataset && data.val instanceof Dataset) {
+      splits = data;
+    } else {
+      throw new TypeError('fit() takes a Dataset or { train, val, test? } of Datasets');
+    }
+    return splits;
+  }
+
+  // Every problem with the data, before the first step.
+  #check(splits: Splits): void {
+    const o = this.options;
+    const inputDim = this.model.config.inputDim;
+    if (splits.train.dim !== inputDim) {
+      throw new RangeError(`the data's vectors are ${splits.train.dim}-D but the model reads ${inputDim}-D (inputDim)`);
+    }
+    validate(splits.train, { batchSize: o.batchSize, name: 'train' });
+    validate(splits.val, { name: 'val' });
+    if (splits.test) validate(splits.test, { name: 'test' });
+  }
+
+  #scheduler(optimizer: Optimizer<AdamOptions>, stepsPerEpoch: number): ReduceLROnPlateau | CosineWarmupLR | undefined {
+    const o = this.options;
+    if (o.schedule === 'plateau') return new ReduceLROnPlateau(optimizer, { mode: 'min', factor: 0.5, patience: 3 });
+    if (o.schedule === 'cosine') {
+      const total = stepsPerEpoch * o.epochs;
+      return new CosineWarmupLR(optimizer, { warmupSteps: Math.min(o.warmupSteps ?? stepsPerEpoch, total), totalSteps: total });
+    }
+    return undefined;
+  }
+
+  async #trainEpoch(ds: Dataset, optimizer: Optimizer<AdamOptions>, scheduler: unknown, epoch: number, cb: TrainerCallbacks) {
+    const o = this.options;
+    this.model.train();
+    const lr = optimizer.lr;
+    const sums = { loss: 0, info: 0, moment: 0, variance: 0, cosMse: 0, cosine: 0 };
+    let rows = 0;
+    let done = 0;
+    const steps = Math.ceil(ds.size / o.batchSize);
+    const start = performance.now();
+    // A last batch of one row has no std for the moment and variance terms: it is dropped then.
+    const dropLast = ds.size % o.batchSize === 1;
+    for (const { x, y } of ds.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed * 100003 + epoch, dropLast })) {
+      const n = x.shape[0];
+      let r;
+      try {
+        r = await trainStep(this.model, optimizer, x, y, { weights: this.weights, clipNorm: o.clipNorm });
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) {
+          throw new TrainingError(`the loss is not finite at epoch ${epoch}, batch ${done + 1} of ${steps}: ${e.message}. ` +
+            'Nothing was updated by that batch; the last good checkpoint is best_model.pt', epoch, done + 1);
+        }
+        throw e;
+      } finally {
+        x.dispose();
+        y.dispose();
+      }
+      if (scheduler instanceof CosineWarmupLR) scheduler.step();
+      rows += n;
+      done++;
+      for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += (k === 'loss' ? r.loss : r[k]) * n;
+      await cb.onBatchEnd?.(done, {
+        epoch, done, steps, size: n, loss: r.loss, cosine: r.cosine,
+        samplesPerSecond: rows / ((performance.now() - start) / 1000),
+      });
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const mean = (v: number) => v / rows;
+    return {
+      loss: mean(sums.loss), info: mean(sums.info), moment: mean(sums.moment), variance: mean(sums.variance),
+      cosMse: mean(sums.cosMse), cosine: mean(sums.cosine), lr, seconds, samplesPerSecond: rows / seconds,
+    };
+  }
+
+  // mamba_ssm keeps A_log, D and dt_bias out of weight decay (_no_weight_decay); so do we, in a second group. The
+  // other models have one group, as the seed's optimiser had.
+  #paramGroups(): Tensor[] | { params: Tensor[]; weightDecay?: number }[] {
+    const named = this.model.namedParameters();
+    if (this.model.config.kind !== 'mamba2') return named.map(([, p]) => p);
+    const noDecay = (k: string) => /\.(A_log|D|dt_bias)$/.test(k);
+    return [
+      { params: named.filter(([k]) => !noDecay(k)).map(([, p]) => p) },
+      { params: named.filter(([k]) => noDecay(k)).map(([, p]) => p), weightDecay: 0 },
+    ];
+  }
+
+  #improves(val: Metrics, best: { val_loss: number; val_cosine: number }): boolean {
+    return this.options.monitor === 'val_cosine' ? val.cosine > best.val_cosine : val.mse < best.val_loss;
+  }
+
+  #stateKeys(): string[] {
+    return this.model.namedParameters().map(([k]) => k).concat(this.model.namedBuffers().map(([k]) => k));
+  }
+
+  // A copy of the weights (not the module's own tensors, which the next step changes).
+  #snapshot(): Tensor[] {
+    return this.model.parameters().concat(this.model.buffers()).map((t) => torch.noGrad(() => t.detach().clone()));
+  }
+
+  async #save(name: string, epoch: number, optimizer: Optimizer<AdamOptions>, scheduler: unknown, val: Pick<Metrics, 'mse' | 'cosine'>,
+    history: HistoryFile): Promise<string> {
+    const o = this.options;
+    const path = join(o.outDir!, name);
+    const ckpt: Checkpoint = {
+      epoch, val_loss: val.mse, val_cosine: val.cosine, args: { ...o.args, seed: o.seed, lr: o.lr, batch_size: o.batchSize },
+      model_config: { ...this.model.config }, loss_weights: { ...this.weights },
+      best_val_loss: history.bestValLoss, history: history.entries,
+    };
+    await writeCheckpoint(path, ckpt, this.model, optimizer, scheduler);
+    return path;
+  }
+
+  // Loads a checkpoint's weights and optimiser state; returns the first epoch still to run.
+  async #resume(path: string, optimizer: Optimizer<AdamOptions>, scheduler: unknown, history: HistoryFile,
+    best: { epoch: number; val_loss: number; val_cosine: number }): Promise<number> {
+    const ckpt = await readCheckpoint(path);
+    this.model.loadStateDict(ckpt.model_state_dict, { strict: true });
+    if (ckpt.optimizer_state_dict) optimizer.loadStateDict(ckpt.optimizer_state_dict);
+    if (ckpt.scheduler_state_dict && scheduler instanceof ReduceLROnPlateau) scheduler.loadStateDict(ckpt.scheduler_state_dict);
+    const epoch = Number(ckpt.epoch ?? 0);
+    history.entries.push(...(ckpt.history ?? []).filter((e) => e.epoch <= epoch));
+    const bestVal = Number(ckpt.best_val_loss ?? ckpt.val_loss ?? Infinity);
+    Object.assign(best, { epoch, val_loss: bestVal, val_cosine: Number(ckpt.val_cosine ?? -Infinity) });
+    return epoch + 1;
+  }
+}
+
+function checkOptions(o: Trainer['options']): void {
+  const positiveInt = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt(o.epochs, 'epochs');
+  positiveInt(o.batchSize, 'batchSize');
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new RangeError(`lr must be a finite number > 0, got ${o.lr}`);
+  if (!['adamw', 'adam'].includes(o.optimizer)) throw new RangeError(`optimizer must be 'adamw' or 'adam', got ${o.optimizer}`);
+  if (!['plateau', 'cosine', 'none'].includes(o.schedule)) throw new RangeError(`schedule must be 'plateau', 'cosine' or 'none', got ${o.schedule}`);
+  if (!['val_loss', 'val_cosine'].includes(o.monitor)) throw new RangeError(`monitor must be 'val_loss' or 'val_cosine', got ${o.monitor}`);
+  if (o.patience !== undefined) positiveInt(o.patience, 'patience');
+}

@@ -1,0 +1,106 @@
+// Metrics, baselines and torch.linalg against numpy / PyTorch (test/python/baselines_reference.py): the numbers
+// every run is judged by must be right before any model is judged by them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { computeBaselines, saveTorchFile, scorePredictions, torch, Tensor } from '../dist/index.js';
+import type { Dataset } from '../dist/data/dataset.js';
+import { pythonTorchMissing, runPython } from './helpers/python.js';
+
+const missing = pythonTorchMissing();
+if (missing) console.warn(`baseline and metric comparisons with PyTorch skipped: ${missing}`);
+const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-baselines-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// What the baselines read of a dataset: its size and a gather of rows.
+function rowsOf(x: Tensor, y: Tensor): Dataset {
+  return {
+    size: x.shape[0],
+    dim: x.shape[2],
+    batch: (rows: number[]) => {
+      const idx = torch.tensor(rows, { dtype: 'int64' });
+      const out = { x: x.indexSelect(0, idx), y: y.indexSelect(0, idx) };
+      idx.dispose();
+      return out;
+    },
+  } as unknown as Dataset;
+}
+
+const fromBase64 = (s: string, shape: number[]) =>
+  torch.tensor(new Float64Array(new Uint8Array(Buffer.from(s, 'base64')).buffer), { shape });
+
+describe.skipIf(missing)('against numpy and PyTorch', () => {
+  torch.manualSeed(7);
+  const T = 3, D = 16;
+  // A target that depends on the context linearly and not: ridge has something to find and something to miss.
+  const make = (n: number) => {
+    const x = torch.randn([n, T, D]);
+    const mix = x.select(1, 2).mul(0.8).add(x.select(1, 1).mul(0.3)).add(x.select(1, 0).square().mul(0.2));
+    return { x, y: mix.add(torch.randn([n, D]).mul(0.3)).add(1).normalize({ dim: 1 }) };
+  };
+  const train = make(600);
+  const val = make(150);
+  const pred = torch.randn([2500, 32], { dtype: 'float64' });
+  const target = pred.add(torch.randn([2500, 32], { dtype: 'float64' }).mul(1.5));
+  const A = torch.tidy(() => { const m = torch.randn([20, 20], { dtype: 'float64' }); return m.matmul(m.t()).add(torch.eye(20, 20, { dtype: 'float64' })); });
+  const B = torch.randn([20, 3], { dtype: 'float64' });
+  let py: {
+    metrics: Record<string, number>; mean: Record<string, number>; copyLast: Record<string, number>; ridge: number[];
+    solve: string; cholesky: string; choleskySolve: string;
+  };
+
+  it('runs the reference', async () => {
+    await saveTorchFile({ xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y, pred, target, A, B }, join(dir, 'in.pt'));
+    py = runPython('baselines_reference.py', { file: join(dir, 'in.pt') });
+    expect(py.ridge).toHaveLength(4);
+  });
+
+  it('scorePredictions: cosine, MSE and retrieval top-1/top-5 over all targets (2,500 rows, in chunks)', () => {
+    const m = scorePredictions(pred, target);
+    expect(m.cosine).toBeCloseTo(py.metrics.cosine, 12);
+    expect(m.mse).toBeCloseTo(py.metrics.mse, 12);
+    expect(m.top1).toBe(py.metrics.top1);
+    expect(m.top5).toBe(py.metrics.top5);
+    expect(m.top1).toBeGreaterThan(0);  // the case exercises the ranks, not only zeros
+    expect(m.top5).toBeGreaterThan(m.top1);
+    expect(m.count).toBe(2500);
+  });
+
+  it('mean, copy-last and ridge (strength chosen on val) score as the formulas do', () => {
+    const r = computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
+    expect(r.scores.mean!.val.cosine).toBeCloseTo(py.mean.cosine, 5);
+    expect(r.scores['copy-last']!.val.cosine).toBeCloseTo(py.copyLast.cosine, 5);
+    expect(Math.abs(r.scores['copy-last']!.val.top5 - py.copyLast.top5)).toBeLessThanOrEqual(1 / 150);  // float32 data: one near-tie may flip
+    const best = Math.max(...py.ridge);
+    expect(r.scores.ridge!.val.cosine).toBeCloseTo(best, 5);
+    expect([1e-3, 1e-2, 1e-1, 1][py.ridge.indexOf(best)]).toBe(r.ridgeLambda);
+    expect(r.scores.oracle).toBeUndefined();  // this data has none
+    // Ridge learns the linear part: it must beat predicting the mean here.
+    expect(r.scores.ridge!.val.cosine).toBeGreaterThan(r.scores.mean!.val.cosine);
+  });
+
+  it('torch.linalg.solve, cholesky and choleskySolve equal PyTorch\'s', () => {
+    const close = (got: Tensor, want: Tensor) => expect(got.sub(want).abs().max().item()).toBeLessThan(1e-10);
+    close(torch.linalg.solve(A, B), fromBase64(py.solve, [20, 3]));
+    const L = torch.linalg.cholesky(A);
+    close(L, fromBase64(py.cholesky, [20, 20]));
+    close(torch.linalg.choleskySolve(B, L), fromBase64(py.choleskySolve, [20, 3]));
+  });
+});
+
+describe('bad input', () => {
+  it('linalg names what is wrong', () => {
+    expect(() => torch.linalg.solve(torch.randn([3, 4]), torch.randn([3]))).toThrow(/square.*\[3, 4\]/);
+    expect(() => torch.linalg.cholesky(torch.ones([3, 3], { dtype: 'int64' }))).toThrow(/float32 or float64/);
+    expect(() => torch.linalg.cholesky(torch.full([2, 2], -1, { dtype: 'float64' }))).toThrow(/positive-definite|not positive/i);
+    expect(() => torch.linalg.solve(torch.zeros([2, 2], { dtype: 'float64' }), torch.ones([2, 1], { dtype: 'float64' }))).toThrow(/singular/i);
+  });
+
+  it('scorePredictions refuses mismatched shapes and empty input', () => {
+    expect(() => scorePredictions(torch.randn([3, 4]), torch.randn([3, 5]))).toThrow(/\[3,4\].*\[3,5\]/);
+    expect(() => scorePredictions(torch.randn([0, 4]), torch.randn([0, 4]))).toThrow(/no rows/);
+  });
+});
