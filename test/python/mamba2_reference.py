@@ -155,4 +155,5 @@ def main():
     print(json.dumps([run(job, req['dir']) for job in req['jobs']]))
 
 
-main()
+if __name__ == '__main__':
+    main()
