@@ -18,23 +18,12 @@ import { loadSafetensors, SafetensorsError } from '../dist/io/safetensors.js';
 import { loadTorchBuffer, TorchFileError } from '../dist/io/torch-file.js';
 import { ZipError, ZipReader, ZipWriter } from '../dist/io/zip.js';
 import { PYTHON, pythonTorchMissing } from './helpers/python.js';
+import { mulberry32 } from './helpers/random.js';
 
 const OWN_ERRORS = [TorchFileError, ZipError, PickleError, NpyError, SafetensorsError];
 const MAX_MS_PER_CASE = 2000;
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-// mulberry32: small, seeded, good enough to pick bytes.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x63 /* GLOBAL */, 0x52 /* REDUCE */];
 
@@ -75,7 +64,7 @@ function disposeAll(v: unknown, seen = new Set<unknown>()): void {
 interface Outcome { loaded: number; errors: Record<string, number>; slowestMs: number }
 
 function fuzz(name: string, seed: number, cases: number, make: (random: () => number) => Buffer, read: (b: Buffer) => unknown): Outcome {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const out: Outcome = { loaded: 0, errors: {}, slowestMs: 0 };
   for (let i = 0; i < cases; i++) {
     const bytes = make(random);

@@ -10,22 +10,14 @@ import {
   type CompositeLossResult, type CompositeWeights,
 } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { mulberry32, normalFrom } from './helpers/random.js';
 
 type Tensor = torch.Tensor;
 type Weights = CompositeWeights;
 const TERMS = ['info', 'moment', 'variance', 'mse', 'cosMse', 'cosine'] as const;
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(20251013);
-const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+const normal = normalFrom(random);
 
 const W_ALL: Weights = { tau: 0.2, info: 0.7, moment: 0.3, variance: 0.5, mse: 0.9, cosMse: 1.3 };
 const W_SEED: Weights = { ...SEED_COMPOSITE_WEIGHTS };

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 import { torch } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { mulberry32, normalFrom } from './helpers/random.js';
 
 type Tensor = torch.Tensor;
 type DType = torch.DType;
@@ -37,17 +38,8 @@ for (const name of Object.getOwnPropertyNames(proto)) {
 }
 
 // ---- seeded inputs ----
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(20240613);
-const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+const normal = normalFrom(random);
 const uniform = (lo: number, hi: number): number => lo + (hi - lo) * random();
 const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
 const u32 = (): number => Math.floor(random() * 2 ** 32);

@@ -14,22 +14,14 @@ import {
   type Optimizer, type ReduceLROnPlateauOptions,
 } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { mulberry32, normalFrom } from './helpers/random.js';
 
 type Tensor = torch.Tensor;
 type DType = 'float32' | 'float64';
 interface Encoded { dtype: DType; shape: number[]; data: string }
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(7);
-const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+const normal = normalFrom(random);
 
 function encoded(shape: number[], dtype: DType = 'float32', scale = 1): Encoded {
   const n = shape.reduce((a, b) => a * b, 1);
