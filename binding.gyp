@@ -17,9 +17,10 @@
         'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', '_GLIBCXX_USE_CXX11_ABI=<(libtorch_abi)',
         'LVMTORCH_LIBTORCH_VERSION="<(libtorch_version)"',
       ],
-      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++14'],
-      'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti', '-O2', '-Wno-unused-parameter'],
-      'libraries': ['-L<(libtorch_libdir)', '<@(libtorch_libs)', '-Wl,-rpath,<(libtorch_libdir)'],
+      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++14', '-std=gnu++20'],
+      'cflags_cc': ['-std=c++20', '-fexceptions', '-frtti', '-O2', '-Wno-unused-parameter'],
+      # No RUNPATH: the loader opens libtorch by absolute path first (native/preload.cc).
+      'libraries': ['-L<(libtorch_libdir)', '<@(libtorch_libs)'],
     },
     {
       'target_name': 'lvmtorch_preload',

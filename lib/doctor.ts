@@ -1,19 +1,38 @@
-// What `lvmtorch doctor` reports: where libtorch was searched and found, the binary loaded, CUDA, BLAS and
-// threads, and one tiny forward pass that proves the whole chain works.
+// What `lvmtorch doctor` reports: where libtorch was searched and found, the variant and binary loaded, CUDA, the
+// BLAS that really runs (MKL inside libtorch, or OpenBLAS with the core it runs and who chose it) and threads, and
+// one tiny forward pass that proves the whole chain works.
+import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 
-import { loadedAddon } from './native.js';
+import { loadedAddon, type LoadedAddon } from './native.js';
 import { describeSearch, findLibtorch } from './libtorch/find.js';
+import { bestCore, cpuFlags } from './libtorch/openblas.js';
 import * as torch from './torch.js';
+
+export interface BlasReport {
+  /** What computes matmuls: MKL linked into libtorch, OpenBLAS, the reference BLAS, or nothing we could name. */
+  kind: 'mkl' | 'openblas' | 'reference' | 'unknown';
+  /** MKL's version string or openblas_get_config(). */
+  name: string | null;
+  /** Shared libraries loaded whose name says BLAS or MKL. */
+  libraries: string[];
+  /** The OpenBLAS core in use, who chose it and why, and what OpenBLAS alone picks on this CPU. */
+  core: { name: string | null; by: 'user' | 'lvmtorch' | 'openblas'; reason: string; openblasAlone: string | null; best: string | null } | null;
+  /** The BLAS's own thread count (OpenBLAS's pool; MKL follows OpenMP's). */
+  threads: number | null;
+  /** Relative error of a float32 matmul against float64 (runtime.cc blasSelfCheck). */
+  selfCheckError: number;
+}
 
 export interface DoctorReport {
   ok: boolean;
   searched: string;
-  libtorch?: { version: string; source: string; libDir: string; cudaLibrary: boolean };
+  variant?: string;
+  libtorch?: { version: string; source: string; libDir: string; cudaLibrary: boolean; python: string | null };
   binary?: { path: string; builtFor: string; cuda: boolean };
   cuda?: { built: boolean; devices: number };
-  blas?: { libraries: string[]; openblas: string | null; coretype: string | null; threads: number | null; reference: boolean };
-  threads?: { intraOp: number; cores: number };
+  blas?: BlasReport;
+  threads?: { intraOp: number; blas: number | null; cores: number };
   forward?: { ok: boolean; detail: string };
   warnings: string[];
   error?: string;
@@ -21,7 +40,7 @@ export interface DoctorReport {
 
 export function doctor(): DoctorReport {
   const warnings: string[] = [];
-  let loaded;
+  let loaded: LoadedAddon;
   try {
     loaded = loadedAddon();
   } catch (e) {
@@ -29,24 +48,49 @@ export function doctor(): DoctorReport {
   }
   const { addon, libtorch, binary, searched, skipped } = loaded;
   for (const why of skipped) warnings.push(`binary refused, ${binary.path} used instead: ${why}`);
-  const blas = addon.blasInfo();
-  const reference = blas.openblas === null && !blas.libraries.some((l) => /mkl|openblas/.test(l));
-  if (reference) {
+  const blas = blasReport(loaded);
+  if (blas.kind === 'reference') {
     warnings.push('BLAS is the reference implementation (about 15x slower for matmul): apt-get install libopenblas0-pthread');
+  }
+  if (blas.core && blas.core.best && blas.core.name && blas.core.name.toLowerCase() !== blas.core.best.toLowerCase()) {
+    warnings.push(`OpenBLAS runs its ${blas.core.name} kernels (${blas.core.reason}), but this CPU can run ${blas.core.best}'s`);
   }
   const report: DoctorReport = {
     ok: true,
     searched,
-    libtorch: { version: libtorch.version, source: libtorch.source, libDir: libtorch.libDir, cudaLibrary: libtorch.cuda },
+    variant: libtorch.variant,
+    libtorch: { version: libtorch.version, source: libtorch.source, libDir: libtorch.libDir, cudaLibrary: libtorch.cuda, python: libtorch.python },
     binary: { path: binary.path, builtFor: binary.libtorchVersion, cuda: binary.cuda },
     cuda: { built: addon.buildInfo().cudaBuilt, devices: addon.cudaDeviceCount() },
-    blas: { ...blas, reference },
-    threads: { intraOp: addon.getNumThreads(), cores: cpus().length },
+    blas,
+    threads: { intraOp: addon.getNumThreads(), blas: blas.threads, cores: cpus().length },
     warnings,
   };
   report.forward = tinyForward();
   report.ok = report.forward.ok;
   return report;
+}
+
+function blasReport({ addon, openblas, binary }: LoadedAddon): BlasReport {
+  const info = addon.blasInfo();
+  const kind = info.mkl ? 'mkl' : info.openblas ? 'openblas'
+    : info.libraries.some((l) => /\/blas\/libblas|libblas\.so/.test(l)) ? 'reference' : 'unknown';
+  let core: BlasReport['core'] = null;
+  if (openblas) {
+    const best = bestCore(openblas.library, cpuFlags())?.name ?? null;
+    core = { name: info.coretype, by: openblas.choice.by, reason: openblas.choice.reason, openblasAlone: openblasAlone(binary.preload, openblas.library.path), best };
+  }
+  return { kind, name: info.mkl ?? info.openblas, libraries: info.libraries, core, threads: info.threads, selfCheckError: addon.blasSelfCheck() };
+}
+
+// What OpenBLAS picks by itself on this CPU: it decides once per process, so a child process without
+// OPENBLAS_CORETYPE loads it alone and says.
+function openblasAlone(preload: string, library: string): string | null {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  const code = `process.stdout.write(require(${JSON.stringify(preload)}).openblasCore(${JSON.stringify(library)}))`;
+  const r = spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0 ? r.stdout : null;
 }
 
 // y = softmax(x W) on known numbers: each row of the result must sum to 1.

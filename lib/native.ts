@@ -1,13 +1,12 @@
-// Loads the native addon (native/, built by CMake or shipped in prebuilds/) against the libtorch that
+// Loads the native addon (native/, built by CMake or shipped in variants/) against the libtorch that
 // lib/libtorch/find.ts finds, after checking that the binary was built for that libtorch. The raw addon
 // interface below is internal: lib/tensor.ts and friends give it types and names.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { LibtorchLoadError } from './errors.js';
-import { describeSearch, findLibtorch, libtorchLibraries, majorMinor, type Libtorch } from './libtorch/find.js';
+import { candidates, fixHint, readBinaryInfo, type BinaryInfo } from './libtorch/binaries.js';
+import { describeSearch, findLibtorch, libtorchLibraries, type Libtorch } from './libtorch/find.js';
+import { chooseCore, cpuFlags, openblasOf, type CoreChoice, type OpenblasLibrary } from './libtorch/openblas.js';
 
 /** The id of a native slot owning one at::Tensor (native/handle.cc). */
 export type RawTensor = number & { readonly __rawTensor: unique symbol };
@@ -17,9 +16,13 @@ type Other = Raw | Num;
 type Dims = number | number[] | null | undefined;
 
 export interface BlasInfo {
+  /** Shared libraries loaded whose name says BLAS or MKL. */
   libraries: string[];
+  /** openblas_get_config(), when OpenBLAS is loaded. */
   openblas: string | null;
   coretype: string | null;
+  /** MKL's version string, when MKL is linked into libtorch (PyTorch 2.x from pip). */
+  mkl: string | null;
   threads: number | null;
 }
 
@@ -93,6 +96,8 @@ export interface Addon {
   getNumThreads(): number;
   setNumThreads(n: number): void;
   blasInfo(): BlasInfo;
+  /** Relative error of a small float32 matmul against float64: a wrong BLAS kernel shows here. */
+  blasSelfCheck(): number;
   setBlasThreads(n: number): boolean;
   buildInfo(): { libtorchVersion: string; cudaBuilt: boolean; config: string; parallel: string };
   // ---- loss (native/loss/) ----
@@ -152,13 +157,6 @@ export interface NativeParamGroup extends NativeHyper {
   params: Raw[];
 }
 
-/** Where each binary came from and what it was built against (the lvmtorch.json beside it). */
-export interface BinaryInfo {
-  path: string;
-  libtorchVersion: string;
-  cuda: boolean;
-}
-
 export interface LoadedAddon {
   addon: Addon;
   libtorch: Libtorch;
@@ -166,9 +164,12 @@ export interface LoadedAddon {
   searched: string;
   /** The candidates refused before this binary loaded, and why (say, LVMTORCH_BINARY_DIR built for another libtorch). */
   skipped: string[];
+  /** The OpenBLAS this libtorch uses and the core chosen for it before it loaded; null without OpenBLAS. */
+  openblas: { library: OpenblasLibrary; choice: CoreChoice } | null;
 }
 
-const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+export type { BinaryInfo };
+
 const require = createRequire(import.meta.url);
 let loaded: LoadedAddon | undefined;
 
@@ -189,77 +190,68 @@ export function loadedAddon(): LoadedAddon {
   return loaded ?? load();
 }
 
-interface Candidate {
-  label: string;
-  dir: string;
-}
-
-// A local build first (the developer's own), then the prebuilt binaries shipped in the package.
-function candidates(): Candidate[] {
-  const out: Candidate[] = [];
-  if (process.env.LVMTORCH_BINARY_DIR) out.push({ label: 'LVMTORCH_BINARY_DIR', dir: process.env.LVMTORCH_BINARY_DIR });
-  out.push({ label: 'local build', dir: join(packageRoot, 'build', 'Release') });
-  const prebuilds = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (existsSync(prebuilds)) {
-    for (const name of readdirSync(prebuilds).sort()) out.push({ label: `prebuild ${name}`, dir: join(prebuilds, name) });
-  }
-  return out;
-}
-
-function readBinaryInfo(dir: string): BinaryInfo | string {
-  const node = join(dir, 'lvmtorch.node');
-  const meta = join(dir, 'lvmtorch.json');
-  if (!existsSync(node)) return `no lvmtorch.node in ${dir}`;
-  if (!existsSync(meta)) return `no lvmtorch.json beside ${node}`;
-  try {
-    const json = JSON.parse(readFileSync(meta, 'utf8')) as { libtorchVersion: string; cuda: boolean };
-    return { path: node, libtorchVersion: json.libtorchVersion, cuda: json.cuda };
-  } catch (e) {
-    return `${meta} is unreadable: ${(e as Error).message}`;
-  }
-}
-
 function load(): LoadedAddon {
   const search = findLibtorch();
   const searched = describeSearch(search);
   const lt = search.libtorch;
   if (!lt) {
     throw new LibtorchLoadError(
-      `lvmtorch: libtorch not found. Searched, in order:\n${searched}\n` +
-        'Fix: install it (Debian: apt-get install libtorch-dev), or set LIBTORCH to a libtorch folder or a Python ' +
-        'torch package folder, or LIBTORCH_USE_PYTORCH=1 to use the torch of python3 (LIBTORCH_PYTHON picks another).',
+      `lvmtorch: libtorch not found. Searched, in order:\n${searched}\n${fixHint(null)}\n` +
+        'Or point at one: LIBTORCH=<a libtorch folder, a Python torch package folder or a TorchConfig.cmake folder>, ' +
+        'or LIBTORCH_PYTHON=<a python whose torch to use>.',
     );
   }
+  const openblas = prepareOpenblas(lt);
   const failures: string[] = [];
-  for (const c of candidates()) {
-    const info = readBinaryInfo(c.dir);
+  for (const c of candidates(lt.variant)) {
+    if (typeof c.node !== 'string') {
+      failures.push(`  ${c.label}: ${c.node.missing}`);
+      continue;
+    }
+    const info = readBinaryInfo(c.node);
     if (typeof info === 'string') {
       failures.push(`  ${c.label}: ${info}`);
       continue;
     }
-    if (majorMinor(info.libtorchVersion) !== majorMinor(lt.version)) {
-      failures.push(`  ${c.label}: built for libtorch ${info.libtorchVersion}, but the libtorch found is ${lt.version}`);
-      continue;
-    }
-    if (info.cuda && !lt.cuda) {
-      failures.push(`  ${c.label}: built with CUDA, but the libtorch found is CPU-only`);
+    if (info.variant !== lt.variant) {
+      failures.push(`  ${c.label}: built for libtorch ${info.libtorchVersion} (${info.variant}), but the libtorch found is ${lt.version} (${lt.variant})`);
       continue;
     }
     try {
-      const preload = require(join(c.dir, 'lvmtorch_preload.node')) as { preload(paths: string[]): void };
+      const preload = require(info.preload) as { preload(paths: string[]): void };
       preload.preload(libtorchLibraries(lt));
       const addon = require(info.path) as Addon;
       for (const hook of onLoadHooks) hook(addon);  // a hook refusing a stale binary moves on to the next
-      loaded = { addon, libtorch: lt, binary: info, searched, skipped: failures.map((f) => f.trim()) };
+      loaded = { addon, libtorch: lt, binary: info, searched, skipped: failures.map((f) => f.trim()), openblas };
+      if (openblas) checkBlas(addon, openblas.choice);
       return loaded;
     } catch (e) {
+      if (e instanceof LibtorchLoadError) throw e;
       failures.push(`  ${c.label}: ${(e as Error).message.split('\n')[0]}`);
     }
   }
   throw new LibtorchLoadError(
     `lvmtorch: no lvmtorch binary fits libtorch ${lt.version} (${lt.source}, ${lt.libDir}).\n` +
-      `libtorch search:\n${searched}\nbinaries tried:\n${failures.join('\n')}\n` +
-      'Fix: build one for this libtorch with `npm run build` in the lvmtorch package folder ' +
-      '(needs cmake and a C++17 compiler), or point LIBTORCH at the libtorch a prebuild was made for.',
+      `libtorch search:\n${searched}\nbinaries tried:\n${failures.join('\n')}\n${fixHint(lt.variant)}`,
+  );
+}
+
+// OpenBLAS reads OPENBLAS_CORETYPE once, when it loads: chosen here, before libtorch is opened.
+function prepareOpenblas(lt: Libtorch): LoadedAddon['openblas'] {
+  const library = openblasOf(lt);
+  if (!library) return null;
+  const choice = chooseCore(library, process.env, cpuFlags());
+  if (choice.by === 'lvmtorch' && choice.core) process.env.OPENBLAS_CORETYPE = choice.core;
+  return { library, choice };
+}
+
+// A wrong kernel gives wrong numbers, not an error: one small matmul against float64 says which it is.
+function checkBlas(addon: Addon, choice: CoreChoice): void {
+  const error = addon.blasSelfCheck();
+  if (error <= 1e-4) return;
+  const who = choice.by === 'user' ? 'your OPENBLAS_CORETYPE' : choice.by === 'lvmtorch' ? 'lvmtorch\'s choice' : 'its own choice';
+  throw new LibtorchLoadError(
+    `lvmtorch: OpenBLAS's ${addon.blasInfo().coretype} kernels (${who}) compute a float32 matmul wrong here ` +
+      `(relative error ${error.toExponential(2)} against float64). Set OPENBLAS_CORETYPE to an older core (Haswell, say).`,
   );
 }

@@ -47,7 +47,7 @@ void dropTable(Napi::Env env, Table* t) {
 }
 
 Table& table(Napi::Env env) {
-  if (cachedEnv == env) return *cachedTable;
+  if (cachedEnv == static_cast<napi_env>(env)) return *cachedTable;
   Table* t = env.GetInstanceData<Table>();
   if (t == nullptr) {
     t = new Table();

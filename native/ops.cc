@@ -1,5 +1,7 @@
 // Tensor math and shape ops. Element-wise ops go through three small tables (unary, binary, reduction) whose
 // names are exported, so lib/ops.ts builds its codes from them and the two sides cannot drift apart.
+#include <torch/version.h>
+
 #include <array>
 #include <string>
 
@@ -164,7 +166,12 @@ Tensor reduceOp(int code, const Tensor& t, const std::optional<std::vector<int64
     case 5: return at::logsumexp(t, d, keepdim);
     case 6: return at::std(t, at::OptionalIntArrayRef(d), toBool(extra, "unbiased"), keepdim);
     case 7: return at::var(t, at::OptionalIntArrayRef(d), toBool(extra, "unbiased"), keepdim);
+    // Python's Tensor.norm is linalg.vector_norm since PyTorch 2.0 (same values; its own errors for integers).
+#if TORCH_VERSION_MAJOR >= 2
+    case 8: return at::linalg_vector_norm(t, toScalar(extra, "p"), d, keepdim);
+#else
     case 8: return at::norm(t, toScalar(extra, "p"), d, keepdim);
+#endif
     case 9: return dims ? at::all(t, one("all"), keepdim) : at::all(t);
     case 10: return dims ? at::any(t, one("any"), keepdim) : at::any(t);
   }

@@ -1,6 +1,7 @@
 // A tiny addon with no libtorch dependency. preload(paths) dlopens libtorch's shared libraries by full path with
 // RTLD_GLOBAL, so that the real addon's dependencies (matched by soname) are already resolved when it loads,
-// even when libtorch lives outside the dynamic linker's search path (a Python torch install, a LIBTORCH folder).
+// even when libtorch lives outside the dynamic linker's search path (a Python torch install, a LIBTORCH folder), and
+// never resolves to another libtorch of the same soname (pip's unversioned libtorch.so against Debian's symlink).
 #include <dlfcn.h>
 #include <node_api.h>
 
@@ -37,10 +38,32 @@ napi_value preload(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// openblasCore(path): loads an OpenBLAS on its own and returns the core it picked. `lvmtorch doctor` runs it in a
+// child process without OPENBLAS_CORETYPE, to say what OpenBLAS would choose by itself on this CPU.
+napi_value openblasCore(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[4096];
+  size_t len = 0;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok || len >= sizeof(path) - 1) {
+    return fail(env, "openblasCore expects a path shorter than 4096 bytes");
+  }
+  void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return fail(env, std::string("cannot load ") + dlerror());
+  auto corename = reinterpret_cast<char* (*)()>(dlsym(lib, "openblas_get_corename"));
+  if (corename == nullptr) return fail(env, std::string(path) + " has no openblas_get_corename");
+  napi_value out;
+  napi_create_string_utf8(env, corename(), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "preload", NAPI_AUTO_LENGTH, preload, nullptr, &fn);
   napi_set_named_property(env, exports, "preload", fn);
+  napi_create_function(env, "openblasCore", NAPI_AUTO_LENGTH, openblasCore, nullptr, &fn);
+  napi_set_named_property(env, exports, "openblasCore", fn);
   return exports;
 }
 

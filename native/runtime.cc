@@ -8,7 +8,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -74,6 +76,17 @@ F blasSymbol(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
 }
 
+// MKL is linked into PyTorch 2.x's libtorch_cpu (no library of its own to find); it exports its version call.
+Napi::Value mklVersion(Napi::Env env) {
+  auto version = blasSymbol<void (*)(char*, int)>("MKL_Get_Version_String");
+  if (!version) return env.Null();
+  char buf[256] = {0};
+  version(buf, sizeof(buf) - 1);
+  std::string s(buf);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return Napi::String::New(env, s);
+}
+
 Napi::Value blasInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<std::string> libraries;
@@ -85,19 +98,49 @@ Napi::Value blasInfo(const Napi::CallbackInfo& info) {
   auto config = blasSymbol<char* (*)()>("openblas_get_config");
   auto coretype = blasSymbol<char* (*)()>("openblas_get_corename");
   auto threads = blasSymbol<int (*)()>("openblas_get_num_threads");
+  auto mklThreads = blasSymbol<int (*)()>("mkl_get_max_threads");
   out.Set("openblas", config ? Napi::Value(Napi::String::New(env, config())) : env.Null());
   out.Set("coretype", coretype ? Napi::Value(Napi::String::New(env, coretype())) : env.Null());
-  out.Set("threads", threads ? Napi::Value(Napi::Number::New(env, threads())) : env.Null());
+  out.Set("mkl", mklVersion(env));
+  if (threads) out.Set("threads", threads());
+  else if (mklThreads) out.Set("threads", mklThreads());
+  else out.Set("threads", env.Null());
   return out;
 }
 
+// OpenBLAS has a thread pool of its own; MKL in libtorch runs on OpenMP's, which setNumThreads sets.
 Napi::Value setBlasThreads(const Napi::CallbackInfo& info) {
   int64_t n = toInt(info[0], "threads");
-  if (n < 1) throw RangeError("threads must be >= 1, got " + std::to_string(n));
+  if (n < 1 || n > kMaxThreads) {
+    throw RangeError("threads must be from 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+  }
   auto set = blasSymbol<void (*)(int)>("openblas_set_num_threads");
-  if (!set) set = blasSymbol<void (*)(int)>("MKL_Set_Num_Threads");
   if (set) set(static_cast<int>(n));
   return Napi::Boolean::New(info.Env(), set != nullptr);
+}
+
+// A BLAS kernel chosen for the wrong CPU computes wrong numbers rather than failing: one float32 matmul of known
+// values through libtorch (and so through its BLAS) against the same product in float64, as a relative error.
+Napi::Value blasSelfCheck(const Napi::CallbackInfo& info) {
+  constexpr int64_t M = 64, K = 96, N = 80;
+  auto a = at::empty({M, K}, at::kFloat);
+  auto b = at::empty({K, N}, at::kFloat);
+  float* pa = a.data_ptr<float>();
+  float* pb = b.data_ptr<float>();
+  for (int64_t i = 0; i < M * K; ++i) pa[i] = static_cast<float>(std::sin(0.37 * i));
+  for (int64_t i = 0; i < K * N; ++i) pb[i] = static_cast<float>(std::cos(0.23 * i));
+  auto c = at::mm(a, b);
+  const float* pc = c.data_ptr<float>();
+  double maxError = 0, maxValue = 0;
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      double ref = 0;
+      for (int64_t k = 0; k < K; ++k) ref += static_cast<double>(pa[i * K + k]) * pb[k * N + j];
+      maxError = std::max(maxError, std::abs(ref - pc[i * N + j]));
+      maxValue = std::max(maxValue, std::abs(ref));
+    }
+  }
+  return Napi::Number::New(info.Env(), maxError / std::max(maxValue, 1e-30));
 }
 
 Napi::Value buildInfo(const Napi::CallbackInfo& info) {
@@ -119,6 +162,7 @@ void initRuntime(Napi::Env env, Napi::Object exports) {
   exportFunction<setNumThreads>(env, exports, "setNumThreads");
   exportFunction<blasInfo>(env, exports, "blasInfo");
   exportFunction<setBlasThreads>(env, exports, "setBlasThreads");
+  exportFunction<blasSelfCheck>(env, exports, "blasSelfCheck");
   exportFunction<buildInfo>(env, exports, "buildInfo");
 }
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Prints where libtorch is, for the native builds (CMakeLists.txt and binding.gyp call this), using the very
 // search that the loader runs at load time (dist/libtorch/find.js; `npm run build:ts` makes it).
-//   --json | --cmake-prefix | --lib-dir | --include | --libs | --cxx11-abi | --version
+//   --json | --cmake-prefix | --lib-dir | --include | --libs | --cxx11-abi | --version | --variant
 import { describeSearch, findLibtorch, linkFlags } from '../dist/libtorch/find.js';
 
 const result = findLibtorch();
 if (!result.libtorch) {
   console.error(`lvmtorch: libtorch not found. Searched:\n${describeSearch(result)}\n` +
-    'Install it (Debian: apt-get install libtorch-dev), or set LIBTORCH to a libtorch folder or a Python torch ' +
-    'package folder, or set LIBTORCH_USE_PYTORCH=1 to use the torch of python3.');
+    'Install it (pip install torch, or Debian: apt-get install libtorch-dev), or set LIBTORCH to a libtorch folder, ' +
+    'a Python torch package folder or a TorchConfig.cmake folder, or LIBTORCH_PYTHON to a python whose torch to use.');
   process.exit(1);
 }
 const lt = result.libtorch;
@@ -21,6 +21,7 @@ const out = {
   '--libs': linkFlags(lt).join(' '),
   '--cxx11-abi': String(lt.cxx11Abi),
   '--version': lt.version,
+  '--variant': lt.variant,
 }[what];
 if (out === undefined) {
   console.error(`lvmtorch: unknown option ${what}`);

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Makes a machine ready, doing only what is missing: Debian packages (installed when root, otherwise printed as
-# the command to run), npm packages, then the TypeScript and native builds. `npm start` and `npm test` run it.
+# Makes a machine ready for one libtorch variant, doing only what is missing: Debian packages (installed when root,
+# otherwise printed as the command to run), the variant's libtorch, npm packages, then the TypeScript build and the
+# native build of that variant. `npm start` and `npm test` run it for the default variant.
+#   bash scripts/setup.sh [torch-2.13-cpu (default) | torch-1.13-cpu]
+#   torch-2.13-cpu: PyTorch 2.13 CPU from pip into .venv/ (the loader finds it there; its python computes the
+#                   tests' references). The default: the fastest here (README, "Variants").
+#   torch-1.13-cpu: Debian's libtorch-dev 1.13 with OpenBLAS, and Debian's python3-torch for the references.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+variant=${1:-torch-2.13-cpu}
 
-# libtorch and its CMake package; OpenBLAS (the reference BLAS is ~15x slower); cmake and g++ for the addon;
-# PyTorch and numpy for the tests and benchmarks, which compare against real PyTorch; Chromium for the test that
-# renders the training report.
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make python3-torch python3-numpy chromium)
+# cmake and g++ for the addon; Chromium for the test that renders the training report.
+packages=(cmake g++ make chromium)
+case "$variant" in
+  torch-2.13-cpu) python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv) ;;
+  # libtorch and its CMake package; OpenBLAS (the reference BLAS is ~15x slower); PyTorch 1.13 and numpy for
+  # the references.
+  torch-1.13-cpu) packages+=(libtorch-dev libopenblas0-pthread python3-torch python3-numpy) ;;
+  *) echo "lvmtorch setup: unknown variant $variant (torch-2.13-cpu or torch-1.13-cpu)" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,7 +35,27 @@ if ((${#missing[@]})); then
   fi
 fi
 
+if [ "$variant" = torch-2.13-cpu ] && ! .venv/bin/python -c 'import torch, numpy; assert torch.__version__.startswith("2.13.")' 2>/dev/null; then
+  echo "lvmtorch setup: PyTorch 2.13 CPU into .venv/"
+  python3 -m venv .venv
+  # A machine with a local wheel store (pip config: file:// indexes) gets them as its only indexes: no retries
+  # against an unreachable PyPI. Elsewhere, PyTorch's CPU wheel index.
+  local_indexes=$(pip config list 2>/dev/null | grep -o 'file://[^ '"'"']*' | sort -u || true)
+  if [ -n "$local_indexes" ]; then
+    first=$(echo "$local_indexes" | head -1)
+    index_args=(--index-url "$first")
+    for i in $(echo "$local_indexes" | tail -n +2); do index_args+=(--extra-index-url "$i"); done
+  else
+    index_args=(--extra-index-url https://download.pytorch.org/whl/cpu)
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check "${index_args[@]}" 'torch==2.13.0' numpy
+fi
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-npm run --silent build
+npm run --silent build:ts
+case "$variant" in
+  torch-2.13-cpu) LIBTORCH="$PWD/$(ls -d .venv/lib/python3*/site-packages/torch | head -1)" npm run --silent build:native ;;
+  torch-1.13-cpu) LIBTORCH=/usr/lib/x86_64-linux-gnu/cmake/Torch npm run --silent build:native ;;
+esac

@@ -12,5 +12,12 @@ if (!dir || !lt) {
   console.error('usage: write-binary-info.mjs <dir> <builder> (and libtorch must be found)');
   process.exit(1);
 }
-const info = { libtorchVersion: lt.version, cuda: lt.cuda, libDir: lt.libDir, source: lt.source, builtWith: builder };
+const info = {
+  variant: lt.variant,
+  libtorchVersion: lt.version,
+  cuda: lt.cuda,
+  builtWith: builder,
+  platform: `${process.platform}-${process.arch}`,
+  napiVersion: 8,
+};
 writeFileSync(join(dir, 'lvmtorch.json'), JSON.stringify(info, null, 2) + '\n');

@@ -10,10 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { DoctorReport } from '../dist/index.js';
 import { findLibtorch, majorMinor } from '../dist/libtorch/find.js';
+import { bestCore, chooseCore, type OpenblasLibrary } from '../dist/libtorch/openblas.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli', 'main.js');
-const LOADER_VARS = ['LIBTORCH', 'LIBTORCH_USE_PYTORCH', 'LIBTORCH_PYTHON', 'LVMTORCH_BINARY_DIR'];
+const LOADER_VARS = ['LIBTORCH', 'LIBTORCH_USE_PYTORCH', 'LIBTORCH_PYTHON', 'LVMTORCH_BINARY_DIR', 'OPENBLAS_CORETYPE'];
+const DEBIAN_CMAKE = '/usr/lib/x86_64-linux-gnu/cmake/Torch';
+const debianHere = existsSync(join(DEBIAN_CMAKE, 'TorchConfig.cmake'));
 
 /** The environment of this process without the loader's variables, plus `vars`. */
 function envWith(vars: Record<string, string>): NodeJS.ProcessEnv {
@@ -29,12 +32,15 @@ function doctor(vars: Record<string, string>, json = false): { status: number | 
   return { status: r.status, signal: r.signal, out: r.stdout + r.stderr };
 }
 
+// The variant under test: the CI runs this file once per variant, selecting it with LIBTORCH.
+const UNDER_TEST: Record<string, string> = process.env.LIBTORCH ? { LIBTORCH: process.env.LIBTORCH } : {};
+
 let tmp: string;
-let plain: DoctorReport; // doctor --json with no loader variables: what this machine loads by default
+let plain: DoctorReport; // doctor --json as a process of the variant under test sees it
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'lvmtorch-loader-'));
-  const r = doctor({}, true);
+  const r = doctor(UNDER_TEST, true);
   expect(r.status, r.out).toBe(0);
   plain = JSON.parse(r.out) as DoctorReport;
 });
@@ -48,9 +54,10 @@ function binaryBuiltFor(version: string): string {
   const from = dirname(plain.binary!.path);
   const dir = join(tmp, `binary-${version}`);
   mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(from).filter((f) => f.endsWith('.node'))) copyFileSync(join(from, f), join(dir, f));
+  copyFileSync(plain.binary!.path, join(dir, 'lvmtorch.node'));
+  copyFileSync(join(from, 'lvmtorch_preload.node'), join(dir, 'lvmtorch_preload.node'));
   const info = JSON.parse(readFileSync(join(from, 'lvmtorch.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(dir, 'lvmtorch.json'), JSON.stringify({ ...info, libtorchVersion: version }));
+  writeFileSync(join(dir, 'lvmtorch.json'), JSON.stringify({ ...info, libtorchVersion: version, variant: `torch-${majorMinor(version)}-cpu` }));
   return dir;
 }
 
@@ -66,36 +73,48 @@ function fakeLibtorch(version: string): string {
 }
 
 describe('lvmtorch doctor', () => {
-  it('--json reports the libtorch version, BLAS, threads and a working forward pass', () => {
+  it('--json reports the variant, libtorch, the BLAS that really runs, threads and a working forward pass', () => {
     const r = plain;
-    console.log(`doctor: libtorch ${r.libtorch!.version} (${r.libtorch!.source}), BLAS ${r.blas!.openblas ?? r.blas!.libraries.join(', ')}, ` +
-      `${r.threads!.intraOp} intra-op thread(s) on ${r.threads!.cores} core(s)`);
+    console.log(`doctor: ${r.variant}, libtorch ${r.libtorch!.version} (${r.libtorch!.source}), BLAS ${r.blas!.kind} ` +
+      `${r.blas!.name}${r.blas!.core ? `, core ${r.blas!.core.name} (${r.blas!.core.by})` : ''}, ` +
+      `${r.threads!.intraOp} intra-op / ${r.threads!.blas} BLAS thread(s) on ${r.threads!.cores} core(s)`);
     expect(r.ok).toBe(true);
     expect(r.libtorch!.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(r.variant).toBe(`torch-${majorMinor(r.libtorch!.version)}-${r.libtorch!.cudaLibrary ? 'cuda' : 'cpu'}`);
     expect(majorMinor(r.binary!.builtFor)).toBe(majorMinor(r.libtorch!.version));
     expect(r.searched).toMatch(/found /);
     expect(r.threads!.intraOp).toBeGreaterThanOrEqual(1);
     expect(r.threads!.cores).toBeGreaterThanOrEqual(1);
     expect(r.forward).toEqual({ ok: true, detail: 'softmax(x @ W) row sums = 1.000000, 1.000000' });
     expect(r.cuda!.devices).toBeGreaterThanOrEqual(0);
-    // These machines have Debian's OpenBLAS (libopenblas0-pthread); elsewhere doctor must at least say which.
-    if (existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread')) {
-      expect(r.blas!.openblas).toMatch(/^OpenBLAS \d+\.\d+/);
-      expect(r.blas!.reference).toBe(false);
+    expect(r.blas!.selfCheckError).toBeLessThan(1e-5);
+    expect(r.warnings.filter((w) => /reference/.test(w))).toEqual([]);
+    if (r.libtorch!.source !== 'system' && r.libtorch!.root !== '/usr' && majorMinor(r.libtorch!.version) >= '2.') {
+      // PyTorch 2.x from pip links MKL into libtorch_cpu: no BLAS library of its own to find by name.
+      expect(r.blas!.kind).toBe('mkl');
+      expect(r.blas!.name).toMatch(/Math Kernel Library Version \d{4}/);
+      expect(r.blas!.threads).toBe(r.threads!.intraOp);
+      expect(r.blas!.core).toBeNull();
+    } else if (existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread')) {
+      expect(r.blas!.kind).toBe('openblas');
+      expect(r.blas!.name).toMatch(/^OpenBLAS \d+\.\d+/);
       expect(r.blas!.threads).toBeGreaterThanOrEqual(1);
-      expect(r.warnings.filter((w) => /reference/.test(w))).toEqual([]);
-    } else {
-      expect(r.blas!.reference).toBe(r.warnings.some((w) => /reference implementation/.test(w)));
+      // lvmtorch chose the core before OpenBLAS loaded, and it is the best this build has for this CPU.
+      expect(r.blas!.core!.by).toBe('lvmtorch');
+      expect(r.blas!.core!.name).toBe(r.blas!.core!.best);
+      expect(r.blas!.core!.openblasAlone).toMatch(/^\w+$/);
     }
   });
 
   it('prints the same facts as text', () => {
-    const r = doctor({});
+    const r = doctor(UNDER_TEST);
     expect(r.status).toBe(0);
+    expect(r.out).toContain(`variant:   ${plain.variant}`);
     expect(r.out).toContain(`libtorch:  ${plain.libtorch!.version}`);
-    expect(r.out).toMatch(/^BLAS: +\S/m);
-    expect(r.out).toMatch(/^threads: +\d+ intra-op \(OpenMP\), \d+ core\(s\)$/m);
+    expect(r.out).toMatch(/^BLAS: +\S.*float32 matmul error \d\.\de-\d+$/m);
+    expect(r.out).toMatch(/^threads: +\d+ intra-op \(OpenMP\)(, \d+ OpenBLAS)?, \d+ core\(s\)$/m);
     expect(r.out).toMatch(/^forward: +ok: softmax/m);
+    if (plain.blas!.core) expect(r.out).toMatch(/^core: +\w+ \(chosen by lvmtorch: .+\); OpenBLAS alone picks \w+, best for this CPU: \w+$/m);
   });
 
   it('exits 1 and prints every search step when LIBTORCH names a missing folder', () => {
@@ -106,7 +125,7 @@ describe('lvmtorch doctor', () => {
     expect(r.out).toContain('libtorch search:');
     expect(r.out).toContain(`- LIBTORCH: ${missing} does not exist`);
     expect(r.out).toMatch(/libtorch not found\. Searched, in order:/);
-    expect(r.out).toMatch(/Fix: install it \(Debian: apt-get install libtorch-dev\), or set LIBTORCH/);
+    expect(r.out).toMatch(/Or point at one: LIBTORCH=/);
 
     const json = doctor({ LIBTORCH: missing }, true);
     expect(json.status).toBe(1);
@@ -128,7 +147,7 @@ describe('lvmtorch doctor', () => {
 describe('binaries built for another libtorch', () => {
   it('refuses LVMTORCH_BINARY_DIR built for libtorch 9.9.0, naming both versions, and loads the next candidate', () => {
     const dir = binaryBuiltFor('9.9.0');
-    const r = doctor({ LVMTORCH_BINARY_DIR: dir }, true);
+    const r = doctor({ ...UNDER_TEST, LVMTORCH_BINARY_DIR: dir }, true);
     expect(r.status, r.out).toBe(0);
     const report = JSON.parse(r.out) as DoctorReport;
     expect(report.ok).toBe(true);
@@ -136,11 +155,11 @@ describe('binaries built for another libtorch', () => {
     expect(report.binary!.path).toBe(plain.binary!.path);
     expect(report.warnings).toContain(
       `binary refused, ${plain.binary!.path} used instead: ` +
-        `LVMTORCH_BINARY_DIR: built for libtorch 9.9.0, but the libtorch found is ${plain.libtorch!.version}`,
+        `LVMTORCH_BINARY_DIR: built for libtorch 9.9.0 (torch-9.9-cpu), but the libtorch found is ${plain.libtorch!.version} (${plain.variant})`,
     );
   });
 
-  it('refuses every binary when none fits, and the error lists each with both versions', () => {
+  it('refuses every binary when none fits, and the error lists each, the variants shipped and the fixes', () => {
     const dir = binaryBuiltFor('9.9.0');
     const fake = fakeLibtorch('8.8.0');
     const r = doctor({ LVMTORCH_BINARY_DIR: dir, LIBTORCH: fake });
@@ -148,11 +167,11 @@ describe('binaries built for another libtorch', () => {
     expect(r.status).toBe(1);
     expect(r.out).toContain(`found LIBTORCH: ${fake}`);
     expect(r.out).toMatch(/no lvmtorch binary fits libtorch 8\.8\.0 \(LIBTORCH, /);
-    expect(r.out).toContain('LVMTORCH_BINARY_DIR: built for libtorch 9.9.0, but the libtorch found is 8.8.0');
-    const label = plain.binary!.path.startsWith(join(root, 'build')) ? 'local build' : 'prebuild';
-    expect(r.out).toMatch(new RegExp(`  ${label}[^:\n]*: built for libtorch ${plain.binary!.builtFor.replace(/[.+]/g, '\\$&')}, ` +
-      'but the libtorch found is 8\\.8\\.0'));
-    expect(r.out).toMatch(/Fix: build one for this libtorch with `npm run build`/);
+    expect(r.out).toContain('LVMTORCH_BINARY_DIR: built for libtorch 9.9.0 (torch-9.9-cpu), but the libtorch found is 8.8.0 (torch-8.8-cpu)');
+    expect(r.out).toContain(`local build torch-8.8-cpu: no lvmtorch.node in ${join(root, 'build', 'torch-8.8-cpu', 'Release')}`);
+    expect(r.out).toContain('shipped torch-8.8-cpu: this package ships no torch-8.8-cpu binary');
+    expect(r.out).toMatch(/the libtorch found needs torch-8\.8-cpu\.\nFix, one of:/);
+    expect(r.out).toContain('compile a binary for the libtorch found: npx lvmtorch build');
   });
 
   it('throws LibtorchLoadError from the library itself, on first use', () => {
@@ -170,42 +189,76 @@ describe('binaries built for another libtorch', () => {
     const out = JSON.parse(r.stdout) as { isLoadError: boolean; code: string; message: string };
     expect(out.isLoadError).toBe(true);
     expect(out.code).toBe('ERR_LIBTORCH_LOAD');
-    expect(out.message).toContain('built for libtorch 9.9.0, but the libtorch found is 8.8.0');
+    expect(out.message).toContain('built for libtorch 9.9.0 (torch-9.9-cpu), but the libtorch found is 8.8.0');
   });
 });
 
-describe('findLibtorch() with LIBTORCH_USE_PYTORCH=1', () => {
+describe('one libtorch per process', () => {
+  // A binary built against pip's unversioned libtorch.so, loaded by soname alone, once resolved it to Debian's
+  // libtorch.so -> libtorch.so.1.13 (undefined symbols, or a Bus error): the preload opens the libraries by path.
+  it('maps the libtorch and c10 libraries of the variant under test only', () => {
+    const index = new URL('../dist/index.js', import.meta.url).href;
+    const source = `
+      import { readFileSync } from 'node:fs';
+      import { torch } from ${JSON.stringify(index)};
+      torch.zeros([2]).add(1);
+      const libs = new Set(readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/)[5])
+        .filter((p) => p && /\\/lib(c10|torch)[^/]*\\.so/.test(p)));
+      console.log(JSON.stringify([...libs]));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], { env: envWith(UNDER_TEST), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const libs = JSON.parse(r.stdout) as string[];
+    console.log(`mapped: ${libs.join(', ')}`);
+    expect(libs.length).toBeGreaterThanOrEqual(3);
+    const real = (p: string) => dirname(p.replace(/\.so\.[\d.]+$/, '.so'));
+    expect(new Set(libs.map(real))).toEqual(new Set([plain.libtorch!.libDir]));
+  });
+});
+
+describe('findLibtorch()', () => {
   const debianTorch = '/usr/lib/python3/dist-packages/torch';
 
-  it("tries Debian's python torch folder and says plainly why it is or is not usable", () => {
-    const search = findLibtorch({ LIBTORCH_USE_PYTORCH: '1', LIBTORCH_PYTHON: '/usr/bin/python3' });
-    const step = search.steps.find((s) => s.where === 'Python torch (/usr/bin/python3)');
-    expect(step).toBeDefined();
-    console.log(`Python torch step: ${step!.found ? 'found' : '-'} ${step!.detail}`);
-    if (!existsSync(join(debianTorch, '__init__.py'))) {
-      expect(step!.found).toBe(false);
-      expect(step!.detail).toMatch(/^(this Python has no torch package|could not run it: .+)$/);
-    } else if (existsSync(join(debianTorch, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'))) {
-      expect(step).toEqual({ where: 'Python torch (/usr/bin/python3)', found: true, detail: debianTorch });
-      expect(search.libtorch!.source).toBe('python');
-      expect(search.libtorch!.root).toBe(debianTorch);
-    } else {
-      // Debian splits python3-torch from libtorch-dev: the package holds lib/ but no CMake files.
-      expect(step).toEqual({
-        where: 'Python torch (/usr/bin/python3)',
-        found: false,
-        detail: existsSync(join(debianTorch, 'lib', 'libtorch_cpu.so'))
-          ? `${debianTorch} has no share/cmake/Torch/TorchConfig.cmake`
-          : `${debianTorch} has no lib/libtorch_cpu.so`,
-      });
-      // ... and the search goes on to the system libtorch.
-      expect(search.steps.indexOf(step!)).toBeLessThan(search.steps.length - 1);
+  it('looks at LIBTORCH, then a Python\'s torch (this checkout\'s .venv before python3), then the system', () => {
+    const search = findLibtorch({ PATH: process.env.PATH });
+    expect(search.steps[0]).toEqual({ where: 'LIBTORCH', found: false, detail: 'not set' });
+    const venv = join(root, '.venv', 'bin', 'python');
+    if (existsSync(venv)) expect(search.steps[1].where).toBe(`Python torch (${venv})`);
+    if (search.libtorch?.source === 'python') expect(search.libtorch.python).toMatch(/^\//);
+    const python = search.steps.findIndex((s) => s.where.startsWith('Python torch'));
+    const system = search.steps.findIndex((s) => s.where.startsWith('system'));
+    if (system >= 0) expect(python).toBeLessThan(system);
+  });
+
+  it('takes a CMake package folder or a prefix as LIBTORCH (Debian\'s), with its Python', () => {
+    if (!debianHere) {
+      console.log(`skipped: ${DEBIAN_CMAKE} is not here (Debian's libtorch-dev)`);
+      return;
     }
+    for (const path of [DEBIAN_CMAKE, '/usr']) {
+      const lt = findLibtorch({ LIBTORCH: path }).libtorch!;
+      expect(lt.variant).toBe('torch-1.13-cpu');
+      expect(lt.libDir).toBe('/usr/lib/x86_64-linux-gnu');
+      expect(lt.python).toBe(existsSync(debianTorch) ? '/usr/bin/python3' : null);
+    }
+  });
+
+  it("says that Debian's python3-torch is the system libtorch and goes on to it", () => {
+    if (!existsSync(join(debianTorch, '__init__.py'))) {
+      console.log(`skipped: ${debianTorch} is not here (Debian's python3-torch)`);
+      return;
+    }
+    const search = findLibtorch({ LIBTORCH_PYTHON: '/usr/bin/python3' });
+    const step = search.steps.find((s) => s.where === 'Python torch (/usr/bin/python3)');
+    expect(step).toEqual({
+      where: 'Python torch (/usr/bin/python3)', found: false,
+      detail: `${debianTorch} is Debian's python3-torch, whose libraries are the system libtorch's (searched below)`,
+    });
+    expect(search.libtorch?.source).toBe(debianHere ? 'system' : undefined);
   });
 
   it('says so when the Python cannot be run', () => {
     const missing = join(tmp, 'no-such-python');
-    const search = findLibtorch({ LIBTORCH_USE_PYTORCH: '1', LIBTORCH_PYTHON: missing });
+    const search = findLibtorch({ LIBTORCH_PYTHON: missing });
     const step = search.steps.find((s) => s.where === `Python torch (${missing})`)!;
     expect(step.found).toBe(false);
     expect(step.detail).toMatch(new RegExp(`^could not run it: .*${missing}.*ENOENT`));
@@ -215,15 +268,49 @@ describe('findLibtorch() with LIBTORCH_USE_PYTORCH=1', () => {
     const python = join(tmp, 'python-without-torch');
     writeFileSync(python, '#!/bin/sh\necho\n'); // find_spec('torch') is None: prints an empty line
     chmodSync(python, 0o755);
-    const search = findLibtorch({ LIBTORCH_USE_PYTORCH: '1', LIBTORCH_PYTHON: python });
+    const search = findLibtorch({ LIBTORCH_PYTHON: python });
     expect(search.steps.find((s) => s.where === `Python torch (${python})`)).toEqual({
       where: `Python torch (${python})`, found: false, detail: 'this Python has no torch package',
     });
   });
 
-  it('skips the Python step, saying why, when LIBTORCH_USE_PYTORCH is not 1', () => {
-    const search = findLibtorch({});
-    expect(search.steps).toContainEqual({ where: 'Python torch', found: false, detail: 'skipped: LIBTORCH_USE_PYTORCH is not 1' });
-    expect(search.steps[0]).toEqual({ where: 'LIBTORCH', found: false, detail: 'not set' });
+  it('skips the Python step, saying why, when LIBTORCH_USE_PYTORCH=0', () => {
+    const search = findLibtorch({ LIBTORCH_USE_PYTORCH: '0' });
+    expect(search.steps).toContainEqual({ where: 'Python torch', found: false, detail: 'skipped: LIBTORCH_USE_PYTORCH=0' });
+    expect(search.libtorch?.source ?? 'none').not.toBe('python');
+  });
+});
+
+describe('the OpenBLAS core', () => {
+  // OpenBLAS 0.3.21 (Debian 12) has these kernels; it picked Prescott on a Xeon with AVX-512 and AMX.
+  const bookworm: OpenblasLibrary = { path: '/x/libopenblasp-r0.3.21.so', version: '0.3.21', cores: ['Cooperlake', 'SkylakeX', 'Haswell', 'Sandybridge'] };
+  const flags = (s: string) => new Set(s.split(' '));
+  const sapphireRapids = flags('sse4_2 avx avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 amx_bf16 amx_tile amx_int8 avx512_fp16');
+  const zen4 = flags('sse4_2 avx avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 avx512_vnni');
+  const haswell = flags('sse4_2 avx avx2 fma');
+
+  it('is the newest this build has whose instructions the CPU runs', () => {
+    expect(bestCore(bookworm, sapphireRapids)?.name).toBe('Cooperlake'); // this build has no SapphireRapids
+    expect(bestCore({ ...bookworm, cores: ['SapphireRapids', ...bookworm.cores] }, sapphireRapids)?.name).toBe('SapphireRapids');
+    expect(bestCore(bookworm, zen4)?.name).toBe('Cooperlake');
+    expect(bestCore(bookworm, haswell)?.name).toBe('Haswell');
+    expect(bestCore(bookworm, flags('sse4_2'))).toBeNull();
+    expect(chooseCore(bookworm, {}, haswell)).toMatchObject({ core: 'Haswell', by: 'lvmtorch' });
+    expect(chooseCore(bookworm, {}, flags('sse2'))).toMatchObject({ core: null, by: 'openblas' });
+  });
+
+  it('is the user\'s when OPENBLAS_CORETYPE is set, and doctor warns when it is older than the CPU can run', () => {
+    expect(chooseCore(bookworm, { OPENBLAS_CORETYPE: 'Prescott' }, zen4)).toEqual({ core: 'Prescott', by: 'user', reason: 'OPENBLAS_CORETYPE was set' });
+    if (!debianHere || !existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread')) {
+      console.log("skipped the process check: Debian's libtorch with OpenBLAS is not here");
+      return;
+    }
+    const r = doctor({ LIBTORCH: DEBIAN_CMAKE, OPENBLAS_CORETYPE: 'Prescott' }, true);
+    expect(r.status, r.out).toBe(0);
+    const report = JSON.parse(r.out) as DoctorReport;
+    expect(report.blas!.core).toMatchObject({ name: 'Prescott', by: 'user' });
+    expect(report.blas!.selfCheckError).toBeLessThan(1e-5);
+    const best = report.blas!.core!.best;
+    if (best) expect(report.warnings).toContain(`OpenBLAS runs its Prescott kernels (OPENBLAS_CORETYPE was set), but this CPU can run ${best}'s`);
   });
 });

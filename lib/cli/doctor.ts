@@ -18,14 +18,33 @@ export function format(r: DoctorReport): string {
   if (r.error) return [...lines, '', r.error].join('\n');
   const lt = r.libtorch!;
   lines.push(
-    `libtorch:  ${lt.version} (${lt.source}) in ${lt.libDir}${lt.cudaLibrary ? ', with CUDA' : ', CPU only'}`,
+    `variant:   ${r.variant}`,
+    `libtorch:  ${lt.version} (${lt.source}) in ${lt.libDir}${lt.cudaLibrary ? ', with CUDA' : ', CPU only'}` +
+      (lt.python ? `; its Python: ${lt.python}` : ''),
     `binary:    ${r.binary!.path} (built for libtorch ${r.binary!.builtFor}${r.binary!.cuda ? ', CUDA' : ''})`,
     `CUDA:      ${r.cuda!.built ? `built, ${r.cuda!.devices} device(s)` : 'not built'}`,
-    `BLAS:      ${r.blas!.openblas ?? (r.blas!.libraries.join(', ') || 'none found')}` +
-      (r.blas!.threads !== null ? `, ${r.blas!.threads} thread(s)` : ''),
-    `threads:   ${r.threads!.intraOp} intra-op (OpenMP), ${r.threads!.cores} core(s)`,
+    `BLAS:      ${blasLine(r)}`,
+  );
+  const core = r.blas!.core;
+  if (core) {
+    const who = { user: 'set by OPENBLAS_CORETYPE', lvmtorch: 'chosen by lvmtorch', openblas: "OpenBLAS's own choice" }[core.by];
+    lines.push(`core:      ${core.name} (${who}: ${core.reason}); OpenBLAS alone picks ${core.openblasAlone ?? '(unknown)'}` +
+      `, best for this CPU: ${core.best ?? '(none of ours)'}`);
+  }
+  lines.push(
+    `threads:   ${r.threads!.intraOp} intra-op (OpenMP)` +
+      (r.blas!.kind === 'openblas' ? `, ${r.threads!.blas} OpenBLAS` : '') + `, ${r.threads!.cores} core(s)`,
     `forward:   ${r.forward!.ok ? 'ok' : 'FAILED'}: ${r.forward!.detail}`,
   );
   for (const w of r.warnings) lines.push(`warning:   ${w}`);
   return lines.join('\n');
+}
+
+function blasLine(r: DoctorReport): string {
+  const b = r.blas!;
+  const check = `float32 matmul error ${b.selfCheckError.toExponential(1)}`;
+  if (b.kind === 'mkl') return `${b.name} (inside libtorch_cpu; its threads are OpenMP's), ${check}`;
+  if (b.kind === 'openblas') return `${b.name}, ${b.libraries.join(', ')}, ${check}`;
+  if (b.kind === 'reference') return `reference BLAS ${b.libraries.join(', ')}, ${check}`;
+  return `none found by name (${b.libraries.join(', ') || 'no BLAS library loaded'}), ${check}`;
 }

@@ -2,6 +2,7 @@
 // The `lvmtorch` command: each verb is a thin shell over the library, in a file of its own.
 import { Command } from 'commander';
 
+import { buildCommand } from './build.js';
 import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
@@ -15,6 +16,7 @@ export function program(): Command {
   cli.addCommand(trainCommand());
   cli.addCommand(evalCommand());
   cli.addCommand(dataCommand());
+  cli.addCommand(buildCommand());
   return cli;
 }
 

@@ -1,8 +1,13 @@
 // Finds libtorch the same way at build time (scripts/libtorch-paths.mjs, read by CMake and node-gyp) and at
-// load time (lib/native.ts), so a binary is always loaded against the libtorch it was built for.
+// load time (lib/native.ts), so a binary is always loaded against the libtorch it was built for. In order:
+//   1. LIBTORCH: a libtorch folder, a Python `torch` package folder, or a CMake package folder (Debian's);
+//   2. a Python's `torch` package (LIBTORCH_PYTHON, else this package's own .venv, else python3 on PATH), found
+//      without importing torch (find_spec and version.py: ~0.02 s against ~2 s for `import torch`);
+//   3. the system's CMake package (Debian's libtorch-dev).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type LibtorchSource = 'LIBTORCH' | 'python' | 'system';
 
@@ -15,12 +20,16 @@ export interface Libtorch {
   /** Folder holding the CMake package, as CMAKE_PREFIX_PATH wants it. */
   cmakePrefix: string;
   includeDirs: string[];
-  /** As the install reports it, e.g. "1.13.0" or "2.11.0+cu130". */
+  /** As the install reports it, e.g. "1.13.0" or "2.14.1+cu130". */
   version: string;
   /** libtorch_cuda is present. */
   cuda: boolean;
   /** The libstdc++ ABI libtorch was built with (-D_GLIBCXX_USE_CXX11_ABI=...), as its CMake package says. */
   cxx11Abi: 0 | 1;
+  /** The Python whose `torch` this is, when one is known: the tests compute their references with it. */
+  python: string | null;
+  /** The binary variant this libtorch needs, e.g. "torch-2.13-cpu" (one per libtorch minor, CPU or CUDA). */
+  variant: string;
 }
 
 export interface SearchStep {
@@ -42,62 +51,108 @@ const SYSTEM_CMAKE_DIRS = [
   '/usr/share/cmake/Torch',
 ];
 
+// The folder of this package (dist/libtorch/ -> the package root), where a source checkout keeps its .venv.
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
 /** "1.13.0a0" and "2.11.0+cu130" both give "1.13" / "2.11": ABI compatibility is decided at this level. */
 export function majorMinor(version: string): string {
   const m = /^(\d+)\.(\d+)/.exec(version);
   return m ? `${m[1]}.${m[2]}` : version;
 }
 
+/** The name of the binary variant a libtorch needs: "torch-<major.minor>-<cpu|cuda>". */
+export function variantName(version: string, cuda: boolean): string {
+  return `torch-${majorMinor(version)}-${cuda ? 'cuda' : 'cpu'}`;
+}
+
 export function findLibtorch(env: NodeJS.ProcessEnv = process.env): SearchResult {
   const steps: SearchStep[] = [];
-  const tryFolder = (where: string, folder: string, source: LibtorchSource): Libtorch | null => {
-    const probe = probeFolder(folder, source);
-    steps.push({ where, found: typeof probe !== 'string', detail: typeof probe === 'string' ? probe : folder });
+  const record = (where: string, probe: Libtorch | string): Libtorch | null => {
+    steps.push({ where, found: typeof probe !== 'string', detail: typeof probe === 'string' ? probe : probe.root });
     return typeof probe === 'string' ? null : probe;
   };
 
-  if (env.LIBTORCH) {
-    return { libtorch: tryFolder('LIBTORCH', env.LIBTORCH, 'LIBTORCH'), steps };
-  }
+  if (env.LIBTORCH) return { libtorch: record('LIBTORCH', probeAny(env.LIBTORCH)), steps };
   steps.push({ where: 'LIBTORCH', found: false, detail: 'not set' });
 
-  if (env.LIBTORCH_USE_PYTORCH === '1') {
-    const folder = pythonTorchFolder(env);
-    if (typeof folder === 'string') {
-      const found = tryFolder(`Python torch (${pythonOf(env)})`, folder, 'python');
-      if (found) return { libtorch: found, steps };
-    } else {
-      steps.push({ where: `Python torch (${pythonOf(env)})`, found: false, detail: folder.error });
-    }
+  if (env.LIBTORCH_USE_PYTORCH === '0') {
+    steps.push({ where: 'Python torch', found: false, detail: 'skipped: LIBTORCH_USE_PYTORCH=0' });
   } else {
-    steps.push({ where: 'Python torch', found: false, detail: 'skipped: LIBTORCH_USE_PYTORCH is not 1' });
+    for (const python of pythonsToAsk(env)) {
+      const found = record(`Python torch (${python})`, probePython(python));
+      if (found) return { libtorch: found, steps };
+    }
   }
 
   for (const dir of SYSTEM_CMAKE_DIRS) {
-    if (!existsSync(join(dir, 'TorchConfig.cmake'))) {
-      steps.push({ where: `system ${dir}`, found: false, detail: 'no TorchConfig.cmake' });
-      continue;
-    }
-    const found = probeSystem(dir);
-    steps.push({ where: `system ${dir}`, found: typeof found !== 'string', detail: typeof found === 'string' ? found : dir });
-    if (typeof found !== 'string') return { libtorch: found, steps };
+    const found = record(`system ${dir}`, existsSync(join(dir, 'TorchConfig.cmake')) ? probeCmakeDir(dir, 'system') : 'no TorchConfig.cmake');
+    if (found) return { libtorch: found, steps };
   }
   return { libtorch: null, steps };
 }
 
-function pythonOf(env: NodeJS.ProcessEnv): string {
-  return env.LIBTORCH_PYTHON ?? 'python3';
+// LIBTORCH_PYTHON alone when set; otherwise this package's .venv (a source checkout's, made by scripts/setup.sh)
+// before the python3 on PATH, so that a checkout runs on the libtorch its setup installed.
+function pythonsToAsk(env: NodeJS.ProcessEnv): string[] {
+  if (env.LIBTORCH_PYTHON) return [env.LIBTORCH_PYTHON];
+  const venv = join(packageRoot, '.venv', 'bin', 'python');
+  return existsSync(venv) ? [venv, 'python3'] : ['python3'];
 }
 
 // Asks Python where torch lives without importing it (an import takes seconds and may touch a GPU).
-function pythonTorchFolder(env: NodeJS.ProcessEnv): string | { error: string } {
+function probePython(python: string): Libtorch | string {
   const code = "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s else '')";
+  let folder: string;
   try {
-    const out = execFileSync(pythonOf(env), ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    return out || { error: 'this Python has no torch package' };
+    folder = execFileSync(python, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }).trim();
   } catch (e) {
-    return { error: `could not run it: ${(e as Error).message.split('\n')[0]}` };
+    return `could not run it: ${(e as Error).message.split('\n')[0]}`;
   }
+  if (!folder) return 'this Python has no torch package';
+  if (isDebianSplitPackage(folder)) {
+    return `${folder} is Debian's python3-torch, whose libraries are the system libtorch's (searched below)`;
+  }
+  const found = probeFolder(folder, 'python');
+  return typeof found === 'string' ? found : { ...found, python: interpreterPath(python) };
+}
+
+// Debian's python3-torch holds lib/ as symlinks into /usr/lib and no CMake package: libtorch-dev has those.
+function isDebianSplitPackage(folder: string): boolean {
+  const lib = join(folder, 'lib', 'libtorch_cpu.so');
+  if (!existsSync(lib) || existsSync(join(folder, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'))) return false;
+  return !realpathSync(lib).startsWith(realpathSync(folder));
+}
+
+// "python3" from PATH, made absolute, so that tests and benchmarks run the very same interpreter.
+function interpreterPath(python: string): string {
+  if (python.includes('/')) return resolve(python);
+  try {
+    return execFileSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || python;
+  } catch {
+    return python;
+  }
+}
+
+// LIBTORCH may name a libtorch folder, a Python torch package, a CMake package folder (holding TorchConfig.cmake,
+// as Debian's /usr/lib/x86_64-linux-gnu/cmake/Torch) or a prefix holding one (/usr).
+function probeAny(path: string): Libtorch | string {
+  if (!existsSync(path)) return `${path} does not exist`;
+  if (existsSync(join(path, 'TorchConfig.cmake'))) return probeCmakeDir(path, 'LIBTORCH');
+  const prefixed = SYSTEM_CMAKE_DIRS.filter((d) => d.startsWith('/usr/')).map((d) => join(path, d.slice('/usr/'.length)));
+  const cmakeDir = prefixed.find((d) => existsSync(join(d, 'TorchConfig.cmake')));
+  if (cmakeDir && !existsSync(join(path, 'share', 'cmake', 'Torch'))) return probeCmakeDir(cmakeDir, 'LIBTORCH');
+  const found = probeFolder(path, 'LIBTORCH');
+  return typeof found === 'string' ? found : { ...found, python: pythonOfPackage(path) };
+}
+
+// <prefix>/lib/pythonX.Y/site-packages/torch -> <prefix>/bin/pythonX.Y, when that interpreter is there.
+function pythonOfPackage(folder: string): string | null {
+  const m = /^(.*)\/lib\/(python\d+\.\d+)\/(site|dist)-packages\/torch\/?$/.exec(resolve(folder));
+  if (!m) return null;
+  for (const name of [m[2], 'python3', 'python']) {
+    if (existsSync(join(m[1], 'bin', name))) return join(m[1], 'bin', name);
+  }
+  return null;
 }
 
 // A libtorch folder (lib/, include/, share/cmake/Torch) or a Python torch package (same, plus version.py).
@@ -110,39 +165,47 @@ function probeFolder(folder: string, source: LibtorchSource): Libtorch | string 
   const version = folderVersion(folder) ?? cmakeVersion(cmakeDir);
   if (!version) return `${folder}: cannot tell its version (no version.py, build-version or TorchConfigVersion.cmake)`;
   const include = join(folder, 'include');
-  return {
+  return describe({
     source,
     root: folder,
     libDir,
     cmakePrefix: join(folder, 'share', 'cmake'),
     includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
     version,
-    cuda: hasLib(libDir, 'libtorch_cuda'),
     cxx11Abi: cxx11Abi(cmakeDir),
-  };
+  });
 }
 
 // Debian-style: headers in /usr/include, libraries beside the CMake folder's parent.
-function probeSystem(cmakeDir: string): Libtorch | string {
+function probeCmakeDir(cmakeDir: string, source: LibtorchSource): Libtorch | string {
   const libDir = join(cmakeDir, '..', '..');
   const version = cmakeVersion(cmakeDir);
   if (!version) return `${cmakeDir}: no version in TorchConfigVersion.cmake`;
   if (!hasLib(libDir, 'libtorch_cpu')) return `${libDir} has no libtorch_cpu.so`;
-  const include = '/usr/include';
-  return {
-    source: 'system',
-    root: '/usr',
-    libDir: normalise(libDir),
-    cmakePrefix: normalise(join(cmakeDir, '..')),
+  const prefix = join(libDir, '..', '..');
+  const include = existsSync(join(prefix, 'include', 'torch')) ? join(prefix, 'include') : '/usr/include';
+  return describe({
+    source,
+    root: join(prefix, '.'),
+    libDir: join(libDir, '.'),
+    cmakePrefix: join(cmakeDir, '..', '.'),
     includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
     version,
-    cuda: hasLib(libDir, 'libtorch_cuda'),
     cxx11Abi: cxx11Abi(cmakeDir),
-  };
+    python: debianPythonOf(libDir),
+  });
 }
 
-function normalise(p: string): string {
-  return join(p, '.');
+// Debian's python3-torch is a system libtorch's own Python when its lib/ links into that libtorch's folder.
+function debianPythonOf(libDir: string): string | null {
+  const lib = '/usr/lib/python3/dist-packages/torch/lib/libtorch_cpu.so';
+  if (!existsSync(lib) || !existsSync('/usr/bin/python3')) return null;
+  return dirname(realpathSync(lib)) === realpathSync(libDir) ? '/usr/bin/python3' : null;
+}
+
+function describe(lt: Omit<Libtorch, 'cuda' | 'variant' | 'python'> & { python?: string | null }): Libtorch {
+  const cuda = hasLib(lt.libDir, 'libtorch_cuda');
+  return { ...lt, python: lt.python ?? null, cuda, variant: variantName(lt.version, cuda) };
 }
 
 function hasLib(dir: string, stem: string): boolean {
@@ -186,10 +249,9 @@ export function linkFlags(lt: Libtorch): string[] {
 
 /** The shared libraries to load, in dependency order, before the addon itself. */
 export function libtorchLibraries(lt: Libtorch): string[] {
-  const names = LIBRARY_STEMS;
   const files = readdirSync(lt.libDir);
   const out: string[] = [];
-  for (const stem of names) {
+  for (const stem of LIBRARY_STEMS) {
     // Any of a library's names will do: the dynamic linker files it under its own soname.
     const match = files.filter((f) => f === `${stem}.so` || f.startsWith(`${stem}.so.`)).sort((a, b) => a.length - b.length);
     if (match.length > 0) out.push(join(lt.libDir, match[0]));

@@ -1,5 +1,6 @@
 // Adam, as torch.optim.Adam (its single-tensor path): the step runs natively (native/optim/adam.cc).
 import type { NativeHyper } from '../native.js';
+import { torch2Layout } from './python-layout.js';
 import { bool, checkRange, num, Optimizer, type OptimizerSpec, type ParamsInput } from './optimizer.js';
 
 export interface AdamOptions {
@@ -39,9 +40,13 @@ export function adamSpec(name: 'Adam' | 'AdamW'): OptimizerSpec<AdamOptions> {
       if (o.maximize !== undefined) h.maximize = o.maximize;
       return h;
     },
-    // torch 1.13's keys in its order (checked against torch.optim's state_dict() in test/optim.test.ts).
+    // torch's keys in its order, 1.13's or 2.x's (checked against torch.optim's state_dict() in test/optim.test.ts).
     toPython(o) {
       const common = { lr: o.lr, betas: [...o.betas], eps: o.eps, weight_decay: o.weightDecay, amsgrad: o.amsgrad };
+      if (torch2Layout()) {
+        return { ...common, maximize: o.maximize, foreach: null, capturable: false, differentiable: false, fused: null,
+          decoupled_weight_decay: name === 'AdamW' };
+      }
       return name === 'Adam'
         ? { ...common, maximize: o.maximize, foreach: null, capturable: false, differentiable: false, fused: false }
         : { ...common, foreach: null, maximize: o.maximize, capturable: false };

@@ -2,6 +2,8 @@
 // cosine annealing after a linear warm-up. Their state dicts use PyTorch's attribute names, so a checkpoint's
 // scheduler state reads the same from either side.
 
+import { torch2Layout } from './python-layout.js';
+
 /** What a scheduler drives: any optimiser's param groups (lib/optim/optimizer.ts). */
 export interface LrGroups {
   readonly paramGroups: readonly { lr: number }[];
@@ -43,6 +45,8 @@ export class ReduceLROnPlateau {
   eps: number;
   lastEpoch = 0;
   #lastLr: number[] | undefined;
+  /** The one min_lr given for every group (PyTorch 2.x keeps it to resize min_lrs); null when given per group. */
+  #defaultMinLr: number | null;
 
   constructor(optimizer: LrGroups, opts: ReduceLROnPlateauOptions = {}) {
     this.optimizer = optimizer;
@@ -53,8 +57,10 @@ export class ReduceLROnPlateau {
     if (Array.isArray(minLr)) {
       if (minLr.length !== groups) throw new RangeError(`expected ${groups} min_lrs, got ${minLr.length}`);
       this.minLrs = [...minLr];
+      this.#defaultMinLr = null;
     } else {
       this.minLrs = new Array(groups).fill(minLr as number);
+      this.#defaultMinLr = minLr as number;
     }
     this.patience = opts.patience ?? 10;
     this.cooldown = opts.cooldown ?? 0;
@@ -116,8 +122,17 @@ export class ReduceLROnPlateau {
     this.#lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
 
-  /** PyTorch's scheduler.state_dict(): its attributes under their Python names. */
+  /** PyTorch's scheduler.state_dict(): its attributes under their Python names, 1.13's or 2.x's. */
   stateDict(): Record<string, unknown> {
+    if (torch2Layout()) {
+      return {
+        factor: this.factor, default_min_lr: this.#defaultMinLr, min_lrs: [...this.minLrs], patience: this.patience,
+        cooldown: this.cooldown, eps: this.eps, last_epoch: this.lastEpoch,
+        _last_lr: [...(this.#lastLr ?? this.optimizer.paramGroups.map((g) => g.lr))],
+        mode_worse: this.modeWorse, mode: this.mode, threshold: this.threshold, threshold_mode: this.thresholdMode,
+        best: this.best, cooldown_counter: this.cooldownCounter, num_bad_epochs: this.numBadEpochs,
+      };
+    }
     return {
       factor: this.factor, min_lrs: [...this.minLrs], patience: this.patience, verbose: false,
       cooldown: this.cooldown, cooldown_counter: this.cooldownCounter, mode: this.mode, threshold: this.threshold,
@@ -132,6 +147,7 @@ export class ReduceLROnPlateau {
     const n = (k: string, cur: number): number => (sd[k] === undefined ? cur : Number(sd[k]));
     this.factor = n('factor', this.factor);
     if (Array.isArray(sd.min_lrs)) this.minLrs = sd.min_lrs.map(Number);
+    if (sd.default_min_lr !== undefined) this.#defaultMinLr = sd.default_min_lr === null ? null : Number(sd.default_min_lr);
     this.patience = n('patience', this.patience);
     this.cooldown = n('cooldown', this.cooldown);
     this.cooldownCounter = n('cooldown_counter', this.cooldownCounter);

@@ -1,5 +1,6 @@
 // SGD with momentum, as torch.optim.SGD (its single-tensor path): the step runs natively (native/optim/sgd.cc).
 import type { NativeHyper } from '../native.js';
+import { torch2Layout } from './python-layout.js';
 import { bool, checkRange, num, Optimizer, type OptimizerSpec, type ParamsInput } from './optimizer.js';
 
 export interface SGDOptions {
@@ -37,7 +38,7 @@ const spec: OptimizerSpec<SGDOptions> = {
   toPython(o) {
     return {
       lr: o.lr, momentum: o.momentum, dampening: o.dampening, weight_decay: o.weightDecay, nesterov: o.nesterov,
-      maximize: o.maximize, foreach: null, differentiable: false,
+      maximize: o.maximize, foreach: null, differentiable: false, ...(torch2Layout() ? { fused: null } : {}),
     };
   },
   fromPython(g, current) {

@@ -1,4 +1,6 @@
 // SGD with momentum, dampening, Nesterov and weight decay, as torch.optim's _single_tensor_sgd.
+#include <torch/version.h>
+
 #include "optimizer.h"
 
 namespace lvm::optim {
@@ -10,7 +12,13 @@ void sgdStep(Group& group, ParamState* state) {
     const at::Tensor& rawGrad = param.grad();
     if (!rawGrad.defined()) continue;
     ParamState& s = state[i];
-    s.present = true;  // torch.optim stores momentum_buffer (None without momentum) for every param it stepped
+    // torch.optim 1.13 stores momentum_buffer (None without momentum) for every param it stepped; 2.x only when
+    // there is momentum.
+#if TORCH_VERSION_MAJOR >= 2
+    if (h.momentum != 0) s.present = true;
+#else
+    s.present = true;
+#endif
 
     at::Tensor dp = h.maximize ? -rawGrad : rawGrad;
     if (h.weightDecay != 0) dp = dp.add(param, h.weightDecay);

@@ -12,7 +12,7 @@ import { PYTHON } from './python.js';
  * without importing them (an import of torch costs ~2 s; the server pays it once).
  */
 export function pythonMissing(modules = ['torch', 'numpy']): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found (install python3-torch)`;
+  if (!existsSync(PYTHON)) return `${PYTHON} not found (install python3-torch, or torch into the project's .venv)`;
   const probe = `import importlib.util, sys; m = [n for n in sys.argv[1:] if importlib.util.find_spec(n) is None]; print(' '.join(m))`;
   const r = spawnSync(PYTHON, ['-c', probe, ...modules], { encoding: 'utf8' });
   if (r.status !== 0) return `${PYTHON} failed: ${r.stderr.trim().split('\n').pop()}`;

@@ -1,14 +1,19 @@
-// Runs real PyTorch (/usr/bin/python3 with Debian's python3-torch) on JSON in, JSON out. Tests compare our
-// results with what it prints; they never compare our output with itself.
+// Runs real PyTorch on JSON in, JSON out. Tests compare our results with what it prints; they never compare our
+// output with itself. The Python is the one whose torch is the libtorch under test (test/global-setup.ts checks
+// that their versions agree): the venv's torch 2.13 for the torch-2.13-cpu variant, /usr/bin/python3 with
+// Debian's python3-torch for torch-1.13-cpu. LVMTORCH_TEST_PYTHON overrides it.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const PYTHON = process.env.LVMTORCH_TEST_PYTHON ?? '/usr/bin/python3';
+import { findLibtorch } from '../../dist/libtorch/find.js';
+
+/** The Python with the torch that matches the libtorch lvmtorch loads. */
+export const PYTHON = process.env.LVMTORCH_TEST_PYTHON ?? findLibtorch().libtorch?.python ?? '/usr/bin/python3';
 
 /** Why PyTorch cannot be run here, or null when it can. Tests that need it say this reason when they skip. */
 export function pythonTorchMissing(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found (install python3-torch)`;
+  if (!existsSync(PYTHON)) return `${PYTHON} not found (install python3-torch, or torch into the project's .venv)`;
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   return r.status === 0 ? null : `${PYTHON} cannot import torch: ${r.stderr.trim().split('\n').pop()}`;
 }

@@ -1,0 +1,24 @@
+// What a binary must be to ship in the npm package, read from its ELF headers: no RUNPATH/RPATH naming a folder
+// of the machine that built it, and libtorch libraries of one version only (a build against pip's libtorch once
+// linked Debian's libc10.so.1.13 too, found first by TorchConfig.cmake's find_library).
+import { readDynamic } from './elf.js';
+import { majorMinor } from './find.js';
+
+/** What is wrong with shipping `file` as part of `variant` ("torch-2.13-cpu"); empty when nothing is. */
+export function checkShippable(file: string, variant: string): string[] {
+  const dyn = readDynamic(file);
+  const problems: string[] = [];
+  for (const [tag, value] of [['RUNPATH', dyn.runpath], ['RPATH', dyn.rpath]] as const) {
+    const absolute = (value ?? '').split(':').filter((p) => p && !p.startsWith('$ORIGIN'));
+    if (absolute.length) problems.push(`${tag} names folders of the build machine: ${absolute.join(':')}`);
+  }
+  const version = /^torch-(\d+\.\d+)-/.exec(variant)?.[1];
+  for (const lib of dyn.needed.filter((n) => /^lib(c10|torch)/.test(n))) {
+    const suffix = /\.so\.(\d+\.\d+)/.exec(lib)?.[1];
+    // Debian names its libraries libtorch.so.1.13; pip's are unversioned: either way, one version.
+    if (suffix && majorMinor(suffix) !== version) problems.push(`needs ${lib}, a library of another libtorch than ${variant}'s`);
+  }
+  const suffixes = new Set(dyn.needed.filter((n) => /^lib(c10|torch)/.test(n)).map((n) => /\.so(\.[\d.]+)?$/.exec(n)?.[1] ?? ''));
+  if (suffixes.size > 1) problems.push(`needs libtorch libraries of more than one version: ${dyn.needed.filter((n) => /^lib(c10|torch)/.test(n)).join(', ')}`);
+  return problems;
+}

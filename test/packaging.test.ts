@@ -1,0 +1,150 @@
+// The npm package as a user gets it: `npm pack`, then `npm install <tarball>` into a fresh project with npm's
+// defaults and a PATH that holds no compiler, cmake or make; there, for each CPU variant whose libtorch is on this
+// machine, one training step and a checkpoint round trip, on the shipped binary, with nothing compiled.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { VARIANTS } from '../dist/libtorch/binaries.js';
+import { findLibtorch, type Libtorch } from '../dist/libtorch/find.js';
+import { checkShippable } from '../dist/libtorch/shippable.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const DEBIAN_CMAKE = '/usr/lib/x86_64-linux-gnu/cmake/Torch';
+
+// The CPU variants whose libtorch this machine has, and the environment that makes a user's process find each:
+// pip's torch through the python3 on PATH (as a user who ran `pip install torch` has it), Debian's with no
+// Python torch on PATH at all.
+function cpuVariantsHere(): { lt: Libtorch; python: string | null }[] {
+  const out: { lt: Libtorch; python: string | null }[] = [];
+  const venv = join(root, '.venv', 'bin', 'python');
+  const pip = existsSync(venv) ? findLibtorch({ LIBTORCH_PYTHON: venv }).libtorch : null;
+  if (pip && !pip.cuda) out.push({ lt: pip, python: venv });
+  const debian = existsSync(join(DEBIAN_CMAKE, 'TorchConfig.cmake')) ? findLibtorch({ LIBTORCH: DEBIAN_CMAKE }).libtorch : null;
+  if (debian) out.push({ lt: debian, python: null });
+  return out;
+}
+
+let tmp: string;
+let tarball: string;
+let project: string;
+let listing: string[];
+let installOutput: string;
+const here = cpuVariantsHere();
+
+/** A folder with node, npm and npx (and python3 when given): the PATH of a machine without a compiler. */
+function binDir(name: string, python: string | null): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  const nodeBin = dirname(process.execPath);
+  for (const tool of ['node', 'npm', 'npx']) symlinkSync(join(nodeBin, tool), join(dir, tool));
+  if (python) symlinkSync(python, join(dir, 'python3'));
+  return dir;
+}
+
+/** The environment of a user's shell: none of this checkout's loader or build variables. */
+function userEnv(path: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: path, npm_config_update_notifier: 'false' };
+  if (process.env.npm_config_cache) env.npm_config_cache = process.env.npm_config_cache;
+  return env;
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'lvmtorch-pack-'));
+  // prepack (scripts/prebuild.mjs) copies every variant built here into variants/.
+  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const info = JSON.parse(packed.slice(packed.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  tarball = join(tmp, info[0].filename);
+  listing = info[0].files.map((f) => f.path);
+  project = join(tmp, 'project');
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+  const bin = binDir('bin-install', null);
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', tarball], { cwd: project, env: userEnv(bin), encoding: 'utf8', timeout: 300_000 });
+  installOutput = r.stdout + r.stderr;
+  expect(r.status, installOutput).toBe(0);
+}, 600_000);
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the npm package', () => {
+  it('holds a binary of every CPU variant whose libtorch is on this machine, and no build folder', () => {
+    console.log(`packed ${tarball}: ${listing.filter((p) => p.endsWith('.node')).join(', ')}`);
+    expect(here.length).toBeGreaterThan(0);
+    for (const { lt } of here) {
+      expect(listing, `${lt.variant}: build it with \`LIBTORCH=${lt.root} npm run build:native\``)
+        .toContain(`variants/${lt.variant}/prebuilds/${process.platform}-${process.arch}/lvmtorch.glibc.node`);
+      expect(listing).toContain(`variants/${lt.variant}/prebuilds/${process.platform}-${process.arch}/lvmtorch_preload.node`);
+      expect(listing).toContain(`variants/${lt.variant}/prebuilds/${process.platform}-${process.arch}/lvmtorch.json`);
+    }
+    expect(listing.filter((p) => p.startsWith('build/'))).toEqual([]);
+    expect(listing).not.toContain('scripts/install.mjs');
+    for (const v of VARIANTS.filter((v) => !here.some((h) => h.lt.variant === v.name))) {
+      console.log(`${v.name}: its libtorch is not on this machine, so the package is not required to hold it`);
+    }
+  });
+
+  it('installs with npm\'s defaults without running any script or compiler', () => {
+    const pkg = join(project, 'node_modules', 'lvmtorch');
+    expect(existsSync(pkg)).toBe(true);
+    expect(existsSync(join(pkg, 'build'))).toBe(false);
+    expect(installOutput).not.toMatch(/install-scripts|node-gyp|gyp info|cmake/i);
+  });
+
+  it('ships binaries that name no folder of the build machine and link one libtorch', () => {
+    const variants = join(project, 'node_modules', 'lvmtorch', 'variants');
+    const files = readdirSync(variants).flatMap((v) => {
+      const dir = join(variants, v, 'prebuilds', `${process.platform}-${process.arch}`);
+      return readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => ({ variant: v, file: join(dir, f) }));
+    });
+    expect(files.length).toBeGreaterThanOrEqual(2 * here.length);
+    for (const { variant, file } of files) expect(checkShippable(file, variant), file).toEqual([]);
+  });
+
+  describe.each(here.map((h) => [h.lt.variant, h] as const))('%s, installed', (variant, { python }) => {
+    it('trains one step and round-trips a checkpoint on the shipped binary', () => {
+      const script = join(project, `check-${variant}.mjs`);
+      writeFileSync(script, CHECK);
+      const r = spawnSync(process.execPath, [script], {
+        cwd: project, env: userEnv(binDir(`bin-${variant}`, python)), encoding: 'utf8', timeout: 120_000,
+      });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+      console.log(`${variant}: ${JSON.stringify(out)}`);
+      expect(out.variant).toBe(variant);
+      expect(out.binary).toBe(join(project, 'node_modules', 'lvmtorch', 'variants', variant, 'prebuilds',
+        `${process.platform}-${process.arch}`, 'lvmtorch.glibc.node'));
+      expect(out.lossFinite).toBe(true);
+      expect(out.weightsChanged).toBe(true);
+      expect(out.roundTrip).toBe(true);
+      expect(existsSync(join(project, 'node_modules', 'lvmtorch', 'build'))).toBe(false);
+    });
+  });
+});
+
+// What the user's script does: a small GRU, one AdamW step on random data, save, load, compare.
+const CHECK = `
+import { AdamW, doctor, loadTorchFile, models, saveTorchFile, torch, trainStep } from 'lvmtorch';
+const report = doctor();
+if (!report.ok) throw new Error(report.error ?? JSON.stringify(report));
+torch.manualSeed(0);
+const model = models.gru({ inputDim: 16, outputDim: 16, dModel: 16, numLayers: 1 });
+const before = model.stateDict()['head.3.weight'].clone();
+const opt = new AdamW(model.parameters(), { lr: 1e-2 });
+const step = await trainStep(model, opt, torch.randn([4, 5, 16]), torch.randn([4, 16]), { clipNorm: 1 });
+const sd = model.stateDict();
+await saveTorchFile({ model_state_dict: sd }, 'ckpt.pt');
+const back = (await loadTorchFile('ckpt.pt')).model_state_dict;
+const roundTrip = Object.keys(sd).length === Object.keys(back).length &&
+  Object.entries(sd).every(([k, t]) => back[k] && back[k].sub(t).abs().max().item() === 0);
+console.log(JSON.stringify({
+  variant: report.variant, binary: report.binary.path, blas: report.blas.kind, lossFinite: Number.isFinite(step.loss),
+  weightsChanged: sd['head.3.weight'].sub(before).abs().max().item() > 0, roundTrip,
+}));
+`;
