@@ -18,12 +18,14 @@ export const description = 'load and save an 88 MB seed-style checkpoint: lvmtor
 const TARGETS = { load: 0.5, save: 1.0 }; // lvmtorch time ÷ Python's
 
 export async function run({ options = {}, log = console.log } = {}) {
+  // Python PyTorch of the libtorch this process loads by default (2.13 here): like for like with lvmtorch's worker.
+  const python = (await import('./lib/variants.js')).defaultPython();
   const rounds = Number(options.rounds ?? 7);
   const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-bench-ckpt-'));
   const src = join(dir, 'best_model.pt');
   const workers = {
     lvmtorch: await startWorker('lvmtorch', process.execPath, [fileURLToPath(import.meta.url), '--worker']),
-    python: await startWorker('python', '/usr/bin/python3', ['bench/python/checkpoint.py']),
+    python: await startWorker('python', python, ['bench/python/checkpoint.py']),
   };
   try {
     const { params } = await workers.python.request({ action: 'make', path: src });

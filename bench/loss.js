@@ -27,13 +27,15 @@ const IMPLS = [
 ];
 
 export async function run({ options = {}, log = console.log } = {}) {
+  // Python PyTorch of the libtorch this process loads by default (2.13 here): like for like with lvmtorch's worker.
+  const python = (await import('./lib/variants.js')).defaultPython();
   const rounds = Number(options.rounds ?? 5);
   const sample = Number(options.sample ?? 0.5);
   const sizes = String(options.sizes ?? '32,64,256,1024').split(',').map(Number);
   const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
   const workers = Object.fromEntries(await Promise.all([
     startWorker('lvmtorch', process.execPath, [fileURLToPath(import.meta.url), '--worker'], { env }),
-    startWorker('python', '/usr/bin/python3', ['bench/python/loss.py'], { env }),
+    startWorker('python', python, ['bench/python/loss.py'], { env }),
   ].map(async (w) => { const x = await w; return [x.name, x]; })));
   for (const w of Object.values(workers)) log(`  ${w.name}: ${JSON.stringify(w.hello)}`);
 

@@ -14,6 +14,8 @@ export const description = 'forward+backward of each model at the seed\'s sizes 
 const TARGET = 1.0;
 
 export async function run({ options = {}, log = console.log } = {}) {
+  // Python PyTorch of the libtorch this process loads by default (2.13 here): like for like with lvmtorch's worker.
+  const python = (await import('./lib/variants.js')).defaultPython();
   const rounds = Number(options.rounds ?? 3);
   const sample = Number(options.sample ?? 1);
   const B = Number(options.batch ?? 32);
@@ -26,7 +28,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(blasThreads) };
   const workers = {
     lvmtorch: await startWorker('lvmtorch', process.execPath, [fileURLToPath(import.meta.url), '--worker'], { env }),
-    python: await startWorker('python', '/usr/bin/python3', ['bench/python/models.py'], { env }),
+    python: await startWorker('python', python, ['bench/python/models.py'], { env }),
   };
   for (const w of Object.values(workers)) log(`  ${w.name}: ${JSON.stringify(w.hello)}`);
   const samples = Object.fromEntries(kinds.map((k) => [k, { lvmtorch: [], python: [] }]));

@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { benchDir, formatMachine, machineInfo, outDir, rootDir } from './lib/harness.js';
+import {
+  benchDir, describeLoad, formatLoad, formatMachine, loadSnapshot, machineInfo, outDir, rootDir,
+} from './lib/harness.js';
 
 const args = process.argv.slice(2);
 const names = args.filter((a) => !a.startsWith('--'));
@@ -25,14 +27,24 @@ if (!existsSync(join(rootDir, 'dist/index.js'))) {
 
 const machine = machineInfo();
 console.log(formatMachine(machine));
+// Every libtorch variant and Python PyTorch on this machine (the benchmarks that compare variants run each).
+const { discover } = await import('./lib/variants.js');
+const found = discover();
+machine.variants = found.lvmtorch.map((v) => ({ variant: v.variant, version: v.version, binary: v.binary, libtorch: v.env.LIBTORCH }));
+machine.pythons = found.pythons.map((p) => ({ python: p.python, torch: p.version }));
+console.log(`lvmtorch variants: ${found.lvmtorch.map((v) => `${v.variant}${v.isDefault ? ' (default)' : ''}`).join(', ') || 'none'}; ` +
+  `Python PyTorch: ${found.pythons.map((p) => `${p.minor} (${p.python})`).join(', ') || 'none'}`);
+for (const why of found.skipped) console.log(`  skipped: ${why}`);
 mkdirSync(outDir, { recursive: true });
 for (const name of names.length ? names : all) {
   const bench = await import(pathToFileURL(join(benchDir, `${name}.js`)).href);
   console.log(`\n## ${name}: ${bench.description}\n`);
   const t0 = Date.now();
+  const before = loadSnapshot();
   const { table, results } = await bench.run({ options, log: (s) => console.log(s) });
+  const load = describeLoad(before, loadSnapshot());
   const seconds = +((Date.now() - t0) / 1000).toFixed(1);
-  console.log(`\n${table}\n`);
-  writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ name, machine, options, seconds, ...results }, null, 2) + '\n');
+  console.log(`\n${table}\n\n${formatLoad(load)}\n`);
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ name, machine, options, seconds, load, ...results }, null, 2) + '\n');
   console.log(`${name}: ${seconds} s, results in bench/out/${name}.json`);
 }

@@ -1,6 +1,6 @@
 // The floor for bench/op-overhead.js: the same small ops as a plain C++ libtorch loop, each result created and
-// destroyed per call (grad mode on, one intra-op thread, as in the Node and Python workers).
-// Built by bench/lib/harness.js (buildCpp) against the libtorch the addon uses.
+// destroyed per call (grad mode on). `op_overhead --threads=N` sets N intra-op threads; without it libtorch keeps its
+// default, as the lvmtorch worker beside it does. Built by bench/lib/harness.js (buildCpp) once per libtorch variant.
 //
 // Protocol (shared with the other workers): one greeting line of JSON, then per request line
 // {"op":"add","seconds":0.3,"warmup":0.02,"batch":1000} one answer line {"iters":N,"seconds":S,"us":U}.
@@ -56,14 +56,17 @@ std::string mapped_library(const char* name) {
 
 }  // namespace
 
-int main() {
-  at::set_num_threads(1);
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a.rfind("--threads=", 0) == 0) at::set_num_threads(std::stoi(a.substr(10)));
+  }
   a16 = at::randn({16});
   b16 = at::randn({16});
   m8a = at::randn({8, 8});
   m8b = at::randn({8, 8});
-  std::printf("{\"impl\":\"c++\",\"threads\":%d,\"libtorch\":\"%s\",\"compiler\":\"%s\"}\n", at::get_num_threads(),
-              mapped_library("libtorch_cpu").c_str(), __VERSION__);
+  std::printf("{\"impl\":\"c++\",\"threads\":%d,\"libtorch\":\"%s\",\"compiler\":\"%s\",\"cplusplus\":%ld}\n",
+              at::get_num_threads(), mapped_library("libtorch_cpu").c_str(), __VERSION__, static_cast<long>(__cplusplus));
   std::fflush(stdout);
 
   for (std::string line; std::getline(std::cin, line);) {

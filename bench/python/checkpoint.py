@@ -47,7 +47,9 @@ def main():
             loaded = None  # the previous checkpoint is freed outside the timing, on both sides
         t0 = time.perf_counter()
         if req['action'] == 'load':
-            loaded = torch.load(req['path'])
+            # The file holds an argparse.Namespace and a numpy float, as the seed's do: PyTorch >= 2.6's default
+            # weights_only=True refuses those, so load it the way the seed's users must (1.13 also takes the flag).
+            loaded = torch.load(req['path'], weights_only=False)
         else:
             torch.save(loaded, req['path'])
         print(json.dumps({'ms': (time.perf_counter() - t0) * 1e3}), flush=True)

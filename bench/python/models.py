@@ -4,8 +4,6 @@ and test/python/mamba2_reference.py for mamba2) at the seed's sizes, on [B, 5, 7
 Protocol: one greeting line of JSON, then per request line {"kind", "config", "B", "seconds", "threads",
 "blasThreads"} one answer line {"iters", "seconds", "ms"}.
 """
-import ctypes
-import ctypes.util
 import json
 import os
 import sys
@@ -16,11 +14,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'python'))
 from models_reference import build  # noqa: E402
 
-
-def set_blas_threads(n):
-    path = ctypes.util.find_library('openblas')
-    if path and hasattr(ctypes.CDLL(path), 'openblas_set_num_threads'):
-        ctypes.CDLL(path).openblas_set_num_threads(n)
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_threads import set_blas_threads  # noqa: E402  (only an OpenBLAS torch itself loaded)
 
 
 def make(kind, config):

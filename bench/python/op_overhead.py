@@ -1,16 +1,21 @@
 """Python counterpart of bench/op-overhead.js: the same small ops as a user writes them (`a + b`, `a @ b`,
-`a.sum()`), grad mode on (no torch.no_grad()), one intra-op thread.
+`a.sum()`), grad mode on (no torch.no_grad()); `--threads=N` (bench_threads.py) sets the intra-op threads, torch's
+default without it.
 
 Protocol (shared with the other workers): one greeting line of JSON, then per request line
 {"op": "add", "seconds": 0.3, "warmup": 0.02, "batch": 1000} one answer line {"iters", "seconds", "us"}.
 """
 import json
+import os
 import sys
 import time
 
 import torch
 
-torch.set_num_threads(1)
+sys.path.insert(0, os.path.dirname(__file__))
+import bench_threads  # noqa: E402
+
+bench_threads.apply(bench_threads.parse_args())
 a = torch.randn(16)
 b = torch.randn(16)
 m1 = torch.randn(8, 8)
@@ -35,21 +40,14 @@ def op_sum(n):
 OPS = {"add": op_add, "matmul": op_matmul, "sum": op_sum}
 
 
-def mapped_library(name):
-    with open("/proc/self/maps") as f:
-        for line in f:
-            if name in line and "/" in line:
-                return line[line.index("/"):].strip()
-    return ""
-
-
 def main():
     print(json.dumps({
         "impl": "python",
         "python": sys.version.split()[0],
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "libtorch": mapped_library("libtorch_cpu"),
+        "executable": sys.executable,
+        "libtorch": bench_threads.mapped_library("libtorch_cpu"),
+        **bench_threads.describe(),
     }), flush=True)
     clock = time.perf_counter
     for line in sys.stdin:

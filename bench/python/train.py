@@ -3,11 +3,12 @@ side wrote: a shuffled pass of batches (randperm + index), the seed's GRU (test/
 seed's composite loss (test/python/loss_reference.py's DESIGN.md formulas: InfoNCE 1, moment 0.1, variance 0.01), backward, clip_grad_norm_(1.0),
 AdamW(5e-4, weight_decay 0.01).
 
-Protocol: one greeting line of JSON, then per request line {"file", "B", "threads", "blasThreads"} one answer line
-{"rows", "seconds", "samplesPerSecond", "loss"}.
+Thread settings are fixed for the life of the process: `--threads=N` (intra-op) and `--blas=M` (OpenBLAS's pool, where
+torch has one), or torch's defaults without them (bench_threads.py).
+
+Protocol: one greeting line of JSON (torch, threads, BLAS), then per request line {"file", "B", "maxRows"?} one answer
+line {"rows", "seconds", "samplesPerSecond", "loss"}: one shuffled epoch over the file, or over its first maxRows rows.
 """
-import ctypes
-import ctypes.util
 import json
 import os
 import sys
@@ -20,6 +21,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'test', '
 from loss_reference import design_terms  # noqa: E402
 from models_reference import Mamba2VectorPredictor  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+import bench_threads  # noqa: E402
+
 SEED_WEIGHTS = {'tau': 0.07, 'info': 1, 'moment': 0.1, 'variance': 0.01, 'mse': 0, 'cosMse': 0}
 
 
@@ -27,23 +31,10 @@ def seed_loss(pred, target):
     return design_terms(pred, target, SEED_WEIGHTS)[0]
 
 
-def set_blas_threads(n):
-    for name in ('openblas', 'openblasp', 'blas'):
-        path = ctypes.util.find_library(name)
-        if path:
-            lib = ctypes.CDLL(path)
-            if hasattr(lib, 'openblas_set_num_threads'):
-                lib.openblas_set_num_threads(n)
-                return True
-    return False
-
-
 data = {}
 
 
 def epoch(req):
-    torch.set_num_threads(req['threads'])
-    set_blas_threads(req['blasThreads'])
     if req['file'] not in data:
         z = np.load(req['file'])
         data[req['file']] = (torch.from_numpy(z['context_sequences']), torch.from_numpy(z['target_vectors']))
@@ -53,6 +44,8 @@ def epoch(req):
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
     n, B = x_all.shape[0], req['B']
+    if req.get('maxRows'):
+        n = min(n, req['maxRows'])
     t0 = time.perf_counter()
     order = torch.randperm(n)
     total = 0.0
@@ -72,7 +65,9 @@ def epoch(req):
 
 
 def main():
-    print(json.dumps({'impl': 'python', 'torch': torch.__version__}), flush=True)
+    bench_threads.apply(bench_threads.parse_args())
+    print(json.dumps({'impl': 'python', 'python': sys.executable, 'torch': torch.__version__,
+                      'libtorch': bench_threads.mapped_library('libtorch_cpu'), **bench_threads.describe()}), flush=True)
     for line in sys.stdin:
         print(json.dumps(epoch(json.loads(line))), flush=True)
 
