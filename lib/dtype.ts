@@ -2,11 +2,37 @@
 
 export type DType =
   | 'float32' | 'float64' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool'
+  | QuantizedDType;
+
+/**
+ * The quantized dtypes (torch.qint8, torch.quint8, torch.qint32): each element an integer (int8, uint8, int32)
+ * standing for `(int - zeroPoint) * scale`. Such tensors come from files (torch.save of a quantized model) or from
+ * torch.quantizePerTensor/quantizePerChannel; their data is read with `intRepr()` or `dequantize()`, not with
+ * toTypedArray()/toArray() (which throw, as PyTorch's tolist() does), and most ops refuse them, as in PyTorch.
+ */
+export type QuantizedDType = 'qint8' | 'quint8' | 'qint32';
 
 const CODES: Record<DType, number> = {
   uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, float32: 6, float64: 7, bool: 11, bfloat16: 15,
+  qint8: 12, quint8: 13, qint32: 14,
 };
+
+const UNDERLYING: Record<QuantizedDType, DType> = { qint8: 'int8', quint8: 'uint8', qint32: 'int32' };
+
+export function isQuantizedDType(dtype: unknown): dtype is QuantizedDType {
+  return dtype === 'qint8' || dtype === 'quint8' || dtype === 'qint32';
+}
+
+/** The integer dtype a quantized dtype stores its elements as (qint8 -> int8, quint8 -> uint8, qint32 -> int32). */
+export function underlyingDType(dtype: QuantizedDType): DType {
+  return UNDERLYING[dtype];
+}
+
+/** The quantized dtype stored as an integer dtype (int8 -> qint8, uint8 -> quint8, int32 -> qint32), or undefined. */
+export function quantizedDTypeOf(dtype: DType): QuantizedDType | undefined {
+  return dtype === 'int8' ? 'qint8' : dtype === 'uint8' ? 'quint8' : dtype === 'int32' ? 'qint32' : undefined;
+}
 
 // PyTorch's other spellings: torch.float, torch.double, torch.half, torch.long, torch.int, torch.short.
 const ALIASES: Record<string, DType> = {
@@ -46,7 +72,10 @@ export function isFloating(dtype: DType): boolean {
 export type TypedArray =
   | Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
 
-/** The TypedArray that holds a dtype's elements as they are stored (float16/bfloat16 as raw Uint16 bits). */
+/**
+ * The TypedArray that holds a dtype's elements as they are stored (float16/bfloat16 as raw Uint16 bits, quantized
+ * dtypes as their integers).
+ */
 export function storageArray(dtype: DType, buffer: ArrayBuffer): TypedArray {
   switch (dtype) {
     case 'float32': return new Float32Array(buffer);
@@ -57,6 +86,10 @@ export function storageArray(dtype: DType, buffer: ArrayBuffer): TypedArray {
     case 'int8': return new Int8Array(buffer);
     case 'uint8': case 'bool': return new Uint8Array(buffer);
     case 'float16': case 'bfloat16': return new Uint16Array(buffer);
+    // The stored integers of a quantized tensor (what intRepr() holds).
+    case 'qint8': return new Int8Array(buffer);
+    case 'quint8': return new Uint8Array(buffer);
+    case 'qint32': return new Int32Array(buffer);
   }
 }
 

@@ -3,16 +3,20 @@
 // what is forgotten is freed by the GC, which is told how many native bytes each tensor holds.
 import { inspect } from 'node:util';
 
-import { dtypeCode, dtypeOfCode, isDType, parseDType, storageArray, type DType, type TypedArray } from './dtype.js';
+import {
+  dtypeCode, dtypeOfCode, isDType, isQuantizedDType, parseDType, storageArray, type DType, type TypedArray,
+} from './dtype.js';
 import { isDevice, parseDevice, type Device } from './device.js';
 import { native, onLoad, type Addon, type RawTensor } from './native.js';
 import { adopt, release, unregister } from './lifetime.js';
+import { quantizedNative, type QScheme } from './quantized-native.js';
 import { track } from './scope.js';
 
 export type Dim = number | number[];
 export type Scalar = number | boolean;
 /** Nested arrays of numbers or booleans, as `tensor.toArray()` returns them. */
 export type NestedArray = number | boolean | NestedArray[];
+export type { QScheme } from './quantized-native.js';
 
 let handleOf: (t: Tensor) => RawTensor;
 
@@ -164,17 +168,23 @@ export class Tensor {
   }
 
   // ---- data out ----
-  /** The elements in C order, on the CPU: float16/bfloat16 come as float32 values, int64 as BigInt64Array, bool as 0/1. */
+  /**
+   * The elements in C order, on the CPU: float16/bfloat16 come as float32 values, int64 as BigInt64Array, bool as 0/1.
+   * A quantized tensor throws a TypeError (as PyTorch's tolist() and numpy() refuse one): take `intRepr()` for its
+   * stored integers or `dequantize()` for the values they stand for.
+   */
   toTypedArray(): TypedArray {
     const dtype = this.dtype;
+    if (isQuantizedDType(dtype)) throw this.#quantizedData('toTypedArray');
     if (dtype === 'float16' || dtype === 'bfloat16') {
       return new Float32Array(lib().toData(this.#h, dtypeCode('float32')));
     }
     return storageArray(dtype, lib().toData(this.#h));
   }
 
-  /** Nested arrays as Python's `tolist()`; int64 beyond 2^53 throws (use toTypedArray() for those). */
+  /** Nested arrays as Python's `tolist()`; int64 beyond 2^53 throws (use toTypedArray() for those), so does a quantized tensor. */
   toArray(): NestedArray {
+    if (this.isQuantized) throw this.#quantizedData('toArray');
     const flat = this.toTypedArray();
     const dtype = this.dtype;
     const at = (i: number): number | boolean => {
@@ -198,9 +208,66 @@ export class Tensor {
     return build(0);
   }
 
-  /** The value of a one-element tensor: a number (a bigint for int64 beyond 2^53), or a boolean. */
+  /**
+   * The value of a one-element tensor: a number (a bigint for int64 beyond 2^53), or a boolean. A quantized tensor
+   * gives its dequantized value, as PyTorch 2.x does.
+   */
   item(): number | boolean | bigint {
+    if (this.isQuantized) {
+      const real = this.dequantize();
+      try {
+        return real.item();
+      } finally {
+        real.dispose();
+      }
+    }
     return lib().item(this.#h);
+  }
+
+  #quantizedData(method: string): TypeError {
+    return new TypeError(`${method}() of a ${this.dtype} tensor: its elements are quantized; call intRepr() for the stored integers or dequantize() for the float32 values`);
+  }
+
+  // ---- quantized tensors (PyTorch's names, in camelCase) ----
+  /** Whether this is a quantized tensor (dtype qint8, quint8 or qint32), as PyTorch's `t.is_quantized`. */
+  get isQuantized(): boolean {
+    return isQuantizedDType(this.dtype);
+  }
+  /**
+   * How the stored integers map to real values: 'per_tensor_affine' (one scale and zero point), 'per_channel_affine'
+   * (one per slice along qPerChannelAxis()) or 'per_channel_affine_float_qparams' (per channel, float zero points).
+   * A TypeError for a tensor that is not quantized.
+   */
+  qscheme(): QScheme {
+    return quantizedNative().qscheme(this.#h);
+  }
+  /** The scale of a per-tensor quantized tensor: real = (int - qZeroPoint()) * qScale(). */
+  qScale(): number {
+    return quantizedNative().qScale(this.#h);
+  }
+  /** The zero point of a per-tensor quantized tensor. */
+  qZeroPoint(): number {
+    return quantizedNative().qZeroPoint(this.#h);
+  }
+  /** A per-channel quantized tensor's scales, one per slice along qPerChannelAxis() (float64; float32 for float qparams). */
+  qPerChannelScales(): Tensor {
+    return fromRaw(quantizedNative().qPerChannelScales(this.#h));
+  }
+  /** A per-channel quantized tensor's zero points (int64; float32 for float qparams). */
+  qPerChannelZeroPoints(): Tensor {
+    return fromRaw(quantizedNative().qPerChannelZeroPoints(this.#h));
+  }
+  /** The dim that a per-channel quantized tensor's scales and zero points run along. */
+  qPerChannelAxis(): number {
+    return quantizedNative().qPerChannelAxis(this.#h);
+  }
+  /** The stored integers of a quantized tensor, as a new int8 (qint8), uint8 (quint8) or int32 (qint32) tensor. */
+  intRepr(): Tensor {
+    return fromRaw(quantizedNative().intRepr(this.#h));
+  }
+  /** The real values of a quantized tensor, `(int - zeroPoint) * scale`, as a new float32 tensor. */
+  dequantize(): Tensor {
+    return fromRaw(quantizedNative().dequantize(this.#h));
   }
 
   // ---- conversion ----
@@ -219,6 +286,9 @@ export class Tensor {
       copy = target.copy ?? false;
     } else {
       throw new TypeError(`to() takes a device, a dtype or { device, dtype }, got ${describe(target)}`);
+    }
+    if (dtype !== undefined && dtype !== this.dtype && this.isQuantized) {
+      throw new TypeError(`to('${dtype}') of a ${this.dtype} tensor: call dequantize() for its float32 values or intRepr() for its integers`);
     }
     return fromRaw(lib().to(this.#h, device, dtype === undefined ? undefined : dtypeCode(dtype), copy));
   }
@@ -451,8 +521,37 @@ export class Tensor {
   }
   [inspect.custom](): string {
     if (this.isDisposed) return 'Tensor(disposed)';
+    if (this.isQuantized) return this.#inspectQuantized();
     const preview = this.numel <= 64 ? `${inspect(this.toArray(), { depth: 8, breakLength: 100 })}, ` : '';
     return `tensor(${preview}shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+  // As PyTorch prints one: the dequantized values, then the quantization.
+  #inspectQuantized(): string {
+    let preview = '';
+    if (this.numel <= 64) {
+      const real = this.dequantize();
+      try {
+        preview = `${inspect(real.toArray(), { depth: 8, breakLength: 100 })}, `;
+      } finally {
+        real.dispose();
+      }
+    }
+    const scheme = this.qscheme();
+    let params: string;
+    if (scheme === 'per_tensor_affine' || scheme === 'per_tensor_symmetric') {
+      params = `scale=${this.qScale()}, zero_point=${this.qZeroPoint()}`;
+    } else {
+      const scales = this.qPerChannelScales();
+      const zeroPoints = this.qPerChannelZeroPoints();
+      try {
+        const list = (t: Tensor): string => (t.numel <= 16 ? inspect(t.toArray(), { breakLength: Infinity }) : `[${t.numel} values]`);
+        params = `scales=${list(scales)}, zero_points=${list(zeroPoints)}, axis=${this.qPerChannelAxis()}`;
+      } finally {
+        scales.dispose();
+        zeroPoints.dispose();
+      }
+    }
+    return `tensor(${preview}shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}, quantization_scheme=${scheme}, ${params})`;
   }
 }
 

@@ -8,8 +8,12 @@ import { fromRaw, rawOf, Tensor, type NestedArray, type Scalar } from './tensor.
 
 export { cuda } from './device.js';
 export * as linalg from './linalg.js';
+export {
+  quantizePerTensor, quantizePerChannel, makePerTensorQuantizedTensor, makePerChannelQuantizedTensor,
+} from './quantize.js';
 export { Tensor } from './tensor.js';
-export type { DType } from './dtype.js';
+export type { DType, QuantizedDType } from './dtype.js';
+export type { QScheme } from './quantized-native.js';
 export type { Device } from './device.js';
 export { tidy, keep };
 
@@ -104,7 +108,11 @@ export function tensor(data: TypedArray | Buffer | ArrayBuffer | NestedArray | b
 }
 
 function elementSize(dtype: DType): number {
-  return { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 }[dtype];
+  const sizes: Record<DType, number> = {
+    float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+    qint8: 1, quint8: 1, qint32: 4,
+  };
+  return sizes[dtype];
 }
 
 // Nested JS arrays -> one flat typed array, its shape and the dtype PyTorch would infer.

@@ -12,6 +12,7 @@ void initOptim(Napi::Env, Napi::Object);
 void initModels(Napi::Env, Napi::Object);
 void initTrain(Napi::Env, Napi::Object);
 void initLinalg(Napi::Env, Napi::Object);
+void initQuantized(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initModels(env, exports);
   lvm::initTrain(env, exports);
   lvm::initLinalg(env, exports);
+  lvm::initQuantized(env, exports);
   return exports;
 }
 

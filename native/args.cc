@@ -65,6 +65,11 @@ at::ScalarType toDtype(Napi::Value v, const char* what) {
     case at::kFloat: case at::kDouble: case at::kHalf: case at::kBFloat16: case at::kLong:
     case at::kInt: case at::kShort: case at::kChar: case at::kByte: case at::kBool:
       return static_cast<at::ScalarType>(code);
+    case at::kQInt8: case at::kQUInt8: case at::kQInt32:
+      // Quantized tensors need a scale and zero point: native/quantized.cc makes them.
+      throw TypeError(named(what, std::string(code == 12 ? " qint8" : code == 13 ? " quint8" : " qint32") +
+                                      " is quantized: make such tensors with torch.quantizePerTensor() or "
+                                      "torch.quantizePerChannel(), and read them with intRepr() or dequantize()"));
     default:
       throw TypeError(named(what, " code " + std::to_string(code) + " is not a supported dtype"));
   }

@@ -22,7 +22,7 @@ const FROM_NUMPY: Record<string, DType> = {
 };
 const TO_NUMPY: Record<DType, string | null> = {
   float16: '<f2', float32: '<f4', float64: '<f8', int8: '|i1', int16: '<i2', int32: '<i4', int64: '<i8', uint8: '|u1',
-  bool: '|b1', bfloat16: null,
+  bool: '|b1', bfloat16: null, qint8: null, quint8: null, qint32: null,
 };
 const WHY_NOT: [RegExp, string][] = [
   [/^O/, 'an object array holds pickled Python objects, and loading those needs pickle (allow_pickle is not supported)'],
@@ -103,7 +103,10 @@ export function saveNpy(t: Tensor, path: string): void {
 export function npyParts(t: Tensor, where: string): <T>(use: (header: Buffer, data: Uint8Array) => T) => T {
   if (!(t instanceof Tensor)) throw new TypeError(`${where}: expected a Tensor`);
   const descr = TO_NUMPY[t.dtype];
-  if (descr === null) throw new NpyError(`${where}: numpy has no ${t.dtype} dtype; convert the tensor first (t.to('float32'))`);
+  if (descr === null) {
+    const how = t.isQuantized ? 't.dequantize() or t.intRepr()' : "t.to('float32')";
+    throw new NpyError(`${where}: numpy has no ${t.dtype} dtype; convert the tensor first (${how})`);
+  }
   const header = formatHeader({ descr, fortranOrder: false, shape: [...t.shape] });
   return (use) => withTensorBytes(t, (data) => use(header, data));
 }

@@ -20,11 +20,12 @@ export class SafetensorsError extends Error {
 export const MAX_HEADER = 100_000_000;
 const METADATA_KEY = '__metadata__';
 
-const CODES: Record<DType, string> = {
+// safetensors has no quantized dtypes.
+const CODES: Record<DType, string | null> = {
   float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16',
-  int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  int8: 'I8', uint8: 'U8', bool: 'BOOL', qint8: null, quint8: null, qint32: null,
 };
-const BY_CODE = new Map(Object.entries(CODES).map(([dtype, code]) => [code, dtype as DType]));
+const BY_CODE = new Map(Object.entries(CODES).filter(([, code]) => code !== null).map(([dtype, code]) => [code, dtype as DType]));
 /** The reference writer's order: larger dtypes first (its dtype enum, reversed), so data stays aligned; then by name. */
 const WRITE_ORDER: DType[] = ['int64', 'float64', 'float32', 'int32', 'bfloat16', 'float16', 'int16', 'int8', 'uint8', 'bool'];
 
@@ -161,7 +162,12 @@ function buildHeader(
   tensors: Record<string, Tensor>, metadata: Record<string, string>, fail: (m: string) => SafetensorsError,
 ): { header: Buffer; order: string[] } {
   for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw fail(`metadata '${k}' is not a string`);
-  for (const [k, t] of Object.entries(tensors)) if (!(t instanceof Tensor)) throw fail(`'${k}' is not a Tensor`);
+  for (const [k, t] of Object.entries(tensors)) {
+    if (!(t instanceof Tensor)) throw fail(`'${k}' is not a Tensor`);
+    if (CODES[t.dtype] === null) {
+      throw fail(`'${k}' is a ${t.dtype} tensor: safetensors has no quantized dtypes; save t.dequantize(), or t.intRepr() with its scale and zero point, or use a .pt file`);
+    }
+  }
   const rank = (k: string): number => WRITE_ORDER.indexOf(tensors[k].dtype);
   const order = Object.keys(tensors).sort((a, b) => rank(a) - rank(b) || Buffer.compare(Buffer.from(a), Buffer.from(b)));
   if (order.includes(METADATA_KEY)) throw fail(`'${METADATA_KEY}' cannot name a tensor`);

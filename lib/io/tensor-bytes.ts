@@ -7,6 +7,7 @@ import * as torch from '../torch.js';
 
 const ITEM_SIZE: Record<DType, number> = {
   float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  qint8: 1, quint8: 1, qint32: 4,
 };
 
 export function itemSize(dtype: DType): number {

@@ -7,6 +7,9 @@
 // loading costs about the file's size in memory. Storages saved from CUDA load on the CPU; `device` moves
 // every storage (once) afterwards, keeping the views.
 //
+// Quantized tensors (qint8, quint8, qint32; per-tensor and per-channel affine) are read and written as
+// torch.save 2.13 writes them (torch-pickle.ts).
+//
 // Writing: what torch.save writes (PyTorch 1.13 and 2.x): `<name>/data.pkl` (protocol 2),
 // `<name>/byteorder` ('little'), `<name>/data/<key>` for each storage in key order, `<name>/version` ('3\n'),
 // stored, with data aligned to 64 bytes; `<name>` is the file's name without its extension, as PyTorch names it.
@@ -236,6 +239,12 @@ function moveTo(value: unknown, device: Device): unknown {
   };
   try {
     return mapLeaves(value, (leaf) => {
+      // A quantized tensor moves on its own (libtorch makes no quantized views by strides on another device).
+      if (leaf instanceof Tensor && leaf.isQuantized) {
+        const out = leaf.to(device);
+        leaf.dispose();
+        return out;
+      }
       if (leaf instanceof Tensor) {
         const { flat, strides, offset } = flatOn(leaf);
         const out = flat.asStrided([...leaf.shape], strides, offset);

@@ -7,7 +7,7 @@
 // (Files older still, PyTorch < 0.4's tar archives, are not read.)
 import { PickleError } from './pickle/errors.js';
 import { readPickle } from './pickle/reader.js';
-import { emptyStorage, readTorchPickle, storageBytes, elementSize } from './torch-pickle.js';
+import { checkQuantizedValues, emptyStorage, readTorchPickle, storageBytes, elementSize } from './torch-pickle.js';
 import { readAt, type ByteRange } from './positional.js';
 import { TorchFileError } from './torch-error.js';
 import type { DType } from '../dtype.js';
@@ -58,6 +58,8 @@ export function loadLegacy(src: ByteRange, opts: LegacyOptions): LegacyResult {
     if (unfilled.length) {
       throw new TorchFileError(`${opts.name}: storages ${unfilled.join(', ')} are used by the object but have no data in the file`);
     }
+    // Per-channel quantizer parameters are storages too, filled only now.
+    checkQuantizedValues(value, (m) => new TorchFileError(`${opts.name}: ${m}`));
     return { value, storages: [...made.values()].map((s) => s.tensor) };
   } catch (e) {
     for (const s of made.values()) s.tensor.dispose();
@@ -98,6 +100,7 @@ function parseHeader(head: Uint8Array, fileSize: number, opts: LegacyOptions, ma
   const obj = readTorchPickle(head, {
     strict: opts.strict,
     offset: sysInfo.end,
+    storagesFilledLater: true,
     storage: (key, dtype, numel) => {
       total += numel * elementSize(dtype);
       if (total > fileSize) {

@@ -8,20 +8,32 @@
 // plain values; numpy values go through numpy-pickle.ts. Anything else stays an inert PickleObject, or with
 // `strict` is refused, as torch.load(weights_only=True) refuses it.
 //
+// Quantized tensors: a torch.QInt8Storage / QUInt8Storage / QInt32Storage is held as a flat int8 / uint8 / int32
+// tensor, and `torch._utils._rebuild_qtensor(storage, offset, size, stride, quantizer_params, requires_grad,
+// hooks)` becomes a quantized tensor on that memory (as Python's set_() makes it), with quantizer_params
+// `(torch.per_tensor_affine, scale, zero_point)` or `(torch.per_channel_affine, scales, zero_points, axis)`
+// (scales float64 and zero points int64 tensors, or lists in old files; float32 zero points for
+// per_channel_affine_float_qparams, which PyTorch writes under the per_channel_affine name). Every parameter is
+// checked as PyTorch 2.13's _rebuild_qtensor checks it, and more (scales positive and finite, zero points inside
+// the dtype's range); the symmetric schemes are refused, as PyTorch refuses them.
+//
 // Writing: each Tensor becomes `_rebuild_tensor_v2(persistent id, offset, size, stride, requires_grad,
 // OrderedDict())` exactly as torch.save writes it, each storage listed once (keys '0', '1', ... in order of
-// first use) for the caller to write as `data/<key>`.
+// first use) for the caller to write as `data/<key>`; a quantized tensor becomes `_rebuild_qtensor(...)` as
+// torch.save 2.13 writes it, its per-channel scales and zero points as tensors of their own storages.
 import {
-  PickleGlobal, PickleObject, PersistentRef, isPlainObject, orderedDict, pythonClass, tuple, tupleFrom,
+  PickleGlobal, PickleObject, PersistentRef, isPlainObject, orderedDict, pyFloat, pythonClass, tuple, tupleFrom,
 } from './pickle/values.js';
 import { chainGlobals, pythonGlobals } from './pickle/python-globals.js';
 import { readPickle, type GlobalHandler, type GlobalResolver, type ReadResult } from './pickle/reader.js';
 import { dumps } from './pickle/writer.js';
 import { numpyGlobals } from './numpy-pickle.js';
-import { parseDType, type DType } from '../dtype.js';
+import { mapLeaves } from './map-leaves.js';
+import { dtypeCode, isQuantizedDType, parseDType, underlyingDType, type DType } from '../dtype.js';
 import { native } from '../native.js';
-import { Tensor, rawOf } from '../tensor.js';
-import { empty } from '../torch.js';
+import { quantizedNative } from '../quantized-native.js';
+import { Tensor, fromRaw, rawOf } from '../tensor.js';
+import { empty, tensor } from '../torch.js';
 
 // ---- dtypes ----
 
@@ -36,11 +48,12 @@ const STORAGE_DTYPES: Record<string, DType | string> = {
 const STORAGE_OF: Record<DType, string> = {
   float32: 'FloatStorage', float64: 'DoubleStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage',
   int64: 'LongStorage', int32: 'IntStorage', int16: 'ShortStorage', int8: 'CharStorage', uint8: 'ByteStorage',
-  bool: 'BoolStorage',
+  bool: 'BoolStorage', qint8: 'QInt8Storage', quint8: 'QUInt8Storage', qint32: 'QInt32Storage',
 };
 
 const ELEMENT_SIZE: Record<DType, number> = {
   float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  qint8: 1, quint8: 1, qint32: 4,
 };
 
 export function elementSize(dtype: DType): number {
@@ -58,7 +71,24 @@ export class TorchStorageType {
   constructor(readonly name: string, readonly dtype: DType | string) {}
 }
 
-/** A storage loaded from the file: its key, dtype and element count, and the flat CPU tensor holding it. */
+/**
+ * A torch.qscheme named in a pickle (GLOBAL torch.per_tensor_affine, ...): how a quantized tensor's integers map
+ * to real values. It stays this value outside a quantized tensor's parameters and is written back as the same global.
+ */
+export class TorchQScheme {
+  constructor(readonly name: string) {}
+  toString(): string {
+    return `torch.${this.name}`;
+  }
+}
+
+const QSCHEMES = new Set(['per_tensor_affine', 'per_tensor_symmetric', 'per_channel_affine', 'per_channel_symmetric',
+  'per_channel_affine_float_qparams']);
+
+/**
+ * A storage loaded from the file: its key, dtype and element count, and the flat CPU tensor holding it (for a
+ * quantized storage, qint8/quint8/qint32, the flat int8/uint8/int32 tensor of its integers).
+ */
 export class TorchStorage {
   constructor(
     readonly key: string,
@@ -74,9 +104,12 @@ export class TorchStorage {
 /** Makes the flat storage tensor for one key, once; the caller fills it from the file. */
 export type StorageFactory = (key: string, dtype: DType, numel: number, location: string) => Tensor;
 
-/** A new flat CPU tensor of `numel` elements, uninitialised: the memory a storage's bytes are read into. */
+/**
+ * A new flat CPU tensor of `numel` elements, uninitialised: the memory a storage's bytes are read into. A quantized
+ * storage is held as its integers (int8, uint8, int32), on which _rebuild_qtensor makes the quantized views.
+ */
 export function emptyStorage(dtype: DType, numel: number): Tensor {
-  return empty([numel], { dtype });
+  return empty([numel], { dtype: isQuantizedDType(dtype) ? underlyingDType(dtype) : dtype });
 }
 
 export interface TorchReadOptions {
@@ -86,13 +119,38 @@ export interface TorchReadOptions {
   /** Extra handlers, consulted before torch's own. */
   globals?: GlobalResolver;
   offset?: number;
+  /**
+   * The storages are filled only after the pickle is read (the legacy format): per-channel scales and zero points
+   * are then checked by checkQuantizedValues() afterwards, not while the quantized tensors are made.
+   */
+  storagesFilledLater?: boolean;
+}
+
+const laterFilledQTensors: GlobalResolver = (module, name) =>
+  module === 'torch._utils' && name === '_rebuild_qtensor' ? { call: (args) => rebuildQTensor(args, false) } : undefined;
+
+/**
+ * Checks the per-channel scales and zero points of every quantized tensor in a loaded value (as they are made, for
+ * files whose storages are filled after their pickle is read); `fail` makes the error.
+ */
+export function checkQuantizedValues(value: unknown, fail: (message: string) => Error): void {
+  mapLeaves(value, (leaf) => {
+    if (leaf instanceof Tensor && leaf.isQuantized) {
+      try {
+        quantizedNative().checkQuantizerValues(rawOf(leaf));
+      } catch (e) {
+        throw fail(`a ${leaf.dtype} tensor [${leaf.shape}] (${leaf.qscheme()}): ${(e as Error).message}`);
+      }
+    }
+    return leaf;
+  });
 }
 
 /** Reads the pickle of a torch.save file (data.pkl, or the legacy format's object pickle). */
 export function readTorchPickle(data: Uint8Array, opts: TorchReadOptions): ReadResult {
   const storages = new Map<string, TorchStorage>();
   return readPickle(data, {
-    globals: chainGlobals(opts.globals, torchGlobals, numpyGlobals, pythonGlobals),
+    globals: chainGlobals(opts.globals, opts.storagesFilledLater ? laterFilledQTensors : undefined, torchGlobals, numpyGlobals, pythonGlobals),
     strict: opts.strict,
     offset: opts.offset,
     persistentLoad: (pid) => loadStorage(pid, storages, opts.storage),
@@ -152,6 +210,9 @@ function describePid(pid: unknown): string {
 function rebuildTensor(args: unknown[]): Tensor {
   const [storage, offset, size, stride, requiresGrad] = args;
   if (!(storage instanceof TorchStorage)) throw new TypeError('the first argument is not a storage');
+  if (isQuantizedDType(storage.dtype)) {
+    throw new TypeError(`storage ${storage.key} is a torch.${STORAGE_OF[storage.dtype]}: quantized tensors are rebuilt by _rebuild_qtensor, with their scale and zero point`);
+  }
   const dims = intList(size, 'size');
   const strides = intList(stride, 'stride');
   if (dims.length !== strides.length) throw new RangeError(`size [${dims}] and stride [${strides}] differ in length`);
@@ -178,6 +239,95 @@ function checkInBounds(storage: TorchStorage, size: number[], stride: number[], 
   }
 }
 
+// _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks), as
+// torch/_utils.py: a quantized tensor on the storage's memory, checked as PyTorch 2.13 checks it and more.
+function rebuildQTensor(args: unknown[], checkValues = true): Tensor {
+  if (args.length !== 7) {
+    throw new TypeError(`takes 7 arguments (storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks), got ${args.length}`);
+  }
+  const [storage, offset, size, stride, params, requiresGrad] = args;
+  if (!(storage instanceof TorchStorage)) throw new TypeError('the first argument is not a storage');
+  if (!isQuantizedDType(storage.dtype)) {
+    throw new TypeError(`storage ${storage.key} is a ${storage.dtype} storage; a quantized tensor needs a QInt8Storage, QUInt8Storage or QInt32Storage`);
+  }
+  const dims = intList(size, 'size');
+  const strides = intList(stride, 'stride');
+  if (dims.length !== strides.length) throw new RangeError(`size [${dims}] and stride [${strides}] differ in length`);
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new RangeError(`storage offset ${String(offset)}`);
+  checkInBounds(storage, dims, strides, offset as number);
+  if (typeof requiresGrad !== 'boolean') throw new TypeError(`requires_grad must be True or False, got ${describeArg(requiresGrad)}`);
+  // PyTorch's own rebuild fails here too: only floating tensors can require grad.
+  if (requiresGrad) throw new TypeError('a quantized tensor cannot require grad');
+  if (!Array.isArray(params) || params.length === 0) {
+    throw new TypeError(`quantizer_params must be a tuple (qscheme, ...), got ${describeArg(params)}`);
+  }
+  const scheme = params[0];
+  if (!(scheme instanceof TorchQScheme)) {
+    throw new TypeError(`quantizer_params[0] must be a torch.qscheme (torch.per_tensor_affine, torch.per_channel_affine), got ${describeArg(scheme)}`);
+  }
+  const q = quantizedNative();
+  const code = dtypeCode(storage.dtype);
+  const base = rawOf(storage.tensor);
+  const where = `a ${storage.dtype} tensor [${dims}] with qscheme ${scheme}`;
+  if (scheme.name === 'per_tensor_affine') {
+    if (params.length !== 3) throw new TypeError(`${where}: quantizer_params must be (qscheme, scale, zero_point), got ${params.length} items`);
+    const [, scale, zeroPoint] = params;
+    if (typeof scale !== 'number') throw new TypeError(`${where}: scale must be a float, got ${describeArg(scale)}`);
+    if (!Number.isFinite(scale) || !(scale > 0)) throw new RangeError(`${where}: scale must be a positive finite number, got ${scale}`);
+    if (!Number.isSafeInteger(zeroPoint)) throw new TypeError(`${where}: zero_point must be an int, got ${describeArg(zeroPoint)}`);
+    return fromRaw(q.perTensorQuantizedView(base, code, dims, strides, offset as number, scale, zeroPoint as number));
+  }
+  if (scheme.name === 'per_channel_affine' || scheme.name === 'per_channel_affine_float_qparams') {
+    if (params.length !== 4) throw new TypeError(`${where}: quantizer_params must be (qscheme, scales, zero_points, axis), got ${params.length} items`);
+    const [, scales, zeroPoints, axis] = params;
+    if (!Number.isSafeInteger(axis) || (axis as number) < 0 || (axis as number) >= dims.length) {
+      throw new RangeError(`${where}: per_channel axis ${describeArg(axis)} is out of range for size (${dims})`);
+    }
+    const channels = dims[axis as number];
+    const made: Tensor[] = [];
+    try {
+      const floatQParams = scheme.name === 'per_channel_affine_float_qparams';
+      const s = channelParam(scales, 'scales', floatQParams ? 'float32' : 'float64', where, made);
+      const z = channelParam(zeroPoints, 'zero_points', floatQParams ? 'float32' : 'int64', where, made);
+      if (Array.isArray(scales) !== Array.isArray(zeroPoints)) {
+        throw new TypeError(`${where}: scales and zero_points must both be tensors or both be lists`);
+      }
+      if (s.numel !== channels || z.numel !== channels || s.ndim !== 1 || z.ndim !== 1) {
+        throw new RangeError(`${where}: per_channel scales/zero_points must be 1-d of length size[axis]=${channels}, got scales [${s.shape}], zero_points [${z.shape}]`);
+      }
+      return fromRaw(q.perChannelQuantizedView(base, code, dims, strides, offset as number, rawOf(s), rawOf(z), axis as number, checkValues));
+    } finally {
+      for (const t of made) t.dispose();
+    }
+  }
+  throw new TypeError(`cannot rebuild a quantized tensor with qscheme ${scheme} (PyTorch cannot either)`);
+}
+
+// A per-channel parameter: a tensor (not quantized) or, in old files, a list of numbers made into one.
+function channelParam(x: unknown, what: string, listDType: DType, where: string, made: Tensor[]): Tensor {
+  if (x instanceof Tensor) {
+    if (x.isQuantized || x.dtype === 'bool') throw new TypeError(`${where}: ${what} must be a float or int tensor, got ${x.dtype}`);
+    return x;
+  }
+  if (Array.isArray(x) && x.every((v) => typeof v === 'number')) {
+    const t = tensor(x.length === 0 ? new Float64Array(0) : x, { dtype: listDType });
+    made.push(t);
+    return t;
+  }
+  throw new TypeError(`${where}: ${what} must be a tensor or a list of numbers, got ${describeArg(x)}`);
+}
+
+function describeArg(x: unknown): string {
+  if (x === null) return 'None';
+  if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') return `${typeof x} ${String(x)}`;
+  if (typeof x === 'string') return `the str ${JSON.stringify(x.slice(0, 40))}`;
+  if (x instanceof Tensor) return `a ${x.dtype} tensor`;
+  if (x instanceof PickleObject) return `a ${x.qualifiedName} object`;
+  if (x instanceof PickleGlobal) return x.qualifiedName;
+  if (Array.isArray(x)) return `a sequence of ${x.length}`;
+  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : typeof x;
+}
+
 // _rebuild_parameter(data, requires_grad, backward_hooks[, state]): a Parameter is a tensor here, with the
 // requires_grad the Parameter had (True unless it was made with requires_grad=False).
 function rebuildParameter(args: unknown[]): Tensor {
@@ -196,6 +346,7 @@ function deviceOf(args: unknown[]): string {
 const TORCH: Record<string, GlobalHandler> = {
   'torch._utils._rebuild_tensor_v2': { call: rebuildTensor },
   'torch._utils._rebuild_tensor': { call: rebuildTensor },
+  'torch._utils._rebuild_qtensor': { call: (args) => rebuildQTensor(args) },
   'torch._utils._rebuild_parameter': { call: rebuildParameter },
   'torch._utils._rebuild_parameter_with_state': { call: rebuildParameter },
   'torch.nn.parameter.Parameter': { call: rebuildParameter },
@@ -209,11 +360,11 @@ const TORCH: Record<string, GlobalHandler> = {
   'torch.Size': { call: (a) => tupleFrom((a[0] ?? []) as unknown[]) },
 };
 
-const UNSUPPORTED = ['_rebuild_sparse_tensor', '_rebuild_sparse_csr_tensor', '_rebuild_qtensor', '_rebuild_nested_tensor',
+const UNSUPPORTED = ['_rebuild_sparse_tensor', '_rebuild_sparse_csr_tensor', '_rebuild_nested_tensor',
   '_rebuild_meta_tensor_no_storage', '_rebuild_wrapper_subclass', '_rebuild_device_tensor_from_numpy', '_rebuild_xla_tensor',
   '_rebuild_mlc_tensor', '_rebuild_tensor_v3'];
 
-/** torch's globals: tensors, parameters, storages, dtypes, torch.Size, torch.device. */
+/** torch's globals: tensors (plain and quantized), parameters, storages, dtypes, qschemes, torch.Size, torch.device. */
 export const torchGlobals: GlobalResolver = (module, name) => {
   const known = TORCH[`${module}.${name}`];
   if (known) return known;
@@ -221,8 +372,9 @@ export const torchGlobals: GlobalResolver = (module, name) => {
     return { value: new TorchStorageType(name, STORAGE_DTYPES[name]) };
   }
   if (module === 'torch' && DTYPE_NAMES.has(name)) return { value: canonicalDType(name) };
+  if (module === 'torch' && QSCHEMES.has(name)) return { value: new TorchQScheme(name) };
   if (module === 'torch._utils' && UNSUPPORTED.includes(name)) {
-    return { call: () => { throw new TypeError('this kind of tensor (sparse, quantized, nested, meta) is not supported'); } };
+    return { call: () => { throw new TypeError('this kind of tensor (sparse, nested, meta, subclass) is not supported'); } };
   }
   return undefined;
 };
@@ -265,6 +417,7 @@ export function writeTorchPickle(obj: unknown): TorchPickle {
     const pickle = dumps(obj, {
       reduce: (v) => {
         if (v instanceof Tensor) return reduceTensor(v, storages);
+        if (v instanceof TorchQScheme) return new PickleGlobal('torch', v.name);
         if (stateDicts.has(v) && pythonClass(v) === undefined) return orderedDict(copyDict(v));
         return undefined;
       },
@@ -281,25 +434,54 @@ export function storageBytes(t: Tensor): Uint8Array {
   return new Uint8Array(native().storageView(rawOf(t)));
 }
 
-function reduceTensor(t: Tensor, storages: Map<string, StorageRecord>): PickleObject {
+// `temporary`: t was made for this file (a quantized tensor's scales) and is disposed once written.
+function reduceTensor(t: Tensor, storages: Map<string, StorageRecord>, temporary = false): PickleObject {
   if (t.isDisposed) throw new TypeError('cannot save a disposed tensor');
   const [strides, offset, nbytes, nativeKey] = native().layout(rawOf(t));
   const dtype = t.dtype;
   const numel = Math.floor(nbytes / ELEMENT_SIZE[dtype]);
   const identity = `${t.device}/${nativeKey}`;
   let record = storages.get(identity);
-  if (!record) {
-    record = { key: String(storages.size), dtype, numel, ...cpuStorage(t, numel) };
-    storages.set(identity, record);
-  } else if (record.dtype !== dtype) {
-    // torch.save refuses this too: a storage is written as one dtype.
-    throw new TypeError(`two tensors view one storage as ${record.dtype} and ${dtype}; save a copy of one of them`);
+  let keep = false; // whether the record holds the temporary t itself
+  try {
+    if (!record) {
+      const cpu = cpuStorage(t, numel);
+      keep = cpu.tensor === t;
+      record = { key: String(storages.size), dtype, numel, tensor: cpu.tensor, owned: cpu.owned || (temporary && keep) };
+      storages.set(identity, record);
+    } else if (record.dtype !== dtype) {
+      // torch.save refuses this too: a storage is written as one dtype.
+      throw new TypeError(`two tensors view one storage as ${record.dtype} and ${dtype}; save a copy of one of them`);
+    }
+    const location = t.device === 'cuda' ? 'cuda:0' : t.device; // torch.save's location_tag
+    const pid = new PersistentRef(tuple<unknown>('storage', new PickleGlobal('torch', STORAGE_OF[dtype]), record.key, location, numel));
+    if (isQuantizedDType(dtype)) {
+      return new PickleObject('torch._utils', '_rebuild_qtensor', [
+        pid, offset, tuple(...t.shape), tuple(...strides), quantizerParams(t, storages), false, orderedDict(new Map()),
+      ]);
+    }
+    return new PickleObject('torch._utils', '_rebuild_tensor_v2', [
+      pid, offset, tuple(...t.shape), tuple(...strides), t.requiresGrad, orderedDict(new Map()),
+    ]);
+  } finally {
+    if (temporary && !keep) t.dispose();
   }
-  const location = t.device === 'cuda' ? 'cuda:0' : t.device; // torch.save's location_tag
-  const pid = tuple<unknown>('storage', new PickleGlobal('torch', STORAGE_OF[dtype]), record.key, location, numel);
-  return new PickleObject('torch._utils', '_rebuild_tensor_v2', [
-    new PersistentRef(pid), offset, tuple(...t.shape), tuple(...strides), t.requiresGrad, orderedDict(new Map()),
-  ]);
+}
+
+// As Tensor.__reduce_ex__ of PyTorch 2.13 writes them: (per_tensor_affine, scale, zero_point), or
+// (per_channel_affine, scales, zero_points, axis) for both per-channel schemes (float qparams are told apart by
+// their float zero points).
+function quantizerParams(t: Tensor, storages: Map<string, StorageRecord>): unknown {
+  const scheme = t.qscheme();
+  if (scheme === 'per_tensor_affine') {
+    return tuple<unknown>(new PickleGlobal('torch', 'per_tensor_affine'), pyFloat(t.qScale()), t.qZeroPoint());
+  }
+  if (scheme === 'per_channel_affine' || scheme === 'per_channel_affine_float_qparams') {
+    const scales = reduceTensor(t.qPerChannelScales(), storages, true);
+    const zeroPoints = reduceTensor(t.qPerChannelZeroPoints(), storages, true);
+    return tuple<unknown>(new PickleGlobal('torch', 'per_channel_affine'), scales, zeroPoints, t.qPerChannelAxis());
+  }
+  throw new TypeError(`cannot save a quantized tensor with qscheme ${scheme} (torch.save cannot either)`);
 }
 
 // The whole storage on the CPU: the tensor itself when it is there, else a copy of a view over all of it.

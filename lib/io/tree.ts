@@ -17,8 +17,22 @@ export interface TensorSummary {
   dtype: string;
   shape: number[];
   device: string;
-  /** The float64 sum of the elements; "nan", "inf" or "-inf" where it is not finite (JSON has no such numbers). */
+  /**
+   * The float64 sum of the elements (of the dequantized values, for a quantized tensor); "nan", "inf" or "-inf"
+   * where it is not finite (JSON has no such numbers).
+   */
   sum: number | string;
+  /** A quantized tensor's scheme and parameters (per-channel ones in full up to 8 channels, else their range). */
+  quantization?: QuantizationSummary;
+}
+
+export interface QuantizationSummary {
+  qscheme: string;
+  scale?: number;
+  zeroPoint?: number;
+  axis?: number;
+  scales?: number[] | { min: number; max: number; count: number };
+  zeroPoints?: number[] | { min: number; max: number; count: number };
 }
 
 const MAX_DEPTH = 64;
@@ -29,7 +43,8 @@ export function tree(value: unknown): TreeLine[] {
     if (depth > MAX_DEPTH) throw new RangeError(`${path}: nested more than ${MAX_DEPTH} levels deep`);
     if (v instanceof Tensor) {
       const tensor = summarize(v);
-      const text = `${tensor.dtype} [${tensor.shape.join(', ')}] ${tensor.device} sum=${tensor.sum}`;
+      const q = tensor.quantization ? ` ${quantizationText(tensor.quantization)}` : '';
+      const text = `${tensor.dtype} [${tensor.shape.join(', ')}] ${tensor.device}${q} sum=${tensor.sum}`;
       lines.push({ path, depth, text, tensor });
       return;
     }
@@ -42,9 +57,15 @@ export function tree(value: unknown): TreeLine[] {
 }
 
 /** `{ "<dotted.path>": { dtype, shape, sum } }` for every tensor, as `lvmtorch inspect --json` prints it. */
-export function tensorIndex(lines: TreeLine[]): Record<string, { dtype: string; shape: number[]; sum: number | string }> {
-  const out: Record<string, { dtype: string; shape: number[]; sum: number | string }> = {};
-  for (const l of lines) if (l.tensor) out[l.path] = { dtype: l.tensor.dtype, shape: l.tensor.shape, sum: l.tensor.sum };
+export function tensorIndex(
+  lines: TreeLine[],
+): Record<string, { dtype: string; shape: number[]; sum: number | string; quantization?: QuantizationSummary }> {
+  const out: Record<string, { dtype: string; shape: number[]; sum: number | string; quantization?: QuantizationSummary }> = {};
+  for (const l of lines) {
+    if (!l.tensor) continue;
+    out[l.path] = { dtype: l.tensor.dtype, shape: l.tensor.shape, sum: l.tensor.sum };
+    if (l.tensor.quantization) out[l.path].quantization = l.tensor.quantization;
+  }
   return out;
 }
 
@@ -53,13 +74,53 @@ export function formatTree(lines: TreeLine[]): string {
 }
 
 function summarize(t: Tensor): TensorSummary {
-  const sum = t.numel === 0 ? 0 : Number(t.detach().to({ device: 'cpu', dtype: 'float64' }).sum().item());
-  return {
+  const sum = t.numel === 0 ? 0 : float64Sum(t);
+  const out: TensorSummary = {
     dtype: t.dtype,
     shape: [...t.shape],
     device: t.device,
     sum: Number.isFinite(sum) ? sum : Number.isNaN(sum) ? 'nan' : sum > 0 ? 'inf' : '-inf',
   };
+  if (t.isQuantized) out.quantization = quantizationOf(t);
+  return out;
+}
+
+// Every intermediate is freed here: inspect may walk a large checkpoint.
+function float64Sum(t: Tensor): number {
+  const made: Tensor[] = [];
+  const keep = (x: Tensor): Tensor => (made.push(x), x);
+  try {
+    const real = t.isQuantized ? keep(t.dequantize()) : keep(t.detach());
+    return Number(keep(keep(real.to({ device: 'cpu', dtype: 'float64' })).sum()).item());
+  } finally {
+    for (const x of made) x.dispose();
+  }
+}
+
+function quantizationOf(t: Tensor): QuantizationSummary {
+  const qscheme = t.qscheme();
+  if (qscheme === 'per_tensor_affine' || qscheme === 'per_tensor_symmetric') {
+    return { qscheme, scale: t.qScale(), zeroPoint: t.qZeroPoint() };
+  }
+  const values = (x: Tensor): number[] | { min: number; max: number; count: number } => {
+    const wide = x.to('float64');
+    try {
+      const flat = wide.toTypedArray() as Float64Array;
+      if (flat.length <= 8) return Array.from(flat);
+      return { min: flat.reduce((a, b) => Math.min(a, b)), max: flat.reduce((a, b) => Math.max(a, b)), count: flat.length };
+    } finally {
+      wide.dispose();
+      x.dispose();
+    }
+  };
+  return { qscheme, axis: t.qPerChannelAxis(), scales: values(t.qPerChannelScales()), zeroPoints: values(t.qPerChannelZeroPoints()) };
+}
+
+function quantizationText(q: QuantizationSummary): string {
+  if (q.scale !== undefined) return `${q.qscheme} scale=${q.scale} zero_point=${q.zeroPoint}`;
+  const list = (v: QuantizationSummary['scales']): string =>
+    Array.isArray(v) ? `[${v.join(', ')}]` : `${v!.min}..${v!.max} (${v!.count})`;
+  return `${q.qscheme} axis=${q.axis} scales=${list(q.scales)} zero_points=${list(q.zeroPoints)}`;
 }
 
 function childrenOf(v: unknown): [string, unknown][] | undefined {
