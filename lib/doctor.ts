@@ -32,7 +32,7 @@ export interface DoctorReport {
   binary?: { path: string; builtFor: string; cuda: boolean };
   cuda?: { built: boolean; devices: number };
   blas?: BlasReport;
-  threads?: { intraOp: number; blas: number | null; cores: number };
+  threads?: { intraOp: number; blas: number | null; cores: number; defaults: LoadedAddon['threads'] };
   forward?: { ok: boolean; detail: string };
   warnings: string[];
   error?: string;
@@ -63,7 +63,7 @@ export function doctor(): DoctorReport {
     binary: { path: binary.path, builtFor: binary.libtorchVersion, cuda: binary.cuda },
     cuda: { built: addon.buildInfo().cudaBuilt, devices: addon.cudaDeviceCount() },
     blas,
-    threads: { intraOp: addon.getNumThreads(), blas: blas.threads, cores: cpus().length },
+    threads: { intraOp: addon.getNumThreads(), blas: blas.threads, cores: cpus().length, defaults: loaded.threads },
     warnings,
   };
   report.forward = tinyForward();

@@ -2,6 +2,7 @@
 // lib/libtorch/find.ts finds, after checking that the binary was built for that libtorch. The raw addon
 // interface below is internal: lib/tensor.ts and friends give it types and names.
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 
 import { LibtorchLoadError } from './errors.js';
 import { candidates, fixHint, readBinaryInfo, type BinaryInfo } from './libtorch/binaries.js';
@@ -166,6 +167,8 @@ export interface LoadedAddon {
   skipped: string[];
   /** The OpenBLAS this libtorch uses and the core chosen for it before it loaded; null without OpenBLAS. */
   openblas: { library: OpenblasLibrary; choice: CoreChoice } | null;
+  /** The thread counts set at load, and why (or that the user's environment decided). */
+  threads: { intraOp: number; blas: number | null; by: 'lvmtorch' | 'environment'; reason: string };
 }
 
 export type { BinaryInfo };
@@ -222,7 +225,8 @@ function load(): LoadedAddon {
       preload.preload(libtorchLibraries(lt));
       const addon = require(info.path) as Addon;
       for (const hook of onLoadHooks) hook(addon);  // a hook refusing a stale binary moves on to the next
-      loaded = { addon, libtorch: lt, binary: info, searched, skipped: failures.map((f) => f.trim()), openblas };
+      const threads = defaultThreads(addon, openblas !== null);
+      loaded = { addon, libtorch: lt, binary: info, searched, skipped: failures.map((f) => f.trim()), openblas, threads };
       if (openblas) checkBlas(addon, openblas.choice);
       return loaded;
     } catch (e) {
@@ -243,6 +247,25 @@ function prepareOpenblas(lt: Libtorch): LoadedAddon['openblas'] {
   const choice = chooseCore(library, process.env, cpuFlags());
   if (choice.by === 'lvmtorch' && choice.core) process.env.OPENBLAS_CORETYPE = choice.core;
   return { library, choice };
+}
+
+// The thread defaults, measured on 2-core machines (README, "BLAS and threads"): MKL runs on OpenMP's threads, so
+// one intra-op thread a core; OpenBLAS has a pool of its own, and OpenMP's beside it made the two fight (a seed
+// GRU step at batch 64 in PyTorch 1.13: OMP 1 + BLAS 2 100 ms, OMP 2 + BLAS 2 250 ms), so one intra-op thread and
+// one BLAS thread a core. The user's OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS are left to rule.
+function defaultThreads(addon: Addon, openblas: boolean): LoadedAddon['threads'] {
+  const cores = availableParallelism();
+  const env = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'].filter((v) => process.env[v]);
+  if (env.length) {
+    return { intraOp: addon.getNumThreads(), blas: addon.blasInfo().threads, by: 'environment', reason: `${env.join(', ')} set` };
+  }
+  if (openblas) {
+    addon.setNumThreads(1);
+    addon.setBlasThreads(cores);
+    return { intraOp: 1, blas: cores, by: 'lvmtorch', reason: 'OpenBLAS has its own pool: 1 OpenMP thread, 1 OpenBLAS thread a core' };
+  }
+  addon.setNumThreads(cores);
+  return { intraOp: cores, blas: null, by: 'lvmtorch', reason: 'one OpenMP thread a core (MKL runs on them)' };
 }
 
 // A wrong kernel gives wrong numbers, not an error: one small matmul against float64 says which it is.

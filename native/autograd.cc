@@ -1,4 +1,6 @@
 // Autograd: requires_grad, backward, .grad and the thread's grad mode (noGrad in JS).
+#include <ATen/core/grad_mode.h>
+
 #include "args.h"
 #include "handle.h"
 #include "protect.h"

@@ -14,7 +14,8 @@ import { bestCore, chooseCore, type OpenblasLibrary } from '../dist/libtorch/ope
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli', 'main.js');
-const LOADER_VARS = ['LIBTORCH', 'LIBTORCH_USE_PYTORCH', 'LIBTORCH_PYTHON', 'LVMTORCH_BINARY_DIR', 'OPENBLAS_CORETYPE'];
+const LOADER_VARS = ['LIBTORCH', 'LIBTORCH_USE_PYTORCH', 'LIBTORCH_PYTHON', 'LVMTORCH_BINARY_DIR', 'OPENBLAS_CORETYPE',
+  'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'];
 const DEBIAN_CMAKE = '/usr/lib/x86_64-linux-gnu/cmake/Torch';
 const debianHere = existsSync(join(DEBIAN_CMAKE, 'TorchConfig.cmake'));
 
@@ -89,6 +90,10 @@ describe('lvmtorch doctor', () => {
     expect(r.cuda!.devices).toBeGreaterThanOrEqual(0);
     expect(r.blas!.selfCheckError).toBeLessThan(1e-5);
     expect(r.warnings.filter((w) => /reference/.test(w))).toEqual([]);
+    // No thread variable in this environment: lvmtorch's defaults for the BLAS in use.
+    expect(r.threads!.defaults.by).toBe('lvmtorch');
+    expect(r.threads!.intraOp).toBe(r.blas!.kind === 'openblas' ? 1 : r.threads!.cores);
+    if (r.blas!.kind === 'openblas') expect(r.threads!.blas).toBe(r.threads!.cores);
     if (r.libtorch!.source !== 'system' && r.libtorch!.root !== '/usr' && majorMinor(r.libtorch!.version) >= '2.') {
       // PyTorch 2.x from pip links MKL into libtorch_cpu: no BLAS library of its own to find by name.
       expect(r.blas!.kind).toBe('mkl');
@@ -112,9 +117,17 @@ describe('lvmtorch doctor', () => {
     expect(r.out).toContain(`variant:   ${plain.variant}`);
     expect(r.out).toContain(`libtorch:  ${plain.libtorch!.version}`);
     expect(r.out).toMatch(/^BLAS: +\S.*float32 matmul error \d\.\de-\d+$/m);
-    expect(r.out).toMatch(/^threads: +\d+ intra-op \(OpenMP\)(, \d+ OpenBLAS)?, \d+ core\(s\)$/m);
+    expect(r.out).toMatch(/^threads: +\d+ intra-op \(OpenMP\)(, \d+ OpenBLAS)?, \d+ core\(s\) \(at load: .+\)$/m);
     expect(r.out).toMatch(/^forward: +ok: softmax/m);
     if (plain.blas!.core) expect(r.out).toMatch(/^core: +\w+ \(chosen by lvmtorch: .+\); OpenBLAS alone picks \w+, best for this CPU: \w+$/m);
+  });
+
+  it('leaves the thread counts to OMP_NUM_THREADS when it is set, and says so', () => {
+    const r = doctor({ ...UNDER_TEST, OMP_NUM_THREADS: '1' }, true);
+    expect(r.status, r.out).toBe(0);
+    const report = JSON.parse(r.out) as DoctorReport;
+    expect(report.threads!.defaults).toMatchObject({ by: 'environment', reason: 'OMP_NUM_THREADS set' });
+    expect(report.threads!.intraOp).toBe(1);
   });
 
   it('exits 1 and prints every search step when LIBTORCH names a missing folder', () => {

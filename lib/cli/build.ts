@@ -19,6 +19,14 @@ function nodeGyp(): string[] {
   return existsSync(bundled) ? [process.execPath, bundled] : ['node-gyp'];
 }
 
+// Node's own headers when this Node has them (Debian's nodejs, the official tarballs: <prefix>/include/node), so
+// that node-gyp does not download them; npm passes its `nodedir` setting the same way.
+function nodedir(): string[] {
+  if (process.env.npm_config_nodedir) return [`--nodedir=${process.env.npm_config_nodedir}`];
+  const prefix = join(dirname(process.execPath), '..');
+  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+}
+
 function missingTools(): string[] {
   return ['python3', 'make', 'g++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
 }
@@ -38,7 +46,7 @@ export function buildCommand(): Command {
       const [cmd, ...args] = nodeGyp();
       // binding.gyp asks scripts/libtorch-paths.mjs again: LIBTORCH pins its answer to the libtorch found here.
       const env = { ...process.env, LIBTORCH: lt.source === 'system' ? join(lt.cmakePrefix, 'Torch') : lt.root };
-      const r = spawnSync(cmd, [...args, 'rebuild', '-j', opts.jobs], { cwd: packageRoot, env, stdio: 'inherit' });
+      const r = spawnSync(cmd, [...args, 'rebuild', '-j', opts.jobs, ...nodedir()], { cwd: packageRoot, env, stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`node-gyp failed (exit ${r.status ?? r.signal}); its output is above`);
       console.log(`lvmtorch build: done, ${join(packageRoot, 'build', 'Release', 'lvmtorch.node')}; \`npx lvmtorch doctor\` checks it`);
     });

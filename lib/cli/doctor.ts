@@ -33,7 +33,8 @@ export function format(r: DoctorReport): string {
   }
   lines.push(
     `threads:   ${r.threads!.intraOp} intra-op (OpenMP)` +
-      (r.blas!.kind === 'openblas' ? `, ${r.threads!.blas} OpenBLAS` : '') + `, ${r.threads!.cores} core(s)`,
+      (r.blas!.kind === 'openblas' ? `, ${r.threads!.blas} OpenBLAS` : '') + `, ${r.threads!.cores} core(s)` +
+      ` (at load: ${r.threads!.defaults.by === 'lvmtorch' ? r.threads!.defaults.reason : `the environment's, ${r.threads!.defaults.reason}`})`,
     `forward:   ${r.forward!.ok ? 'ok' : 'FAILED'}: ${r.forward!.detail}`,
   );
   for (const w of r.warnings) lines.push(`warning:   ${w}`);

@@ -1,5 +1,7 @@
 // clip_grad_norm_, as torch.nn.utils.clip_grad_norm_ computes it (torch 1.13): the p-norm of the per-gradient
 // p-norms, a coefficient max_norm / (norm + 1e-6) clamped to 1, every gradient multiplied by it.
+#include <ATen/core/grad_mode.h>
+
 #include <cmath>
 #include <string>
 

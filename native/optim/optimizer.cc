@@ -1,4 +1,6 @@
 // The optimiser object: groups, state, step() and zeroGrad(). The algorithms live in adam.cc and sgd.cc.
+#include <ATen/core/grad_mode.h>
+
 #include "optimizer.h"
 
 #include <stdexcept>
