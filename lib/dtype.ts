@@ -104,3 +104,11 @@ export function dtypeOfArray(data: ArrayBufferView): DType | null {
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'uint8';
   return null;
 }
+
+/** How a quantized tensor maps its integers to real values, by PyTorch's torch.qscheme names. */
+export type QScheme =
+  | 'per_tensor_affine'
+  | 'per_channel_affine'
+  | 'per_channel_affine_float_qparams'
+  | 'per_tensor_symmetric'
+  | 'per_channel_symmetric';

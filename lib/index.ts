@@ -2,7 +2,7 @@
 export * as torch from './torch.js';
 export { Tensor } from './tensor.js';
 export type { DType, QuantizedDType } from './dtype.js';
-export type { QScheme } from './quantized-native.js';
+export type { QScheme } from './dtype.js';
 export type { Device } from './device.js';
 export { LibtorchLoadError } from './errors.js';
 export { doctor, type DoctorReport } from './doctor.js';

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 
+import type { QScheme } from './dtype.js';
 import { LibtorchLoadError } from './errors.js';
 import { candidates, fixHint, readBinaryInfo, type BinaryInfo } from './libtorch/binaries.js';
 import { describeSearch, findLibtorch, libtorchLibraries, type Libtorch } from './libtorch/find.js';
@@ -129,6 +130,27 @@ export interface Addon {
   linalgSolve(a: Raw, b: Raw): Raw;
   linalgCholesky(a: Raw, upper: boolean): Raw;
   choleskySolve(b: Raw, l: Raw, upper: boolean): Raw;
+  // ---- quantized tensors (native/quantized.cc) ----
+  quantizePerTensor(t: Raw, scale: number, zeroPoint: number, dtype: number): Raw;
+  quantizePerChannel(t: Raw, scales: Raw, zeroPoints: Raw, axis: number, dtype: number): Raw;
+  makePerTensorQuantized(t: Raw, scale: number, zeroPoint: number): Raw;
+  makePerChannelQuantized(t: Raw, scales: Raw, zeroPoints: Raw, axis: number): Raw;
+  /** A quantized tensor on the memory of `storage` (an integer tensor), as torch._utils._rebuild_qtensor. */
+  perTensorQuantizedView(storage: Raw, dtype: number, size: number[], stride: number[], offset: number,
+    scale: number, zeroPoint: number): Raw;
+  /** Without `checkValues` (default true), the scales and zero points are checked by shape only. */
+  perChannelQuantizedView(storage: Raw, dtype: number, size: number[], stride: number[], offset: number,
+    scales: Raw, zeroPoints: Raw, axis: number, checkValues?: boolean): Raw;
+  /** Throws unless a per-channel tensor's scales are positive and finite and its zero points fit its dtype. */
+  checkQuantizerValues(t: Raw): void;
+  qscheme(t: Raw): QScheme;
+  qScale(t: Raw): number;
+  qZeroPoint(t: Raw): number;
+  qPerChannelScales(t: Raw): Raw;
+  qPerChannelZeroPoints(t: Raw): Raw;
+  qPerChannelAxis(t: Raw): number;
+  intRepr(t: Raw): Raw;
+  dequantize(t: Raw): Raw;
   // ---- training (native/train/) ----
   /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number): Promise<number[]>;

@@ -4,7 +4,7 @@
 // before libtorch sees it (native/quantized.cc): a scale must be a positive finite number, a zero point must fit
 // the dtype, and per-channel scales and zero points must hold one value per slice along `axis`.
 import { dtypeCode, isQuantizedDType, type QuantizedDType } from './dtype.js';
-import { quantizedNative } from './quantized-native.js';
+import { native } from './native.js';
 import { fromRaw, rawOf, Tensor } from './tensor.js';
 import { tensor } from './torch.js';
 
@@ -45,7 +45,7 @@ function withParams<T>(scales: Tensor | number[], zeroPoints: Tensor | number[],
  * int = clamp(round(x / scale) + zeroPoint) to the dtype's range.
  */
 export function quantizePerTensor(t: Tensor, scale: number, zeroPoint: number, dtype: QuantizedDType): Tensor {
-  return fromRaw(quantizedNative().quantizePerTensor(rawOf(tensorArg(t, 'input')), scale, zeroPoint, quantizedCode(dtype)));
+  return fromRaw(native().quantizePerTensor(rawOf(tensorArg(t, 'input')), scale, zeroPoint, quantizedCode(dtype)));
 }
 
 /**
@@ -57,7 +57,7 @@ export function quantizePerChannel(
 ): Tensor {
   const input = rawOf(tensorArg(t, 'input'));
   const code = quantizedCode(dtype);
-  return withParams(scales, zeroPoints, (s, z) => fromRaw(quantizedNative().quantizePerChannel(input, rawOf(s), rawOf(z), axis, code)));
+  return withParams(scales, zeroPoints, (s, z) => fromRaw(native().quantizePerChannel(input, rawOf(s), rawOf(z), axis, code)));
 }
 
 /**
@@ -65,7 +65,7 @@ export function quantizePerChannel(
  * uint8 -> quint8, int32 -> qint32), with one scale and zero point. The integers are copied.
  */
 export function makePerTensorQuantizedTensor(ints: Tensor, scale: number, zeroPoint: number): Tensor {
-  return fromRaw(quantizedNative().makePerTensorQuantized(rawOf(tensorArg(ints, 'input')), scale, zeroPoint));
+  return fromRaw(native().makePerTensorQuantized(rawOf(tensorArg(ints, 'input')), scale, zeroPoint));
 }
 
 /** torch._make_per_channel_quantized_tensor: the same with one scale and zero point per slice along `axis`. */
@@ -73,5 +73,5 @@ export function makePerChannelQuantizedTensor(
   ints: Tensor, scales: Tensor | number[], zeroPoints: Tensor | number[], axis: number,
 ): Tensor {
   const input = rawOf(tensorArg(ints, 'input'));
-  return withParams(scales, zeroPoints, (s, z) => fromRaw(quantizedNative().makePerChannelQuantized(input, rawOf(s), rawOf(z), axis)));
+  return withParams(scales, zeroPoints, (s, z) => fromRaw(native().makePerChannelQuantized(input, rawOf(s), rawOf(z), axis)));
 }

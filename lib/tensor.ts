@@ -4,19 +4,18 @@
 import { inspect } from 'node:util';
 
 import {
-  dtypeCode, dtypeOfCode, isDType, isQuantizedDType, parseDType, storageArray, type DType, type TypedArray,
+  dtypeCode, dtypeOfCode, isDType, isQuantizedDType, parseDType, storageArray, type DType, type QScheme, type TypedArray,
 } from './dtype.js';
 import { isDevice, parseDevice, type Device } from './device.js';
 import { native, onLoad, type Addon, type RawTensor } from './native.js';
 import { adopt, release, unregister } from './lifetime.js';
-import { quantizedNative, type QScheme } from './quantized-native.js';
 import { track } from './scope.js';
 
 export type Dim = number | number[];
 export type Scalar = number | boolean;
 /** Nested arrays of numbers or booleans, as `tensor.toArray()` returns them. */
 export type NestedArray = number | boolean | NestedArray[];
-export type { QScheme } from './quantized-native.js';
+export type { QScheme } from './dtype.js';
 
 let handleOf: (t: Tensor) => RawTensor;
 
@@ -239,35 +238,35 @@ export class Tensor {
    * A TypeError for a tensor that is not quantized.
    */
   qscheme(): QScheme {
-    return quantizedNative().qscheme(this.#h);
+    return native().qscheme(this.#h);
   }
   /** The scale of a per-tensor quantized tensor: real = (int - qZeroPoint()) * qScale(). */
   qScale(): number {
-    return quantizedNative().qScale(this.#h);
+    return native().qScale(this.#h);
   }
   /** The zero point of a per-tensor quantized tensor. */
   qZeroPoint(): number {
-    return quantizedNative().qZeroPoint(this.#h);
+    return native().qZeroPoint(this.#h);
   }
   /** A per-channel quantized tensor's scales, one per slice along qPerChannelAxis() (float64; float32 for float qparams). */
   qPerChannelScales(): Tensor {
-    return fromRaw(quantizedNative().qPerChannelScales(this.#h));
+    return fromRaw(native().qPerChannelScales(this.#h));
   }
   /** A per-channel quantized tensor's zero points (int64; float32 for float qparams). */
   qPerChannelZeroPoints(): Tensor {
-    return fromRaw(quantizedNative().qPerChannelZeroPoints(this.#h));
+    return fromRaw(native().qPerChannelZeroPoints(this.#h));
   }
   /** The dim that a per-channel quantized tensor's scales and zero points run along. */
   qPerChannelAxis(): number {
-    return quantizedNative().qPerChannelAxis(this.#h);
+    return native().qPerChannelAxis(this.#h);
   }
   /** The stored integers of a quantized tensor, as a new int8 (qint8), uint8 (quint8) or int32 (qint32) tensor. */
   intRepr(): Tensor {
-    return fromRaw(quantizedNative().intRepr(this.#h));
+    return fromRaw(native().intRepr(this.#h));
   }
   /** The real values of a quantized tensor, `(int - zeroPoint) * scale`, as a new float32 tensor. */
   dequantize(): Tensor {
-    return fromRaw(quantizedNative().dequantize(this.#h));
+    return fromRaw(native().dequantize(this.#h));
   }
 
   // ---- conversion ----

@@ -13,7 +13,7 @@ export {
 } from './quantize.js';
 export { Tensor } from './tensor.js';
 export type { DType, QuantizedDType } from './dtype.js';
-export type { QScheme } from './quantized-native.js';
+export type { QScheme } from './dtype.js';
 export type { Device } from './device.js';
 export { tidy, keep };
 

@@ -17,11 +17,11 @@ import {
 import { saveNpy } from '../dist/io/npy.js';
 import { saveSafetensors } from '../dist/io/safetensors.js';
 import { formatTree, tensorIndex, tree } from '../dist/io/tree.js';
-import { ZipError, ZipReader, ZipWriter } from '../dist/io/zip.js';
+import { ZipError, ZipWriter } from '../dist/io/zip.js';
 import { native } from '../dist/native.js';
 import { rawOf } from '../dist/tensor.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
-import { mulberry32 } from './helpers/random.js';
+import { fuzz as fuzzWith, mutate as mutateWith, pickleOf } from './helpers/fuzz.js';
 
 const missing = pythonTorchMissing();
 if (missing) console.log(`io-quantized: PyTorch tests skip: ${missing}`);
@@ -379,53 +379,15 @@ describe('malformed quantized tensors in a file', () => {
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x4b /* BININT1 */, 0x47 /* BINFLOAT */, 0x52 /* REDUCE */];
 
-function mutate(src: Buffer, random: () => number): Buffer {
-  const pick = (n: number): number => Math.floor(random() * n);
-  const b = Buffer.from(src);
-  switch (pick(4)) {
-    case 0: // a few bytes changed
-      for (let i = 1 + pick(4); i > 0; i--) b[pick(b.length)] = random() < 0.5 ? pick(256) : INTERESTING[pick(INTERESTING.length)];
-      return b;
-    case 1: { // an 8-byte field (a BINFLOAT scale, a length) made to lie
-      const at = pick(Math.max(1, b.length - 8));
-      b.writeDoubleBE([NaN, -1, 0, Infinity, 1e308, -0.5][pick(6)], at);
-      return b;
-    }
-    case 2: { // a slice repeated
-      const from = pick(b.length);
-      const at = pick(b.length);
-      return Buffer.concat([b.subarray(0, at), b.subarray(from, from + 1 + pick(48)), b.subarray(at)]);
-    }
-    default: { // a slice removed
-      const at = pick(b.length);
-      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + pick(24))]);
-    }
-  }
-}
-
-function disposeAll(v: unknown, seen = new Set<unknown>()): void {
-  if (v === null || typeof v !== 'object' || seen.has(v)) return;
-  seen.add(v);
-  if (v instanceof Tensor) return v.dispose();
-  for (const x of v instanceof Map ? v.values() : Array.isArray(v) ? v : Object.values(v)) disposeAll(x, seen);
-}
-
-function fuzz(name: string, seed: number, cases: number, make: (random: () => number) => Buffer): void {
-  const random = mulberry32(seed);
-  const errors: Record<string, number> = {};
-  let loaded = 0;
-  for (let i = 0; i < cases; i++) {
-    try {
-      disposeAll(loadTorchBuffer(make(random)));
-      loaded++;
-    } catch (e) {
-      const where = `${name} case ${i} (seed ${seed}): ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`;
-      expect([TorchFileError, ZipError, PickleError].some((C) => e instanceof C), where).toBe(true);
-      errors[(e as Error).constructor.name] = (errors[(e as Error).constructor.name] ?? 0) + 1;
-    }
-  }
-  console.log(`io-quantized fuzz ${name}: ${cases} cases, ${loaded} loaded, errors ${JSON.stringify(errors)}`);
-}
+const MUTATIONS = {
+  interesting: INTERESTING,
+  // an 8-byte field (a BINFLOAT scale, a length) made to lie
+  field: (b: Buffer, pick: (n: number) => number) => b.writeDoubleBE([NaN, -1, 0, Infinity, 1e308, -0.5][pick(6)], pick(Math.max(1, b.length - 8))),
+  slice: 48,
+};
+const fuzz = (name: string, seed: number, cases: number, make: (random: () => number) => Buffer) =>
+  fuzzWith(`io-quantized fuzz ${name}`, seed, cases, make, (b) => loadTorchBuffer(b), [TorchFileError, ZipError, PickleError]);
+const mutate = (src: Buffer, random: () => number): Buffer => mutateWith(src, random, MUTATIONS);
 
 describe('mutated quantized files', () => {
   it('the pickle inside a valid zip', async () => {
@@ -437,22 +399,7 @@ describe('mutated quantized files', () => {
       c: torch.quantizePerChannel(x, [0.1, 0.2, 0.4], [0, -5, 9], 0, 'qint8'),
       f: torch.quantizePerChannel(x, [0.1, 0.2, 0.4], [0.5, -1.25, 2], 0, 'quint8'),
     }, path);
-    const zip = ZipReader.open(path);
-    const entries = zip.entries.map((e): [string, Buffer] => [e.name, zip.read(e)]);
-    zip.close();
-    const [pickleName, pickle] = entries.find(([n]) => n.endsWith('data.pkl'))!;
-    const rezip = (p: Buffer): Buffer => {
-      const out = join(dir, 'fuzz-rezip.pt');
-      const fd = openSync(out, 'w');
-      try {
-        const w = new ZipWriter(fd, { align: 64 });
-        for (const [n, d] of entries) w.add(n, n === pickleName ? p : d);
-        w.finish();
-      } finally {
-        closeSync(fd);
-      }
-      return readFileSync(out);
-    };
+    const { pickle, rezip } = pickleOf(readFileSync(path), join(dir, 'fuzz-rezip.pt'));
     fuzz('pickle in .pt', 11, 1500, (r) => rezip(mutate(pickle, r)));
   });
 

@@ -42,7 +42,8 @@ function binDir(name: string, python: string | null): string {
   mkdirSync(dir);
   const nodeBin = dirname(process.execPath);
   for (const tool of ['node', 'npm', 'npx']) symlinkSync(join(nodeBin, tool), join(dir, tool));
-  if (python) symlinkSync(python, join(dir, 'python3'));
+  // A wrapper, not a symlink: a venv's python finds its venv from the path it was started by.
+  if (python) writeFileSync(join(dir, 'python3'), `#!/bin/sh\nexec ${python} "$@"\n`, { mode: 0o755 });
   return dir;
 }
 

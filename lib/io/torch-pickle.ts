@@ -31,7 +31,6 @@ import { numpyGlobals } from './numpy-pickle.js';
 import { mapLeaves } from './map-leaves.js';
 import { dtypeCode, isQuantizedDType, parseDType, underlyingDType, type DType } from '../dtype.js';
 import { native } from '../native.js';
-import { quantizedNative } from '../quantized-native.js';
 import { Tensor, fromRaw, rawOf } from '../tensor.js';
 import { empty, tensor } from '../torch.js';
 
@@ -137,7 +136,7 @@ export function checkQuantizedValues(value: unknown, fail: (message: string) => 
   mapLeaves(value, (leaf) => {
     if (leaf instanceof Tensor && leaf.isQuantized) {
       try {
-        quantizedNative().checkQuantizerValues(rawOf(leaf));
+        native().checkQuantizerValues(rawOf(leaf));
       } catch (e) {
         throw fail(`a ${leaf.dtype} tensor [${leaf.shape}] (${leaf.qscheme()}): ${(e as Error).message}`);
       }
@@ -265,7 +264,7 @@ function rebuildQTensor(args: unknown[], checkValues = true): Tensor {
   if (!(scheme instanceof TorchQScheme)) {
     throw new TypeError(`quantizer_params[0] must be a torch.qscheme (torch.per_tensor_affine, torch.per_channel_affine), got ${describeArg(scheme)}`);
   }
-  const q = quantizedNative();
+  const q = native();
   const code = dtypeCode(storage.dtype);
   const base = rawOf(storage.tensor);
   const where = `a ${storage.dtype} tensor [${dims}] with qscheme ${scheme}`;
