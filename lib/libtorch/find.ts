@@ -99,12 +99,15 @@ function pythonsToAsk(env: NodeJS.ProcessEnv): string[] {
   return existsSync(venv) ? [venv, 'python3'] : ['python3'];
 }
 
-// Asks Python where torch lives without importing it (an import takes seconds and may touch a GPU).
+// Asks Python where torch lives without importing it (an import takes seconds and may touch a GPU), and which
+// interpreter it is (python3 from PATH, made absolute, so that tests and benchmarks run the very same one).
 function probePython(python: string): Libtorch | string {
-  const code = "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s else '')";
+  const code = "import importlib.util as u, sys; s = u.find_spec('torch'); print(sys.executable); print(s.submodule_search_locations[0] if s else '')";
+  let executable: string;
   let folder: string;
   try {
-    folder = execFileSync(python, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }).trim();
+    const out = execFileSync(python, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    [executable, folder] = out.split('\n').map((l) => l.trim());
   } catch (e) {
     return `could not run it: ${(e as Error).message.split('\n')[0]}`;
   }
@@ -113,7 +116,8 @@ function probePython(python: string): Libtorch | string {
     return `${folder} is Debian's python3-torch, whose libraries are the system libtorch's (searched below)`;
   }
   const found = probeFolder(folder, 'python');
-  return typeof found === 'string' ? found : { ...found, python: interpreterPath(python) };
+  // A venv's python must be named by its own path (a symlink): the venv is found from the path it runs as.
+  return typeof found === 'string' ? found : { ...found, python: python.includes('/') ? resolve(python) : executable || python };
 }
 
 // Debian's python3-torch holds lib/ as symlinks into /usr/lib and no CMake package: libtorch-dev has those.
@@ -121,16 +125,6 @@ function isDebianSplitPackage(folder: string): boolean {
   const lib = join(folder, 'lib', 'libtorch_cpu.so');
   if (!existsSync(lib) || existsSync(join(folder, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'))) return false;
   return !realpathSync(lib).startsWith(realpathSync(folder));
-}
-
-// "python3" from PATH, made absolute, so that tests and benchmarks run the very same interpreter.
-function interpreterPath(python: string): string {
-  if (python.includes('/')) return resolve(python);
-  try {
-    return execFileSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || python;
-  } catch {
-    return python;
-  }
 }
 
 // LIBTORCH may name a libtorch folder, a Python torch package, a CMake package folder (holding TorchConfig.cmake,
