@@ -61,6 +61,7 @@ export interface Addon {
   reduce(code: number, t: Raw, dims: Dims, keepdim: boolean, extra?: Num): Raw;
   max(t: Raw, dim?: number, keepdim?: boolean): Raw | [Raw, Raw];
   min(t: Raw, dim?: number, keepdim?: boolean): Raw | [Raw, Raw];
+  topk(t: Raw, k: number, dim: number, largest: boolean, sorted: boolean): [Raw, Raw];
   argmax(t: Raw, dim: number | undefined, keepdim: boolean): Raw;
   argmin(t: Raw, dim: number | undefined, keepdim: boolean): Raw;
   softmax(t: Raw, dim: number): Raw;
@@ -110,6 +111,8 @@ export interface Addon {
   modelCreate(kind: string, config: object): ModelHandle;
   /** [raw, normalised] */
   modelForward(m: ModelHandle, x: Raw): [Raw, Raw];
+  /** The forward with grad off on a worker thread: [raw (when asked for), normalised] */
+  modelPredictAsync(m: ModelHandle, x: Raw, raw: boolean): Promise<[Raw | undefined, Raw]>;
   /** [name, tensor sharing the module's, isBuffer] in state_dict order */
   modelState(m: ModelHandle): [string, Raw, boolean][];
   modelTrain(m: ModelHandle, on: boolean): void;

@@ -405,6 +405,14 @@ export class Tensor {
   min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
     return valuesIndices(lib().min(this.#h, dim, keepdim));
   }
+  /**
+   * The k largest (or, with largest = false, smallest) elements along dim, as torch.topk: `{ values, indices }`,
+   * sorted from the largest (smallest) unless sorted = false. k may be 0; more than the dim's size throws.
+   */
+  topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+    const [values, indices] = lib().topk(this.#h, k, dim, largest, sorted);
+    return { values: fromRaw(values), indices: fromRaw(indices) };
+  }
   argmax(dim?: number, keepdim = false): Tensor {
     return fromRaw(lib().argmax(this.#h, dim, keepdim));
   }

@@ -211,6 +211,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return a.matmul(b);
 }
 
+/** torch.topk(t, k, dim, largest, sorted): see Tensor.topk(). */
+export function topk(t: Tensor, k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+  return t.topk(k, dim, largest, sorted);
+}
+
 export function softmax(t: Tensor, dim: number): Tensor {
   return t.softmax(dim);
 }

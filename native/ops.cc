@@ -197,6 +197,16 @@ Napi::Value maxMin(const Napi::CallbackInfo& info, bool isMax) {
 Napi::Value max(const Napi::CallbackInfo& info) { return maxMin(info, true); }
 Napi::Value min(const Napi::CallbackInfo& info) { return maxMin(info, false); }
 
+// topk(t, k, dim, largest, sorted) -> [values, indices], as torch.topk
+Napi::Value topk(const Napi::CallbackInfo& info) {
+  auto [values, indices] = at::topk(unwrap(info[0]), toInt(info[1], "k"), toInt(info[2], "dim"),
+                                    toBool(info[3], "largest"), toBool(info[4], "sorted"));
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, wrap(info.Env(), values));
+  out.Set(1u, wrap(info.Env(), indices));
+  return out;
+}
+
 Napi::Value argmaxMin(const Napi::CallbackInfo& info, bool isMax) {
   const Tensor& t = unwrap(info[0]);
   c10::optional<int64_t> dim;
@@ -373,6 +383,7 @@ void initOps(Napi::Env env, Napi::Object exports) {
   exportFunction<reduce>(env, exports, "reduce");
   exportFunction<max>(env, exports, "max");
   exportFunction<min>(env, exports, "min");
+  exportFunction<topk>(env, exports, "topk");
   exportFunction<argmax>(env, exports, "argmax");
   exportFunction<argmin>(env, exports, "argmin");
   exportFunction<softmax>(env, exports, "softmax");

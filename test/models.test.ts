@@ -1,13 +1,14 @@
 // The three LVMs against the seed's Python classes (test/python/models_reference.py): parameter counts at the
 // seed's sizes; on the same weights and inputs the same outputs and gradients (1e-5, float32); state dicts that
 // load both ways with strict=True through real .pt files; clear loadStateDict errors; dropout only in train().
+// The seed server's LatentMamba likewise, and its raw state_dict() files as the server loads them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { loadTorchFileSync, models, saveTorchFile, torch, Tensor, type ModelConfig } from '../dist/index.js';
+import { load, loadTorchFileSync, models, saveTorchFile, torch, Tensor, type ModelConfig } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
 const missing = pythonTorchMissing();
@@ -76,6 +77,108 @@ describe.skipIf(missing)('against the seed classes in PyTorch', () => {
       expectClose(normalised, ckpt.cos, 'normalised');
       m.dispose();
     });
+  });
+});
+
+describe.skipIf(missing)("LatentMamba against the seed server's class in PyTorch", () => {
+  const CONFIG = { inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2, dropout: 0.1 };
+  torch.manualSeed(5);
+  const small = models.latentMamba(CONFIG);
+  const x = torch.randn([3, 5, 12]);
+  const w = torch.randn([3, 12]); // raw is the whole head output: inputDim wide
+  const seed = models.latentMamba();
+  const seedConfig = { ...seed.config };
+  const seedNames = seed.namedParameters().map(([n]) => n);
+  const seedKeys = Object.keys(seed.stateDict());
+  const seedCount = seed.numParameters();
+  seed.dispose();
+  const jobs = [
+    { job: 'count', kind: 'latent_mamba', config: seedConfig },
+    { job: 'names', kind: 'latent_mamba', config: seedConfig },
+    { job: 'forward', kind: 'latent_mamba', config: small.config, file: 'lm-in.pt', out: 'lm-out.pt' },
+    { job: 'export_raw', kind: 'latent_mamba', config: small.config, seed: 13, out: 'lm-small.pt', outputs: 'lm-small-out.pt' },
+    { job: 'export_raw', kind: 'latent_mamba', config: seedConfig, seed: 17, out: 'lm-seed.pt', outputs: 'lm-seed-out.pt' },
+  ];
+  let results: unknown[] = [];
+  type Outputs = { x: Tensor; raw: Tensor; cos: Tensor };
+
+  it('runs the reference', async () => {
+    await saveTorchFile({ state_dict: small.stateDict(), x, w }, join(dir, 'lm-in.pt'));
+    results = runPython<unknown[]>('models_reference.py', { dir, jobs });
+    expect(results).toHaveLength(jobs.length);
+  });
+
+  it("the seed's sizes: 784 -> 512, two layers, 5,006,608 parameters, as PyTorch counts", () => {
+    expect(seedConfig).toEqual({ kind: 'latent_mamba', inputDim: 784, outputDim: 768, dModel: 512, numLayers: 2, dropout: 0.1 });
+    expect(seedCount).toBe(5_006_608);
+    expect(seedCount).toBe(results[0]);
+  });
+
+  it("parameter names and state_dict keys are PyTorch's, in PyTorch's order", () => {
+    const want = results[1] as { parameters: string[]; state_dict: string[] };
+    expect(seedNames).toEqual(want.parameters);
+    expect(seedKeys).toEqual(want.state_dict);
+    expect(seedKeys).toEqual(['input_proj.weight', 'input_proj.bias',
+      ...[0, 1].flatMap((l) => ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'].map((k) => `lstm.${k}_l${l}`)),
+      'output_head.weight', 'output_head.bias']);
+  });
+
+  it('our weights load into the Python class (strict): the same head output, prediction and gradients', () => {
+    const m = small.eval();
+    const { raw, normalised } = m.forward(x, { raw: true });
+    expect(raw.shape).toEqual([3, 12]);
+    expect(normalised.shape).toEqual([3, 10]);
+    for (const p of m.parameters()) p.grad = null;
+    raw.mul(w).sum().backward();
+    const want = loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, 'lm-out.pt'));
+    expectClose(raw, want.raw, 'raw');
+    expectClose(normalised, want.cos, 'normalised (the first outputDim of raw, L2-normalised)');
+    for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
+  });
+
+  it('a raw state_dict() Python saved loads with load() + fromCheckpoint and predicts as in Python', async () => {
+    const sd = await load<Record<string, Tensor>>(join(dir, 'lm-small.pt'));
+    const m = models.fromCheckpoint(sd, { outputDim: 10 }).eval();
+    expect(m.config).toEqual({ kind: 'latent_mamba', ...CONFIG });
+    const want = loadTorchFileSync<Outputs>(join(dir, 'lm-small-out.pt'));
+    const { raw, normalised } = m.forward(want.x, { raw: true });
+    expectClose(raw, want.raw, 'raw');
+    expectClose(normalised, want.cos, 'normalised');
+    m.dispose();
+  });
+
+  it("the seed server's file at its sizes: fromCheckpoint rebuilds 784/512/2, keeps 768, predicts as in Python", async () => {
+    const sd = await load<Record<string, Tensor>>(join(dir, 'lm-seed.pt'));
+    const m = models.fromCheckpoint(sd).eval();
+    expect(m.config).toEqual(seedConfig);
+    const want = loadTorchFileSync<Outputs>(join(dir, 'lm-seed-out.pt'));
+    const { raw, normalised } = m.forward(want.x, { raw: true });
+    expect(normalised.shape).toEqual([3, 768]);
+    expectClose(raw, want.raw, 'raw');
+    expectClose(normalised, want.cos, 'normalised');
+    const strict = models.latentMamba();
+    strict.loadStateDict(sd, { strict: true });
+    expectClose(strict.eval().predict(want.x), want.cos, 'a latentMamba() loading the raw state dict strict');
+    strict.dispose();
+    m.dispose();
+  });
+
+  it('dropout (after input_proj, between LSTM layers) acts in train() and not in eval()', () => {
+    // One layer: no dropout between layers, so a difference comes from the input dropout.
+    for (const numLayers of [1, 2]) {
+      const m = models.latentMamba({ inputDim: 12, dModel: 16, numLayers, dropout: 0.5 });
+      const input = torch.randn([4, 5, 12]);
+      expect(m.training).toBe(true);
+      expect(m.forward(input).toArray(), `${numLayers} layer(s)`).not.toEqual(m.forward(input).toArray());
+      m.eval();
+      expect(m.forward(input).toArray()).toEqual(m.forward(input).toArray());
+      m.dispose();
+    }
+  });
+
+  it('refuses an outputDim wider than the head, and says why', () => {
+    expect(() => models.latentMamba({ inputDim: 12, outputDim: 13 })).toThrow(/outputDim 13 must be at most inputDim 12/);
+    expect(models.latentMamba({ inputDim: 12, dModel: 4 }).config.outputDim).toBe(12);
   });
 });
 

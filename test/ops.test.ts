@@ -485,6 +485,8 @@ reduction('argmin', 'argmin', [...ONE_DIM, KEEP_ALL], dimArgs, pyDimKeep, 'first
     ['max over a dim', (t) => t.max(1).values, 'c3.max(1).values'], ['max of all', (t) => t.max(), 'c3.max()'],
     ['min over a dim', (t) => t.min(2, true).values, 'c3.min(2, keepdim=True).values'], ['min of all', (t) => t.min(), 'c3.min()'],
     ['softmax', (t) => t.softmax(1), 'c3.softmax(1)'], ['logSoftmax', (t) => t.logSoftmax(-1), 'c3.log_softmax(-1)'],
+    ['topk values', (t) => t.topk(2, 1).values, 'c3.topk(2, 1).values'],
+    ['topk smallest unsorted values', (t) => t.topk(3, -1, false, false).values, 'c3.topk(3, -1, False, False).values'],
     ['normalize', (t) => t.normalize(), 'F.normalize(c3)'], ['normalize p=1 dim=2', (t) => t.normalize({ p: 1, dim: 2 }), 'F.normalize(c3, p=1, dim=2)'],
   ];
   for (const [name, js, py] of R) {
@@ -496,6 +498,50 @@ reduction('argmin', 'argmin', [...ONE_DIM, KEEP_ALL], dimArgs, pyDimKeep, 'first
   add(g, 'cosineSimilarity broadcast', (i) => i.a.cosineSimilarity(i.row.unsqueeze(0), 1), 'F.cosine_similarity(a, row.unsqueeze(0), 1)', { grad: ['a', 'row'] });
   add(g, 'cosineSimilarity with zero rows (eps)', (i) => i.zrow.cosineSimilarity(i.zrow2), 'F.cosine_similarity(zrow, zrow2)', { grad: ['zrow', 'zrow2'] });
   add(g, 'cosineSimilarity float64 dim 0', (i) => i.da.cosineSimilarity(i.db, 0), 'F.cosine_similarity(da, db, 0)', { grad: ['da', 'db'] });
+}
+
+// ---- topk: torch.topk(k, dim=-1, largest=True, sorted=True) -> (values, indices) ----
+{
+  const g = 'topk';
+  // Ties within rows, and a row of one repeated value: which of the equal elements comes back is PyTorch's choice.
+  input('ties', 'float32', [3, 6], Float32Array.from([1, 3, 3, 2, 3, 0, -1, -1, -1, -1, -1, -1, 5, 2, 5, 2, 5, 2]));
+  const T: [string, (i: Inputs) => Out, string][] = [
+    ['topk(2)', (i) => i.a.topk(2), 'a.topk(2)'],
+    ['topk(3, 0)', (i) => i.a.topk(3, 0), 'a.topk(3, 0)'],
+    ['topk(2, 1, false): the smallest', (i) => i.a.topk(2, 1, false), 'a.topk(2, 1, False)'],
+    ['topk(4, -1, true, false): unsorted', (i) => i.a.topk(4, -1, true, false), 'a.topk(4, -1, True, False)'],
+    ['topk(3, 0, false, false): smallest, unsorted', (i) => i.a.topk(3, 0, false, false), 'a.topk(3, 0, False, False)'],
+    ['topk(5): k is the whole dim', (i) => i.a.topk(5), 'a.topk(5)'],
+    ['topk(0): empty', (i) => i.a.topk(0), 'a.topk(0)'],
+    ['topk(6): k larger than the dim is an error', (i) => i.a.topk(6), 'a.topk(6)'],
+    ['topk(5, 0): k larger than dim 0 is an error', (i) => i.a.topk(5, 0), 'a.topk(5, 0)'],
+    ['topk(-1) is an error', (i) => i.a.topk(-1), 'a.topk(-1)'],
+    ['topk(2.5) is an error', (i) => i.a.topk(2.5), 'a.topk(2.5)'],
+    ['topk(1, 2): a dim out of range is an error', (i) => i.a.topk(1, 2), 'a.topk(1, 2)'],
+    ['topk(2, 1) of a 3-d tensor', (i) => i.c3.topk(2, 1), 'c3.topk(2, 1)'],
+    ['topk(2, 0, false) of a 3-d tensor', (i) => i.c3.topk(2, 0, false), 'c3.topk(2, 0, False)'],
+    ['topk of a transposed view', (i) => i.a.t().topk(2), 'a.t().topk(2)'],
+    ['topk(3) with ties', (i) => i.ties.topk(3), 'ties.topk(3)'],
+    ['topk(3, 1, false) with ties', (i) => i.ties.topk(3, 1, false), 'ties.topk(3, 1, False)'],
+    ['topk(4, 1, true, false) with ties, unsorted', (i) => i.ties.topk(4, 1, true, false), 'ties.topk(4, 1, True, False)'],
+    ['topk(2, 0) with ties', (i) => i.ties.topk(2, 0), 'ties.topk(2, 0)'],
+    ['topk of NaN and infinities (NaN is the largest)', (i) => i.special.topk(5), 'special.topk(5)'],
+    ['topk smallest of NaN and infinities', (i) => i.special.topk(5, 0, false), 'special.topk(5, 0, False)'],
+    ['topk of float64', (i) => i.da.topk(3, 1), 'da.topk(3, 1)'],
+    ['topk smallest of float64', (i) => i.da.topk(2, 0, false), 'da.topk(2, 0, False)'],
+    ['topk of int64', (i) => i.ia.topk(2, 0), 'ia.topk(2, 0)'],
+    ['topk of int64 with ties', (i) => i.ie.topk(3), 'ie.topk(3)'],
+    ['topk smallest of int64 with ties', (i) => i.ie.topk(3, -1, false), 'ie.topk(3, -1, False)'],
+    ['topk of a 0-d tensor', (i) => i.s0.topk(1), 's0.topk(1)'],
+    ['topk(0) of a 0-d tensor', (i) => i.s0.topk(0), 's0.topk(0)'],
+    ['topk(0) of an empty dim', () => torch.zeros([3, 0]).topk(0), 'torch.zeros(3, 0).topk(0)'],
+    ['topk of bool', (i) => i.mask.topk(2), 'mask.topk(2)'],
+    ['torch.topk', (i) => torch.topk(i.a, 2, 0, false), 'torch.topk(a, 2, 0, False)'],
+  ];
+  for (const [name, js, py] of T) add(g, name, js, py);
+  // Gradients through values: into the chosen elements only (with ties, the ones PyTorch chose).
+  add('gradients', 'topk values with ties', (i) => i.ties.topk(3).values, 'ties.topk(3).values', { grad: ['ties'] });
+  add('gradients', 'topk(0) values', (i) => i.a.topk(0).values, 'a.topk(0).values', { grad: ['a'] });
 }
 
 // ---- softmax, logSoftmax, normalize, cosineSimilarity ----

@@ -14,7 +14,8 @@ import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../train/tr
 
 interface TrainFlags {
   data?: string;
-  model: ModelKind;
+  // Not latent_mamba: the seed server's model predicts a 784-D output the training losses do not take.
+  model: Exclude<ModelKind, 'latent_mamba'>;
   epochs: number;
   batchSize: number;
   lr: number;

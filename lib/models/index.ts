@@ -1,5 +1,6 @@
 // models.gru() / lstm() / mamba2() / transformer(): the seed's architectures at the seed's sizes unless told
-// otherwise, and models.fromCheckpoint(), which rebuilds one from a state dict's keys and shapes.
+// otherwise; models.latentMamba(): the seed inference server's own model; and models.fromCheckpoint(), which
+// rebuilds one from a state dict's keys and shapes.
 import { Tensor } from '../tensor.js';
 import { Module, type ModelConfig, type ModelKind } from './module.js';
 
@@ -14,13 +15,20 @@ const DEFAULTS: Record<ModelKind, Omit<ModelConfig, 'kind'>> = {
   // The seed's Mamba2VectorPredictor with mamba_ssm's Mamba2(d_model=512) defaults.
   mamba2: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0, dState: 128, dConv: 4, expand: 2, headdim: 64, ngroups: 1, chunkSize: 256 }, // 7,933,888
   transformer: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0.1, heads: 8, ffDim: 2048, maxLen: 100 }, // 17,867,520
+  // The seed server's LatentMamba(d_input=784, d_hidden=512, n_layers=2, dropout=0.1); it keeps 768 outputs.
+  latent_mamba: { inputDim: 784, outputDim: 768, dModel: 512, numLayers: 2, dropout: 0.1 },        // 5,006,608
 };
+
+/** The seed server's LatentMamba keeps the first 768 of its head's outputs (the vector, not the TMD code). */
+const LATENT_MAMBA_KEPT = 768;
 
 function make(kind: ModelKind, opts: ModelOptions): Module {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`models.${kind}() takes an options object`);
   const config: ModelConfig = { kind, ...DEFAULTS[kind], ...opts };
   // The seed's Transformer sizes its feed-forward layer as 4 x dModel.
   if (kind === 'transformer' && opts.ffDim === undefined) config.ffDim = 4 * config.dModel;
+  // LatentMamba's prediction is its head's first 768 outputs, or all of them when it has fewer.
+  if (kind === 'latent_mamba' && opts.outputDim === undefined) config.outputDim = Math.min(LATENT_MAMBA_KEPT, config.inputDim);
   for (const [k, v] of Object.entries(config)) {
     if (k !== 'kind' && (typeof v !== 'number' || !Number.isFinite(v)))
       throw new TypeError(`models.${kind}(): ${k} must be a number, got ${JSON.stringify(v)}`);
@@ -52,17 +60,44 @@ export function transformer(opts: ModelOptions = {}): Module {
 }
 
 /**
+ * The seed inference server's own model, LatentMamba (5,006,608 parameters at its defaults): input_proj
+ * Linear(inputDim, dModel), dropout, an LSTM of numLayers (dropout between layers), output_head Linear(dModel,
+ * inputDim) on the last step. Its input is 784-D (768 + a 16-D TMD code) and so is its head: `raw` is that whole
+ * output [batch, inputDim], the prediction the L2-normalised first outputDim (768) of it, as the server returns.
+ * Keys as PyTorch's: input_proj.*, lstm.weight_ih_l0 ... bias_hh_l1, output_head.*.
+ */
+export function latentMamba(opts: ModelOptions = {}): Module {
+  return make('latent_mamba', opts);
+}
+
+/** What fromCheckpoint() cannot read from a state dict's shapes. */
+export interface FromCheckpointOptions {
+  /**
+   * latent_mamba only: how many of the head's outputs the prediction keeps (default: the checkpoint's
+   * `model_config`'s, else 768 as the seed server, or inputDim when that is smaller).
+   */
+  outputDim?: number;
+}
+
+/**
  * Rebuilds the model a state dict (or a checkpoint holding `model_state_dict`) came from, and loads it
  * (strict). Sizes come from the keys and shapes; what shapes cannot tell (a Transformer's heads and dropout, a
- * Mamba2's ngroups and chunkSize) from the checkpoint's `model_config`, else its `args` (the seed's argparse
- * options), else the defaults.
+ * Mamba2's ngroups and chunkSize, a LatentMamba's outputDim) from the checkpoint's `model_config`, else its `args`
+ * (the seed's argparse options), else the defaults. A raw `state_dict()` of the seed server's LatentMamba (keys
+ * input_proj.*, lstm.*, output_head.*) is recognised too.
  */
-export function fromCheckpoint(ckpt: Record<string, unknown>): Module {
+export function fromCheckpoint(ckpt: Record<string, unknown>, opts: FromCheckpointOptions = {}): Module {
   const sd = (isRecord(ckpt.model_state_dict) ? ckpt.model_state_dict : ckpt) as Record<string, unknown>;
   const saved = isRecord(ckpt.model_config) ? (ckpt.model_config as Partial<ModelConfig>) : {};
   const args = isRecord(ckpt.args) ? ckpt.args : isRecord((ckpt.args as { state?: unknown })?.state) ? (ckpt.args as { state: Record<string, unknown> }).state : {};
-  const model = make(inferKind(sd), {
-    ...inferSizes(sd, saved.ngroups ?? 1), ...pick(saved, ['dropout', 'heads', 'chunkSize']), ...headsFromArgs(args),
+  const kind = inferKind(sd);
+  const sizes = inferSizes(sd, saved.ngroups ?? 1);
+  if (kind === 'latent_mamba') {
+    const outputDim = opts.outputDim ?? saved.outputDim;
+    if (outputDim !== undefined) sizes.outputDim = outputDim;
+  }
+  const model = make(kind, {
+    ...sizes, ...pick(saved, ['dropout', 'heads', 'chunkSize']), ...headsFromArgs(args),
   });
   try {
     model.loadStateDict(sd, { strict: true });
@@ -74,12 +109,14 @@ export function fromCheckpoint(ckpt: Record<string, unknown>): Module {
 }
 
 function inferKind(sd: Record<string, unknown>): ModelKind {
+  // LatentMamba has an lstm too: its input_proj and output_head (no `head`) tell it apart.
+  if ('lstm.weight_ih_l0' in sd && 'output_head.weight' in sd && 'input_proj.weight' in sd) return 'latent_mamba';
   if ('lstm.weight_ih_l0' in sd) return 'lstm';
   if ('blocks.0.mamba.weight_ih_l0' in sd) return 'gru';
   if ('transformer_decoder.layers.0.self_attn.in_proj_weight' in sd) return 'transformer';
   if ('blocks.0.mamba.A_log' in sd) return 'mamba2';
   const some = Object.keys(sd).slice(0, 5).join(', ');
-  throw new Error(`fromCheckpoint(): not a state dict of a known LVM (GRU, LSTM, Mamba2, Transformer); its first keys: ${some}`);
+  throw new Error(`fromCheckpoint(): not a state dict of a known LVM (GRU, LSTM, Mamba2, Transformer, LatentMamba); its first keys: ${some}`);
 }
 
 function inferSizes(sd: Record<string, unknown>, ngroups: number): ModelOptions {
@@ -89,6 +126,11 @@ function inferSizes(sd: Record<string, unknown>, ngroups: number): ModelOptions 
     return t.shape;
   };
   const count = (pattern: RegExp): number => new Set(Object.keys(sd).map((k) => pattern.exec(k)?.[1]).filter(Boolean)).size;
+  if ('output_head.weight' in sd) {
+    // latent_mamba: input_proj [dModel, inputDim], output_head [inputDim, dModel]; outputDim is not in any shape.
+    const [dModel, inputDim] = shape('input_proj.weight');
+    return { inputDim, dModel, numLayers: count(/^lstm\.weight_ih_l(\d+)$/) };
+  }
   const outputDim = shape('head.3.weight')[0];
   if ('lstm.weight_ih_l0' in sd) {
     const [, inputDim] = shape('lstm.weight_ih_l0');

@@ -3,22 +3,30 @@
 // on parameters() trains the module, and loadStateDict() writes straight into it.
 import { type Device } from '../device.js';
 import { type DType, dtypeCode } from '../dtype.js';
-import { native, type ModelHandle } from '../native.js';
+import { native, type ModelHandle, type RawTensor } from '../native.js';
 import { keep } from '../scope.js';
 import { fromRaw, rawOf, Tensor } from '../tensor.js';
 import { noGrad } from '../torch.js';
 import { orderedDict } from '../io/pickle/values.js';
+import { trainStepRunning } from '../train/step.js';
 
-export type ModelKind = 'gru' | 'lstm' | 'mamba2' | 'transformer';
+export type ModelKind = 'gru' | 'lstm' | 'mamba2' | 'transformer' | 'latent_mamba';
 
 /** Everything that rebuilds a model of the same shape (stored in checkpoints as `model_config`). */
 export interface ModelConfig {
   kind: ModelKind;
   inputDim: number;
+  /**
+   * The prediction's width. For latent_mamba, whose head outputs inputDim values (784 = 768 + a 16-D TMD code),
+   * outputDim (768, at most inputDim) means "the first outputDim of the head's outputs", as the seed server keeps.
+   */
   outputDim: number;
   dModel: number;
   numLayers: number;
-  /** Dropout probability (between LSTM layers; in the Transformer's layers); the GRU and Mamba2 have none. */
+  /**
+   * Dropout probability (between LSTM layers; in the Transformer's layers; latent_mamba: after input_proj and
+   * between its LSTM layers); the GRU and Mamba2 have none.
+   */
   dropout: number;
   /** Transformer only: attention heads, feed-forward width, positional-encoding length. */
   heads?: number;
@@ -49,8 +57,9 @@ export class Module {
   #h: ModelHandle | undefined;
   #entries: Entry[] | undefined;
   #training = true;
+  #inFlight = 0; // predictAsync() calls not yet settled
 
-  /** @internal Use models.gru(), lstm(), mamba2(), transformer() or fromCheckpoint(). */
+  /** @internal Use models.gru(), lstm(), mamba2(), transformer(), latentMamba() or fromCheckpoint(). */
   constructor(config: ModelConfig) {
     this.config = Object.freeze({ ...config });
     this.#h = native().modelCreate(config.kind, config);
@@ -62,10 +71,15 @@ export class Module {
     return this.#h;
   }
 
-  /** x [batch, context, inputDim] -> the L2-normalised prediction [batch, outputDim]; with raw, the head's output too. */
+  /**
+   * x [batch, context, inputDim] -> the L2-normalised prediction [batch, outputDim]; with raw, the head's output
+   * too ([batch, outputDim]; latent_mamba: the whole head output, [batch, inputDim]).
+   */
   forward(x: Tensor): Tensor;
   forward(x: Tensor, opts: { raw: true }): { raw: Tensor; normalised: Tensor };
   forward(x: Tensor, opts: { raw?: boolean } = {}): Tensor | { raw: Tensor; normalised: Tensor } {
+    if (this.#inFlight > 0 && this.#training)
+      throw new Error('predictAsync() calls are running on this model in eval mode: await them before a forward in training mode, or call eval()');
     const [raw, normalised] = native().modelForward(this.handle, rawOf(x));
     const out = { raw: fromRaw(raw), normalised: fromRaw(normalised) };
     if (opts.raw) return out;
@@ -76,6 +90,56 @@ export class Module {
   /** The prediction without building a graph, as serving wants it. */
   predict(x: Tensor): Tensor {
     return noGrad(() => this.forward(x));
+  }
+
+  /**
+   * The prediction computed on a libuv worker thread, in eval mode (no dropout) and without a graph: the event
+   * loop runs on meanwhile. Resolves with what predict() gives (exactly) on a model in eval mode; with raw, the
+   * head's output too. Bad input (shape, dtype, device, a disposed tensor) rejects with the error forward() throws.
+   *
+   * Any number may be in flight on one model (the forwards only read it, and run side by side). While any is:
+   * the model's native train/eval flag is eval (`training` still says what train()/eval() last asked, and takes
+   * effect when the last call settles), a training-mode forward(), to(), loadStateDict() and trainStep() throw,
+   * and dispose() frees the module only once the running calls end (they resolve normally). Writing into
+   * parameters() directly meanwhile is not guarded: don't.
+   */
+  predictAsync(x: Tensor): Promise<Tensor>;
+  predictAsync(x: Tensor, opts: { raw: true }): Promise<{ raw: Tensor; normalised: Tensor }>;
+  async predictAsync(x: Tensor, opts: { raw?: boolean } = {}): Promise<Tensor | { raw: Tensor; normalised: Tensor }> {
+    const h = this.handle;
+    if (trainStepRunning(this)) throw new Error('a train step is running on this model: await it before predictAsync()');
+    const wantRaw = opts?.raw === true;
+    // Everything up to the await runs synchronously: eval mode is set before the worker can start.
+    if (this.#inFlight++ === 0 && this.#training) native().modelTrain(h, false);
+    let pending: Promise<[RawTensor | undefined, RawTensor]>;
+    try {
+      pending = native().modelPredictAsync(h, rawOf(x), wantRaw);
+    } catch (e) {
+      this.#settled();
+      throw e;
+    }
+    let result: [RawTensor | undefined, RawTensor];
+    try {
+      result = await pending;
+    } finally {
+      this.#settled();
+    }
+    const normalised = fromRaw(result[1]);
+    return wantRaw ? { raw: fromRaw(result[0]!), normalised } : normalised;
+  }
+
+  /** @internal How many predictAsync() calls are running (a train step refuses to start meanwhile). */
+  get pendingPredictions(): number {
+    return this.#inFlight;
+  }
+
+  #settled(): void {
+    if (--this.#inFlight === 0 && this.#training && this.#h !== undefined) native().modelTrain(this.#h, true);
+  }
+
+  #refuseWhileInFlight(what: string): void {
+    if (this.#inFlight > 0)
+      throw new Error(`${what} would change the model under ${this.#inFlight} running predictAsync() call(s): await them first`);
   }
 
   namedParameters(): [string, Tensor][] {
@@ -130,6 +194,7 @@ export class Module {
         problems.push(`${e.name}: shape [${v.shape.join(', ')}] in the state dict, [${e.tensor.shape.join(', ')}] in the model`);
     }
     if (problems.length) throw new Error(`loadStateDict() for a ${this.config.kind} model: ${problems.join('; ')}`);
+    this.#refuseWhileInFlight('loadStateDict()');
     noGrad(() => {
       for (const e of entries) if (sd[e.name] instanceof Tensor) e.tensor.copy_(sd[e.name] as Tensor);
     });
@@ -137,14 +202,16 @@ export class Module {
 
   /** Moves (and casts) every parameter and buffer, in place: parameters() stay the same tensors. */
   to(device: Device, dtype?: DType): this {
+    this.#refuseWhileInFlight('to()');
     native().modelTo(this.handle, device, dtype === undefined ? undefined : dtypeCode(dtype));
     for (const e of this.#entries ?? []) e.tensor.refreshMeta();
     return this;
   }
 
-  /** Dropout on (the default) or off. */
+  /** Dropout on (the default) or off. While predictAsync() calls run, the change waits for the last to settle. */
   train(on = true): this {
-    native().modelTrain(this.handle, on);
+    const h = this.handle;
+    if (this.#inFlight === 0) native().modelTrain(h, on);
     this.#training = on;
     return this;
   }
@@ -157,6 +224,7 @@ export class Module {
     return this.#training;
   }
 
+  /** Frees the module (once running predictAsync() calls end: they hold it) and its parameters' handles. */
   dispose(): void {
     if (this.#h === undefined) return;
     for (const e of this.#entries ?? []) e.tensor.dispose();

@@ -27,6 +27,11 @@ export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'mom
 // A model's parameters must not change under a step that is still running.
 const busy = new WeakSet<Module>();
 
+/** @internal Whether a train step is running on the model (predictAsync() refuses to start meanwhile). */
+export function trainStepRunning(model: Module): boolean {
+  return busy.has(model);
+}
+
 /**
  * One step on the batch (x [B, T, inputDim], y [B, outputDim], on the model's device and dtype). The model, the
  * optimiser (built over the model's parameters) and the tensors stay alive until the step ends, even if disposed
@@ -38,6 +43,7 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
   const clipNorm = opts.clipNorm ?? 0;
   if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
   if (busy.has(model)) throw new Error('a train step is already running on this model: await it before the next');
+  if (model.pendingPredictions > 0) throw new Error('predictAsync() calls are running on this model: await them before a train step');
   const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
     [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm);
   busy.add(model);

@@ -146,6 +146,7 @@ void initModels(Napi::Env env, Napi::Object exports) {
   exportFunction<train>(env, exports, "modelTrain");
   exportFunction<to>(env, exports, "modelTo");
   exportFunction<dispose>(env, exports, "modelDispose");
+  initPredictAsync(env, exports);
 }
 
 }  // namespace lvm

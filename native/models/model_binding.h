@@ -12,4 +12,7 @@ namespace lvm {
 // Throws TypeError for what is no model handle, Error for a disposed one.
 std::shared_ptr<models::Predictor> sharedModel(Napi::Value v);
 
+// modelPredictAsync (predict_async.cc); initModels() registers it.
+void initPredictAsync(Napi::Env env, Napi::Object exports);
+
 }  // namespace lvm

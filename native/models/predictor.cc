@@ -12,8 +12,12 @@ void Predictor::registerHead(int64_t d, int64_t outputDim) {
 
 Output Predictor::predictFromLast(const at::Tensor& hidden) {
   at::Tensor raw = head_->forward(hidden.select(1, -1));
-  // As F.normalize(raw, dim=-1): raw / max(||raw||, eps).
-  return {raw, raw / raw.norm(2, -1, /*keepdim=*/true).clamp_min(1e-12).expand_as(raw)};
+  return {raw, normalise(raw)};
+}
+
+// As F.normalize(raw, dim=-1): raw / max(||raw||, eps).
+at::Tensor Predictor::normalise(const at::Tensor& raw) {
+  return raw / raw.norm(2, -1, /*keepdim=*/true).clamp_min(1e-12).expand_as(raw);
 }
 
 Output Predictor::predict(const at::Tensor& x) {
@@ -54,7 +58,8 @@ std::shared_ptr<Predictor> makePredictor(const Config& c) {
   if (c.kind == "lstm") return makeLstm(c);
   if (c.kind == "mamba2") return makeMamba2(c);
   if (c.kind == "transformer") return makeTransformer(c);
-  throw std::invalid_argument("unknown model kind \"" + c.kind + "\" (gru, lstm, mamba2, transformer)");
+  if (c.kind == "latent_mamba") return makeLatentMamba(c);
+  throw std::invalid_argument("unknown model kind \"" + c.kind + "\" (gru, lstm, mamba2, transformer, latent_mamba)");
 }
 
 }  // namespace lvm::models

@@ -1,7 +1,8 @@
 // The seed's latent vector models (../shared/DESIGN.md, "Seed models"): each reads [B, T, inputDim] context
 // vectors and predicts the next vector from the last time step, through the shared head Sequential(Linear(d, d),
 // GELU, LayerNorm(d), Linear(d, outputDim)). torch::nn modules give the parameters PyTorch's names, so state
-// dicts move both ways. Plain C++, no N-API: a native train step can run a model off the JS thread.
+// dicts move both ways. Plain C++, no N-API: a native train step can run a model off the JS thread. The seed
+// server's LatentMamba (latent_mamba.cc) is the exception to the head: it ends in its own output_head.
 //
 // A new architecture (say mamba2) is one file: a Predictor subclass that registers its modules in the Python
 // class's order, then calls registerHead(); its sizes in Config; one line in makePredictor().
@@ -15,7 +16,7 @@ namespace lvm::models {
 
 // Every size a model may take; each kind reads its own (lib/models/ fills in the seed's defaults).
 struct Config {
-  std::string kind;  // "gru" | "lstm" | "mamba2" | "transformer"
+  std::string kind;  // "gru" | "lstm" | "mamba2" | "transformer" | "latent_mamba"
   int64_t inputDim = 768, outputDim = 768, dModel = 512, numLayers = 4, heads = 8, ffDim = 2048, maxLen = 100;
   double dropout = 0.1;
   // mamba2 only: mamba_ssm's Mamba2 defaults (d_state, d_conv, expand, headdim, ngroups, chunk_size).
@@ -23,8 +24,8 @@ struct Config {
 };
 
 struct Output {
-  at::Tensor raw;         // the head's output, [B, outputDim]
-  at::Tensor normalised;  // raw / max(||raw||, 1e-12), as F.normalize
+  at::Tensor raw;         // the head's output, [B, outputDim] (latent_mamba: [B, inputDim], see latent_mamba.cc)
+  at::Tensor normalised;  // raw / max(||raw||, 1e-12), as F.normalize (latent_mamba: of raw's first outputDim columns)
 };
 
 class Predictor : public torch::nn::Module {
@@ -40,6 +41,7 @@ class Predictor : public torch::nn::Module {
   // Registers `head` last, as the Python classes do, so state dicts list it last.
   void registerHead(int64_t d, int64_t outputDim);
   Output predictFromLast(const at::Tensor& hidden);  // hidden [B, T, d]: the head reads step T-1
+  static at::Tensor normalise(const at::Tensor& raw);  // as F.normalize(raw, dim=-1)
 
  private:
   Config config_;
@@ -53,5 +55,6 @@ std::shared_ptr<Predictor> makeGru(const Config& c);
 std::shared_ptr<Predictor> makeLstm(const Config& c);
 std::shared_ptr<Predictor> makeMamba2(const Config& c);
 std::shared_ptr<Predictor> makeTransformer(const Config& c);
+std::shared_ptr<Predictor> makeLatentMamba(const Config& c);
 
 }  // namespace lvm::models

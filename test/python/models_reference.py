@@ -1,5 +1,5 @@
-# The seed's three LVM classes, written from ../shared/DESIGN.md (the seed's app/lvm/train_*.py), and the jobs
-# test/models.test.ts asks of them. stdin: {"dir": ..., "jobs": [...]}; stdout: JSON. Tensors travel in .pt files
+# The seed's three LVM classes, written from ../shared/DESIGN.md (the seed's app/lvm/train_*.py), the seed
+# inference server's LatentMamba (app/api/lvm_server.py), and the jobs test/models.test.ts asks of them. stdin: {"dir": ..., "jobs": [...]}; stdout: JSON. Tensors travel in .pt files
 # (torch.save / torch.load on this side, lvmtorch's own reader and writer on the other).
 import json
 import math
@@ -86,7 +86,37 @@ class TransformerVectorPredictor(nn.Module):
         return raw, F.normalize(raw, p=2, dim=-1)
 
 
+class LatentMamba(nn.Module):  # the seed server's model, as its source has it
+    def __init__(self, d_input=784, d_hidden=512, n_layers=2, dropout=0.1):
+        super().__init__()
+        self.d_input = d_input; self.d_hidden = d_hidden
+        self.input_proj = nn.Linear(d_input, d_hidden)
+        self.lstm = nn.LSTM(d_hidden, d_hidden, n_layers, dropout=dropout if n_layers > 1 else 0, batch_first=True)
+        self.output_head = nn.Linear(d_hidden, d_input)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, mask=None):
+        h = self.dropout(self.input_proj(x))
+        lstm_out, _ = self.lstm(h)
+        if mask is not None:
+            lengths = mask.sum(dim=1).long() - 1
+            last_h = lstm_out[torch.arange(lstm_out.size(0)), lengths]
+        else:
+            last_h = lstm_out[:, -1, :]
+        return self.output_head(last_h)   # [batch, d_input]
+
+
+def outputs(model, kind, c, x):
+    """(raw, normalised) as lvmtorch defines them; for LatentMamba, what the seed server computes."""
+    if kind == 'latent_mamba':
+        raw = model(x)
+        return raw, F.normalize(raw[:, :c['outputDim']], p=2, dim=-1)
+    return model(x)
+
+
 def build(kind, c):
+    if kind == 'latent_mamba':
+        return LatentMamba(c['inputDim'], c['dModel'], c['numLayers'], c['dropout'])
     if kind == 'gru':
         return Mamba2VectorPredictor(c['inputDim'], c['dModel'], c['numLayers'], c['outputDim'])
     if kind == 'lstm':
@@ -100,11 +130,13 @@ def run(job, d):
     model = build(kind, c)
     if job['job'] == 'count':
         return sum(p.numel() for p in model.parameters())
+    if job['job'] == 'names':  # parameter names and state_dict keys, in PyTorch's order
+        return {'parameters': [n for n, _ in model.named_parameters()], 'state_dict': list(model.state_dict().keys())}
     if job['job'] == 'forward':  # our weights and input in, Python's outputs and gradients out
         data = torch.load(os.path.join(d, job['file']))
         model.load_state_dict(data['state_dict'], strict=True)
         model.eval()
-        raw, cos = model(data['x'])
+        raw, cos = outputs(model, kind, c, data['x'])
         (raw * data['w']).sum().backward()
         out = {'raw': raw.detach(), 'cos': cos.detach(),
                'grads': {n: p.grad for n, p in model.named_parameters()}}
@@ -115,9 +147,19 @@ def run(job, d):
         model = build(kind, c)
         model.eval()
         x = torch.randn(3, 5, c['inputDim'])
-        raw, cos = model(x)
+        raw, cos = outputs(model, kind, c, x)
         torch.save({'epoch': 1, 'model_state_dict': model.state_dict(), 'x': x, 'raw': raw.detach(), 'cos': cos.detach(),
                     'args': {'nhead': c.get('heads', 8)}}, os.path.join(d, job['out']))
+        return True
+    if job['job'] == 'export_raw':  # as the seed server's files: a bare model.state_dict(); outputs beside it
+        torch.manual_seed(job['seed'])
+        model = build(kind, c)
+        torch.save(model.state_dict(), os.path.join(d, job['out']))
+        model.eval()
+        x = torch.randn(3, 5, c['inputDim'])
+        with torch.no_grad():
+            raw, cos = outputs(model, kind, c, x)
+        torch.save({'x': x, 'raw': raw, 'cos': cos}, os.path.join(d, job['outputs']))
         return True
     raise ValueError(job['job'])
 
