@@ -54,3 +54,6 @@ export {
   Dataset, DatasetError, type DatasetInit, type Batch, type BatchesOptions, type Splits, type SplitOptions,
   type SynthesizeOptions, type SyntheticCorpus, type SyntheticStats,
 } from './data/index.js';
+export { createServer, lvmtorchServe, ServingState, type LvmtorchServer, type ServeOptions } from './serve/server.js';
+export { ServedModel } from './serve/served-model.js';
+export { VectorBank, type Neighbour } from './serve/bank.js';

@@ -154,6 +154,9 @@ export interface Addon {
   qPerChannelAxis(t: Raw): number;
   intRepr(t: Raw): Raw;
   dequantize(t: Raw): Raw;
+  // ---- serving (native/serve/) ----
+  /** The k best rows of queries [B, D] @ bank [N, D]^T, on a worker thread: [values [B, k], indices [B, k]]. */
+  bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/train/) ----
   /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number): Promise<number[]>;

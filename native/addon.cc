@@ -13,6 +13,7 @@ void initModels(Napi::Env, Napi::Object);
 void initTrain(Napi::Env, Napi::Object);
 void initLinalg(Napi::Env, Napi::Object);
 void initQuantized(Napi::Env, Napi::Object);
+void initServe(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -27,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initTrain(env, exports);
   lvm::initLinalg(env, exports);
   lvm::initQuantized(env, exports);
+  lvm::initServe(env, exports);
   return exports;
 }
 

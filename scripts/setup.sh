@@ -35,20 +35,31 @@ if ((${#missing[@]})); then
   fi
 fi
 
-if [ "$variant" = torch-2.13-cpu ] && ! .venv/bin/python -c 'import torch, numpy; assert torch.__version__.startswith("2.13.")' 2>/dev/null; then
-  echo "lvmtorch setup: PyTorch 2.13 CPU into .venv/"
-  python3 -m venv .venv
-  # A machine with a local wheel store (pip config: file:// indexes) gets them as its only indexes: no retries
-  # against an unreachable PyPI. Elsewhere, PyTorch's CPU wheel index.
+# A machine with a local wheel store (pip config: file:// indexes) gets them as its only indexes: no retries against
+# an unreachable PyPI. Elsewhere, PyTorch's CPU wheel index.
+pip_indexes() {
+  local local_indexes first
   local_indexes=$(pip config list 2>/dev/null | grep -o 'file://[^ '"'"']*' | sort -u || true)
   if [ -n "$local_indexes" ]; then
     first=$(echo "$local_indexes" | head -1)
-    index_args=(--index-url "$first")
-    for i in $(echo "$local_indexes" | tail -n +2); do index_args+=(--extra-index-url "$i"); done
+    echo "--index-url $first"
+    for i in $(echo "$local_indexes" | tail -n +2); do echo "--extra-index-url $i"; done
   else
-    index_args=(--extra-index-url https://download.pytorch.org/whl/cpu)
+    echo "--extra-index-url https://download.pytorch.org/whl/cpu"
   fi
-  .venv/bin/pip install -q --disable-pip-version-check "${index_args[@]}" 'torch==2.13.0' numpy
+}
+if [ "$variant" = torch-2.13-cpu ]; then
+  if ! .venv/bin/python -c 'import torch, numpy; assert torch.__version__.startswith("2.13.")' 2>/dev/null; then
+    echo "lvmtorch setup: PyTorch 2.13 CPU into .venv/"
+    python3 -m venv .venv
+    # shellcheck disable=SC2046
+    .venv/bin/pip install -q --disable-pip-version-check $(pip_indexes) 'torch==2.13.0' numpy
+  fi
+  # FastAPI and uvicorn: the seed server's stack, which bench/serve measures lvmtorch serve against.
+  if ! .venv/bin/python -c 'import fastapi, uvicorn' 2>/dev/null; then
+    # shellcheck disable=SC2046
+    .venv/bin/pip install -q --disable-pip-version-check $(pip_indexes) fastapi uvicorn
+  fi
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

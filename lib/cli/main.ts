@@ -7,6 +7,7 @@ import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
 import { inspectCommand } from './inspect.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 export function program(): Command {
@@ -15,6 +16,7 @@ export function program(): Command {
   cli.addCommand(inspectCommand());
   cli.addCommand(trainCommand());
   cli.addCommand(evalCommand());
+  cli.addCommand(serveCommand());
   cli.addCommand(dataCommand());
   cli.addCommand(buildCommand());
   return cli;

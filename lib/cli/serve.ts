@@ -1,0 +1,64 @@
+// `lvmtorch serve`: the inference server (lib/serve/server.ts) on a port, loopback by default. SIGTERM or SIGINT
+// stops accepting connections, lets the requests in flight finish, and exits 0.
+import { Command } from 'commander';
+
+import { createServer } from '../serve/server.js';
+
+interface ServeFlags {
+  checkpoint: string;
+  host: string;
+  port: number;
+  device: string;
+  bank?: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  allowLoad?: string;
+  cors?: string;
+  bodyLimitMb: number;
+  log?: boolean;
+}
+
+const number = (name: string, integer: boolean) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < 0) throw new Error(`${name} must be a ${integer ? 'whole ' : ''}number >= 0, got ${v}`);
+  return n;
+};
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve a model over HTTP with the seed server\'s API (POST /infer, /infer/batch, /nearest, /model/load; ' +
+      'GET /, /health, /model/info, /metrics), micro-batched')
+    .requiredOption('--checkpoint <file>', 'the model: any checkpoint or state dict lvmtorch reads (ours, the seed trainers\', the seed server\'s LatentMamba)')
+    .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option('--port <n>', 'the port', number('--port', true), 8003)
+    .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
+    .option('--bank <file>', 'an .npz of vectors and their texts (target_vectors + target_texts) for /nearest and /infer\'s k')
+    .option('--max-batch <n>', 'rows per forward pass at most', number('--max-batch', true), 64)
+    .option('--max-wait-ms <ms>', 'how long an idle model waits to gather a batch', number('--max-wait-ms', false), 2)
+    .option('--allow-load <dir>', 'let POST /model/load load files inside this folder (off by default: 403)')
+    .option('--cors <origin>', 'allow this CORS origin (* for any)')
+    .option('--body-limit-mb <n>', 'the largest request body, in MiB', number('--body-limit-mb', false), 16)
+    .option('--log', 'log every request (Fastify\'s logger)')
+    .action(async (f: ServeFlags) => {
+      const server = await createServer({
+        checkpoint: f.checkpoint, device: f.device, bank: f.bank, maxBatch: f.maxBatch, maxWaitMs: f.maxWaitMs,
+        allowLoad: f.allowLoad, cors: f.cors, bodyLimit: Math.round(f.bodyLimitMb * 1024 * 1024), logger: f.log === true,
+      });
+      const address = await server.listen({ host: f.host, port: f.port });
+      const m = server.lvmtorch.model;
+      console.log(`lvmtorch serve: ${m.version} (${m.module.numParameters().toLocaleString('en-US')} parameters, ${m.device}) ` +
+        `listening on ${address.replace('0.0.0.0', '127.0.0.1')}`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`lvmtorch serve: ${signal}, finishing the requests in flight`);
+        server.close().then(() => process.exit(0), (e: Error) => {
+          console.error(`lvmtorch serve: ${e.message}`);
+          process.exit(1);
+        });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

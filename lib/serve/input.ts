@@ -1,0 +1,67 @@
+// A request's sequences, checked value by value and written straight into the Float32Array the forward pass reads
+// ([rows, steps, inputDim]: each step's vector, then its 16-D TMD code when the model reads one). Wrong types are
+// 422s (FastAPI's schema errors); values that parse but cannot be served (a wrong width, NaN, Infinity, an empty
+// sequence, a code out of range) are 400s naming where they are.
+import { badRequest, invalid } from './errors.js';
+import type { ServedModel } from './served-model.js';
+import { tmdProblem, writeTmd } from './tmd.js';
+
+type Loc = (string | number)[];
+
+/** The number of steps of a sequence, after checking that it is a non-empty list. */
+export function stepsOf(seq: unknown, loc: Loc, model: ServedModel): number {
+  if (!Array.isArray(seq)) throw invalid(loc, 'list_type', 'Input should be a valid list', seq);
+  if (seq.length === 0) throw badRequest(`${where(loc)} is empty: it needs at least one ${model.vectorDim}-D vector`);
+  const maxLen = model.module.config.maxLen;
+  if (maxLen !== undefined && seq.length > maxLen) {
+    throw badRequest(`${where(loc)} has ${seq.length} vectors; this model reads at most ${maxLen}`);
+  }
+  return seq.length;
+}
+
+/** Checks a TMD code when the model reads one (null when it does not: the code is ignored). */
+export function tmdOf(codes: unknown, loc: Loc, model: ServedModel): number[] | null {
+  if (!model.readsTmd) return null;
+  if (codes === undefined) throw invalid(loc, 'missing', 'Field required', null);
+  const c = codes as number[];
+  const problem = tmdProblem(c);
+  if (problem) throw badRequest(problem);
+  return c;
+}
+
+/** Writes one checked sequence (and its code) into `out` from row `row` on. */
+export function writeSequence(seq: unknown[], codes: number[] | null, loc: Loc, model: ServedModel, out: Float32Array, row: number): void {
+  const d = model.vectorDim;
+  const width = model.module.config.inputDim;
+  const steps = seq.length;
+  for (let t = 0; t < steps; t++) {
+    const vec = seq[t];
+    const at = (row * steps + t) * width;
+    if (!Array.isArray(vec)) throw invalid([...loc, t], 'list_type', 'Input should be a valid list', vec);
+    if (vec.length !== d) throw badRequest(`Expected ${d}D vectors, got ${vec.length}D (${where(loc)}[${t}])`);
+    for (let i = 0; i < d; i++) {
+      const v = vec[i];
+      if (typeof v !== 'number') throw invalid([...loc, t, i], 'float_type', 'Input should be a valid number', v);
+      if (!Number.isFinite(v)) throw badRequest(`${where(loc)}[${t}][${i}] is ${v}: every value must be a finite number`);
+      out[at + i] = v;
+    }
+    if (codes) writeTmd(codes, out, at + d);
+  }
+}
+
+/** The mock baseline: the L2-normalised mean of the sequence's vectors (their topic, without the model). */
+export function meanOfSequence(input: Float32Array, steps: number, model: ServedModel): Float32Array {
+  const d = model.vectorDim;
+  const width = model.module.config.inputDim;
+  const mean = new Float32Array(d);
+  for (let t = 0; t < steps; t++) for (let i = 0; i < d; i++) mean[i] += input[t * width + i];
+  let norm = 0;
+  for (let i = 0; i < d; i++) norm += mean[i] * mean[i];
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let i = 0; i < d; i++) mean[i] /= norm;
+  return mean;
+}
+
+function where(loc: Loc): string {
+  return loc.slice(1).map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+}

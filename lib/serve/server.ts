@@ -1,0 +1,362 @@
+// The inference server: the seed's port-8003 API (GET /, /health, /model/info; POST /infer, /infer/batch,
+// /model/load) with its field names, so its clients work unchanged, plus POST /nearest and GET /metrics. Fastify
+// parses and validates (its JSON schemas, through ajv), prom-client counts. Every refusal is a 4xx with FastAPI's
+// `detail`; a forward pass never runs on the JS thread (lib/serve/batcher.ts).
+//
+//   const server = await createServer({ checkpoint: 'best_model.pt' }); await server.listen({ port: 8003 });
+//   app.register(lvmtorchServe, { state: await ServingState.create({ checkpoint }) , prefix: '/lvm' });  // in your app
+import { realpathSync, existsSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+
+import cors from '@fastify/cors';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import JSON5 from 'json5';
+
+import { parseDevice } from '../device.js';
+import { Batcher } from './batcher.js';
+import { VectorBank, type Neighbour } from './bank.js';
+import { badRequest, fromSchemaErrors, HttpError, invalid } from './errors.js';
+import { meanOfSequence, stepsOf, tmdOf, writeSequence } from './input.js';
+import { ServerMetrics } from './metrics.js';
+import { ServedModel } from './served-model.js';
+
+export interface ServeOptions {
+  /** The file to serve (any checkpoint or state dict lvmtorch reads), or an already loaded model. */
+  checkpoint?: string;
+  model?: ServedModel;
+  /** 'cpu' (default) or 'cuda[:N]'. */
+  device?: string;
+  /** An .npz of vectors and texts for /nearest and /infer's `k`, or a loaded bank. */
+  bank?: string | VectorBank;
+  /** Rows per forward pass at most (default 64). */
+  maxBatch?: number;
+  /** How long an idle model waits to gather a batch (default 2 ms). */
+  maxWaitMs?: number;
+  /** POST /model/load loads files inside this folder only; without it, /model/load answers 403. */
+  allowLoad?: string;
+  /** Allowed CORS origin ('*' for any); none by default. */
+  cors?: string;
+  /** The largest request body, in bytes (default 16 MiB: a batch of 64 sequences of 5 x 768 is ~5 MB of JSON). */
+  bodyLimit?: number;
+  /** Fastify's logger (default off). */
+  logger?: boolean;
+}
+
+const SERVICE = {
+  name: 'LVM Inference API',
+  version: '1.0.0',
+  description: 'Latent Vector Model inference for tokenless sequence prediction (lvmtorch)',
+  endpoints: [
+    'POST /infer - Single sequence inference',
+    'POST /infer/batch - Batch inference',
+    'POST /nearest - Nearest texts of a vector in the bank',
+    'GET /model/info - Model metadata',
+    'POST /model/load - Load model from path',
+    'GET /health - Health check',
+    'GET /metrics - Prometheus metrics',
+  ],
+};
+
+/** What the routes share: the model being served (swapped atomically), the bank, the batcher, the metrics. */
+export class ServingState {
+  model: ServedModel;
+  readonly bank: VectorBank | null;
+  readonly batcher: Batcher;
+  readonly metrics = new ServerMetrics();
+  readonly allowLoad: string | null;
+  #loading: Promise<unknown> = Promise.resolve();
+
+  private constructor(model: ServedModel, bank: VectorBank | null, opts: ServeOptions) {
+    this.model = model;
+    this.bank = bank;
+    this.allowLoad = opts.allowLoad ? realpathSync(opts.allowLoad) : null;
+    this.batcher = new Batcher({
+      maxBatch: opts.maxBatch ?? 64,
+      maxWaitMs: opts.maxWaitMs ?? 2,
+      onBatch: (rows, seconds) => {
+        this.metrics.batchRows.observe(rows);
+        this.metrics.forwardSeconds.observe(seconds);
+      },
+    });
+  }
+
+  static async create(opts: ServeOptions): Promise<ServingState> {
+    const model = opts.model ?? (opts.checkpoint ? await ServedModel.load(opts.checkpoint, opts.device) : null);
+    if (!model) throw new TypeError('serve: give a checkpoint (a file) or a model');
+    const bank = typeof opts.bank === 'string' ? VectorBank.load(opts.bank) : (opts.bank ?? null);
+    if (bank && bank.dim !== model.outputDim) {
+      throw new RangeError(`serve: the bank's vectors are ${bank.dim}-D, the model predicts ${model.outputDim}-D`);
+    }
+    return new ServingState(model, bank, opts);
+  }
+
+  /** Loads `path` and swaps it in; requests already running finish on the old model. One load at a time. */
+  swap(path: string, device: string): Promise<ServedModel> {
+    const next = this.#loading.then(async () => {
+      const loaded = await ServedModel.load(path, device);
+      const old = this.model;
+      this.model = loaded;
+      old.retire();
+      return loaded;
+    });
+    this.#loading = next.catch(() => undefined);
+    return next;
+  }
+}
+
+// ---- request bodies (ajv schemas: shape only; the numbers are checked as they are copied, lib/serve/input.ts) ----
+
+const code3 = { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 };
+const temperature = { type: 'number', minimum: 0.1, maximum: 2.0 };
+const k = { type: 'integer', minimum: 1, maximum: 1000 };
+const inferBody = {
+  type: 'object', required: ['vector_sequence'],
+  properties: { vector_sequence: { type: 'array' }, tmd_codes: code3, temperature, use_mock: { type: 'boolean' }, k },
+};
+const batchBody = {
+  type: 'object', required: ['sequences'],
+  properties: {
+    sequences: { type: 'array' }, tmd_codes_batch: { type: 'array', items: code3 },
+    temperature: { type: 'number' }, use_mock: { type: 'boolean' }, k,
+  },
+};
+const nearestBody = { type: 'object', required: ['vector'], properties: { vector: { type: 'array' }, k } };
+const loadQuery = { type: 'object', required: ['model_path'], properties: { model_path: { type: 'string' }, device: { type: 'string' } } };
+
+interface InferBody { vector_sequence: unknown[]; tmd_codes?: number[]; temperature?: number; use_mock?: boolean; k?: number }
+interface BatchBody { sequences: unknown[]; tmd_codes_batch?: number[][]; temperature?: number; use_mock?: boolean; k?: number }
+
+/** The routes, as a Fastify plugin: register it in your own app (with a prefix, if you like). */
+export const lvmtorchServe: FastifyPluginAsync<{ state: ServingState }> = async (app, { state }) => {
+  // Python's json (the seed's clients) writes NaN and Infinity; JSON.parse refuses them. They are read (JSON5,
+  // only when JSON.parse fails) so that the answer can say which value is NaN.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      try {
+        done(null, JSON5.parse(text));
+      } catch {
+        done(invalid(['body', 0], 'json_invalid', 'JSON decode error', {}, { error: (e as Error).message }), undefined);
+      }
+    }
+  });
+  app.setErrorHandler((error: FastifyError | HttpError, req, reply) => errorReply(error, req, reply));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: 'Not Found' }));
+  app.addHook('onRequest', async () => state.metrics.inFlight.inc());
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    state.metrics.inFlight.dec();
+    state.metrics.requests.inc({ route, status: String(reply.statusCode) });
+    state.metrics.latency.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/', async () => ({ ...SERVICE, model: state.model.version }));
+
+  app.get('/health', async () => ({
+    status: 'healthy', model_loaded: true, device: state.model.device, mock_mode_available: true,
+  }));
+
+  app.get('/model/info', async () => modelInfo(state));
+
+  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBody } }, async (req) => {
+    const t0 = performance.now();
+    const b = req.body;
+    const model = state.model;
+    const release = model.acquire();
+    try {
+      const steps = stepsOf(b.vector_sequence, ['body', 'vector_sequence'], model);
+      const codes = tmdOf(b.tmd_codes, ['body', 'tmd_codes'], model);
+      const input = new Float32Array(steps * model.module.config.inputDim);
+      writeSequence(b.vector_sequence, codes, ['body', 'vector_sequence'], model, input, 0);
+      const [predicted] = b.use_mock ? [meanOfSequence(input, steps, model)] : await state.batcher.run(model, input, 1, steps);
+      return {
+        predicted_vector: Array.from(predicted),
+        confidence: b.use_mock ? 0 : (model.valCosine ?? 0),
+        latency_ms: Math.round(performance.now() - t0),
+        model_version: b.use_mock ? 'mock: normalised mean of the input' : model.version,
+        is_mock: b.use_mock === true,
+        ...(b.k ? { nearest: (await nearestOf(state, [predicted], b.k))[0] } : {}),
+      };
+    } finally {
+      release();
+    }
+  });
+
+  app.post<{ Body: BatchBody }>('/infer/batch', { schema: { body: batchBody } }, async (req) => {
+    const t0 = performance.now();
+    const b = req.body;
+    const model = state.model;
+    const release = model.acquire();
+    try {
+      const codes = b.tmd_codes_batch;
+      if (model.readsTmd && codes === undefined) throw invalid(['body', 'tmd_codes_batch'], 'missing', 'Field required', null);
+      if (codes && codes.length !== b.sequences.length) {
+        throw badRequest(`Number of sequences must match number of TMD code sets (${b.sequences.length} sequences, ${codes.length} codes)`);
+      }
+      const predictions = await predictBatch(state, model, b.sequences, codes, b.use_mock === true);
+      const total = performance.now() - t0;
+      return {
+        predictions: predictions.map((p) => Array.from(p)),
+        count: predictions.length,
+        total_latency_ms: Math.round(total),
+        avg_latency_ms: predictions.length ? total / predictions.length : 0,
+        is_mock: b.use_mock === true,
+        ...(b.k ? { nearest: await nearestOf(state, predictions, b.k) } : {}),
+      };
+    } finally {
+      release();
+    }
+  });
+
+  app.post<{ Body: { vector: unknown[]; k?: number } }>('/nearest', { schema: { body: nearestBody } }, async (req) => {
+    const { vector, k: kk = 5 } = req.body;
+    const bank = requireBank(state);
+    if (vector.length !== bank.dim) throw badRequest(`Expected a ${bank.dim}D vector, got ${vector.length}D`);
+    const q = new Float32Array(bank.dim);
+    vector.forEach((v, i) => {
+      if (typeof v !== 'number') throw invalid(['body', 'vector', i], 'float_type', 'Input should be a valid number', v);
+      if (!Number.isFinite(v)) throw badRequest(`vector[${i}] is ${v}: every value must be a finite number`);
+      q[i] = v;
+    });
+    return { results: (await nearestOf(state, [q], kk))[0], bank_size: bank.size };
+  });
+
+  app.post<{ Querystring: { model_path: string; device?: string } }>('/model/load', { schema: { querystring: loadQuery } }, async (req) => {
+    const { model_path: asked, device = 'cpu' } = req.query;
+    if (!state.allowLoad) throw new HttpError(403, 'model loading is off: start the server with --allow-load DIR');
+    const path = insideAllowed(state.allowLoad, asked);
+    try {
+      parseDevice(device);
+    } catch (e) {
+      throw invalid(['query', 'device'], 'value_error', (e as Error).message, device);
+    }
+    try {
+      const loaded = await state.swap(path, device);
+      state.metrics.modelLoads.inc({ result: 'success' });
+      return { status: 'success', message: `Model loaded from ${path}`, num_parameters: loaded.module.numParameters(), device: loaded.device };
+    } catch (e) {
+      state.metrics.modelLoads.inc({ result: 'failed' });
+      throw badRequest(`Model loading failed, the previous model is still served: ${(e as Error).message}`);
+    }
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', state.metrics.registry.contentType);
+    return state.metrics.registry.metrics();
+  });
+};
+
+/** A Fastify app with the routes, and its state (the model being served, the bank, the metrics). */
+export type LvmtorchServer = FastifyInstance & { readonly lvmtorch: ServingState };
+
+/** A Fastify app serving one model: `await server.listen({ port: 8003, host: '127.0.0.1' })`. */
+export async function createServer(opts: ServeOptions): Promise<LvmtorchServer> {
+  const state = await ServingState.create(opts);
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
+    // Shapes are checked, values are not changed: no coercion, no removed properties.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  if (opts.cors) await app.register(cors, { origin: opts.cors === '*' ? true : opts.cors });
+  await app.register(lvmtorchServe, { state });
+  app.addHook('onClose', async () => state.bank?.dispose());
+  app.decorate('lvmtorch', state);
+  return app as unknown as LvmtorchServer;
+}
+
+function modelInfo(state: ServingState): Record<string, unknown> {
+  const m = state.model;
+  const c = m.module.config;
+  return {
+    loaded: true, model_path: m.path, d_input: c.inputDim, d_hidden: c.dModel, n_layers: c.numLayers,
+    device: m.device, num_parameters: m.module.numParameters(),
+    kind: c.kind, output_dim: c.outputDim, vector_dim: m.vectorDim, model_version: m.version,
+    tmd_codes: m.readsTmd ? 'required: appended to every step as 16-D bits' : `ignored: this model reads ${m.vectorDim}-D vectors only`,
+    confidence: m.valCosine ?? 0,
+    confidence_source: m.valCosine !== null
+      ? "the checkpoint's val_cosine: the mean cosine between its predictions and the true next vectors on held-out data"
+      : 'none: the file holds no validation score, so confidence is 0',
+    bank: state.bank ? { path: state.bank.path, size: state.bank.size } : null,
+  };
+}
+
+// Sequences grouped by length, each group one job (and so one forward pass, unless it meets other requests).
+async function predictBatch(state: ServingState, model: ServedModel, sequences: unknown[], codes: number[][] | undefined,
+  mock: boolean): Promise<Float32Array[]> {
+  const width = model.module.config.inputDim;
+  const groups = new Map<number, number[]>();
+  sequences.forEach((seq, i) => {
+    const steps = stepsOf(seq, ['body', 'sequences', i], model);
+    groups.set(steps, [...(groups.get(steps) ?? []), i]);
+  });
+  const out: Float32Array[] = new Array(sequences.length);
+  await Promise.all([...groups].map(async ([steps, members]) => {
+    const input = new Float32Array(members.length * steps * width);
+    members.forEach((i, row) => {
+      const c = model.readsTmd ? tmdOf(codes![i], ['body', 'tmd_codes_batch', i], model) : null;
+      writeSequence(sequences[i] as unknown[], c, ['body', 'sequences', i], model, input, row);
+    });
+    const predicted = mock
+      ? members.map((_, row) => meanOfSequence(input.subarray(row * steps * width, (row + 1) * steps * width), steps, model))
+      : await state.batcher.run(model, input, members.length, steps);
+    members.forEach((i, row) => (out[i] = predicted[row]));
+  }));
+  return out;
+}
+
+function requireBank(state: ServingState): VectorBank {
+  if (!state.bank) throw badRequest('this server has no bank of texts: start it with --bank FILE (an .npz of vectors and texts)');
+  return state.bank;
+}
+
+function nearestOf(state: ServingState, vectors: Float32Array[], kk: number): Promise<Neighbour[][]> {
+  return requireBank(state).nearest(vectors, kk);
+}
+
+// The asked path, resolved against the allowed folder, must stay inside it once symlinks are followed.
+function insideAllowed(root: string, asked: string): string {
+  const path = isAbsolute(asked) ? asked : resolve(root, asked);
+  if (!existsSync(path)) {
+    throw new HttpError(isInside(root, resolve(path)) ? 404 : 403, isInside(root, resolve(path)) ? `Model file not found: ${asked}` : forbidden(asked, root));
+  }
+  const real = realpathSync(path);
+  if (!isInside(root, real)) throw new HttpError(403, forbidden(asked, root));
+  return real;
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+function forbidden(asked: string, root: string): string {
+  return `${asked} is outside the folder this server may load from (${root})`;
+}
+
+function errorReply(error: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof HttpError) return reply.code(error.statusCode).send({ detail: error.detail });
+  const e = error as FastifyError & { validation?: unknown[]; validationContext?: string };
+  if (e.validation) {
+    const where = e.validationContext === 'querystring' ? 'query' : (e.validationContext ?? 'body');
+    const data = where === 'query' ? req.query : req.body;
+    return reply.code(422).send({ detail: fromSchemaErrors(e.validation as never, where, data) });
+  }
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return reply.code(413).send({ detail: `Request body is larger than this server's limit of ${req.routeOptions.bodyLimit} bytes` });
+  }
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return reply.code(415).send({ detail: `Unsupported Media Type: ${req.headers['content-type'] ?? '(none)'}; send application/json` });
+  }
+  if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return reply.code(422).send({ detail: [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }] });
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send({ detail: e.message });
+  req.log.error(error);
+  return reply.code(500).send({ detail: `Internal error: ${e.message}` });
+}
