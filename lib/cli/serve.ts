@@ -34,7 +34,7 @@ export function serveCommand(): Command {
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .option('--bank <file>', 'an .npz of vectors and their texts (target_vectors + target_texts) for /nearest and /infer\'s k')
     .option('--max-batch <n>', 'rows per forward pass at most', number('--max-batch', true), 64)
-    .option('--max-wait-ms <ms>', 'how long an idle model waits to gather a batch', number('--max-wait-ms', false), 2)
+    .option('--max-wait-ms <ms>', 'how long an idle model waits to gather a batch (0: requests gather behind the running pass)', number('--max-wait-ms', false), 0)
     .option('--allow-load <dir>', 'let POST /model/load load files inside this folder (off by default: 403)')
     .option('--cors <origin>', 'allow this CORS origin (* for any)')
     .option('--body-limit-mb <n>', 'the largest request body, in MiB', number('--body-limit-mb', false), 16)

@@ -30,7 +30,7 @@ export interface ServeOptions {
   bank?: string | VectorBank;
   /** Rows per forward pass at most (default 64). */
   maxBatch?: number;
-  /** How long an idle model waits to gather a batch (default 2 ms). */
+  /** How long an idle model waits to gather a batch (default 0: under load, requests gather behind the running pass). */
   maxWaitMs?: number;
   /** POST /model/load loads files inside this folder only; without it, /model/load answers 403. */
   allowLoad?: string;
@@ -72,7 +72,7 @@ export class ServingState {
     this.allowLoad = opts.allowLoad ? realpathSync(opts.allowLoad) : null;
     this.batcher = new Batcher({
       maxBatch: opts.maxBatch ?? 64,
-      maxWaitMs: opts.maxWaitMs ?? 2,
+      maxWaitMs: opts.maxWaitMs ?? 0,
       onBatch: (rows, seconds) => {
         this.metrics.batchRows.observe(rows);
         this.metrics.forwardSeconds.observe(seconds);
