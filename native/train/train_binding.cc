@@ -2,8 +2,6 @@
 // a Promise and runs the whole step on a libuv worker thread, so the event loop stays free while it computes.
 // The worker holds its own references to the model, optimiser and tensors: disposing them from JS meanwhile
 // cannot free what the step is using.
-#include <ATen/Parallel.h>
-
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -12,6 +10,7 @@
 #include "../handle.h"
 #include "../models/model_binding.h"
 #include "../optim/optim_binding.h"
+#include "../promise_worker.h"
 #include "../protect.h"
 #include "step.h"
 
@@ -19,66 +18,45 @@ namespace lvm {
 
 namespace {
 
-class StepWorker : public Napi::AsyncWorker {
+class StepWorker : public PromiseWorker {
  public:
   StepWorker(Napi::Env env, std::shared_ptr<models::Predictor> model, std::shared_ptr<optim::Optimizer> optimizer,
              at::Tensor x, at::Tensor y, train::StepOptions options)
-      : Napi::AsyncWorker(env, "lvmtorch.trainStep"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "lvmtorch.trainStep"),
         model_(std::move(model)),
         optimizer_(std::move(optimizer)),
         x_(std::move(x)),
         y_(std::move(y)),
-        options_(options),
-        threads_(at::get_num_threads()) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
+        options_(options) {}
 
  protected:
-  void Execute() override {
-    try {
-      at::set_num_threads(threads_);  // OpenMP's thread count is per calling thread: use the one JS set
-      result_ = train::trainStep(*model_, *optimizer_, x_, y_, options_);
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-  }
+  void compute() override { result_ = train::trainStep(*model_, *optimizer_, x_, y_, options_); }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(rejection(env).Value());
-      return;
-    }
+  Napi::Value resolve(Napi::Env env) override {
     auto out = Napi::Array::New(env, loss::kComponents + 1);
     for (uint32_t i = 0; i < loss::kComponents; ++i) out.Set(i, result_.loss[i]);
     out.Set(uint32_t{loss::kComponents}, result_.gradNorm);
-    deferred_.Resolve(out);
+    return out;
   }
 
- private:
-  Napi::Error rejection(Napi::Env env) {
+  Napi::Error rejection(Napi::Env env, std::exception_ptr error) override {
     try {
-      std::rethrow_exception(error_);
+      std::rethrow_exception(error);
     } catch (const loss::NonFiniteLoss& e) {
       auto err = Napi::Error::New(env, e.what());
       err.Set("code", Napi::String::New(env, "ERR_LOSS_NOT_FINITE"));
       return err;
-    } catch (const std::invalid_argument& e) {
-      return Napi::RangeError::New(env, e.what());
     } catch (...) {
-      return toJsError(env, std::current_exception());
+      return PromiseWorker::rejection(env, std::current_exception());
     }
   }
 
-  Napi::Promise::Deferred deferred_;
+ private:
   std::shared_ptr<models::Predictor> model_;
   std::shared_ptr<optim::Optimizer> optimizer_;
   at::Tensor x_, y_;
   train::StepOptions options_;
-  int threads_;
   train::StepResult result_;
-  std::exception_ptr error_;
 };
 
 loss::CompositeWeights readWeights(Napi::Value v) {
@@ -100,11 +78,8 @@ Napi::Value trainStep(const Napi::CallbackInfo& info) {
   train::StepOptions options;
   options.weights = readWeights(info[4]);
   options.clipNorm = toDouble(info[5], "clipNorm");
-  auto* worker = new StepWorker(info.Env(), sharedModel(info[0]), sharedOptimizer(info[1]), unwrap(info[2], "x"),
-                                unwrap(info[3], "y"), options);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();  // the worker deletes itself after OnOK
-  return promise;
+  return (new StepWorker(info.Env(), sharedModel(info[0]), sharedOptimizer(info[1]), unwrap(info[2], "x"),
+                         unwrap(info[3], "y"), options))->queue();
 }
 
 }  // namespace
