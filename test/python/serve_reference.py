@@ -11,20 +11,9 @@ import sys
 
 import numpy as np
 import torch
-from torch import nn
 
-
-class LatentMamba(nn.Module):
-    def __init__(self, d_input=784, d_hidden=512, n_layers=2, dropout=0.1):
-        super().__init__()
-        self.input_proj = nn.Linear(d_input, d_hidden)
-        self.lstm = nn.LSTM(d_hidden, d_hidden, n_layers, dropout=dropout if n_layers > 1 else 0, batch_first=True)
-        self.output_head = nn.Linear(d_hidden, d_input)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x):
-        out, _ = self.lstm(self.dropout(self.input_proj(x)))
-        return self.output_head(out[:, -1, :])
+sys.path.insert(0, os.path.dirname(__file__))
+from models_reference import LatentMamba  # noqa: E402
 
 
 def tmd(domain, task, modifier):
