@@ -180,6 +180,7 @@ export interface NativeHyper {
   amsgrad?: boolean;
   nesterov?: boolean;
   maximize?: boolean;
+  fused?: boolean;
 }
 
 export interface NativeParamGroup extends NativeHyper {

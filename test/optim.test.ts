@@ -1,8 +1,11 @@
 // The native optimisers (lib/optim/, native/optim/) against torch.optim: 10 steps of Adam, AdamW and SGD on the same
-// parameters and gradients must give the same parameters after every step (1e-6; on the same libtorch they are in
-// fact bit-identical) and the same state_dict, key for key; clipGradNorm against clip_grad_norm_; the schedulers'
-// lr sequences against PyTorch's; and checkpoints both ways: our state saved to a .pt file loads into
-// torch.optim and continues there as it continues here, and PyTorch's loads here. Python: test/python/optim_reference.py.
+// parameters and gradients must give the same parameters after every step as torch.optim's default (1e-6: on
+// libtorch 2.x ours run PyTorch's fused CPU kernels, a few float32 ulps from the default single-tensor path) and the
+// same state_dict, key for key; bit for bit, our fused path = torch.optim's fused=True (2.x only: 1.13 has no CPU
+// fused kernel) and our single-tensor path (fused: false) = torch.optim's default; clipGradNorm against
+// clip_grad_norm_; the schedulers' lr sequences against PyTorch's; and checkpoints both ways: our state saved to a
+// .pt file loads into torch.optim and continues there as it continues here, and PyTorch's loads here. Python:
+// test/python/optim_reference.py.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,7 @@ import {
   Adam, AdamW, clipGradNorm, CosineWarmupLR, loadTorchFile, ReduceLROnPlateau, saveTorchFile, SGD, torch,
   type Optimizer, type ReduceLROnPlateauOptions,
 } from '../dist/index.js';
+import { loadedAddon } from '../dist/native.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 
@@ -34,6 +38,16 @@ function decode(e: Encoded): Tensor {
   return torch.tensor(buf, { dtype: e.dtype, shape: e.shape });
 }
 const values = (t: Tensor): number[] => Array.from(t.toTypedArray() as Float32Array | Float64Array);
+
+/** Bit for bit (both sides are float32 or float64 values read back as numbers: equal numbers, equal bits). */
+function expectSame(actual: number[], expected: number[], what: string): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    if (!Object.is(actual[i], expected[i])) {
+      expect.fail(`${what}[${i}]: ${actual[i]} vs ${expected[i]} (difference ${Math.abs(actual[i] - expected[i])}), not bit-identical`);
+    }
+  }
+}
 
 function expectClose(actual: number[], expected: number[], tol: number, what: string): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
@@ -58,13 +72,16 @@ interface OptimCase {
 const STEPS = 10;
 const SHAPES = [[3, 4], [5], [2, 2, 2]];
 function optimCase(name: string, kind: Kind, py: Record<string, unknown>, js: Record<string, unknown>,
-  extra: Partial<OptimCase> & { dtype?: DType } = {}): OptimCase {
+  { shapes = SHAPES, ...extra }: Partial<OptimCase> & { dtype?: DType; shapes?: number[][] } = {}): OptimCase {
   const dtype = extra.dtype ?? 'float32';
-  const params = SHAPES.map((s) => encoded(s, dtype));
+  const params = shapes.map((s) => encoded(s, dtype));
   // The third parameter has no gradient for the first 3 steps: torch.optim skips it (and creates no state).
-  const grads = Array.from({ length: STEPS }, (_, k) => SHAPES.map((s, i) => (i === 2 && k < 3 ? null : encoded(s, dtype, 0.5))));
+  const grads = Array.from({ length: STEPS }, (_, k) => shapes.map((s, i) => (i === 2 && k < 3 ? null : encoded(s, dtype, 0.5))));
   return { name, kind, groups: [{ params: [0, 1, 2], py, js }], params, grads, ...extra };
 }
+// Tensors of more elements than a SIMD vector holds, with tails: the fused kernels' vector loops, their scalar
+// tails and their split over threads (the small SHAPES are mostly tails).
+const LARGER = [[37, 19], [1000], [3, 4, 5]];
 const optimCases: OptimCase[] = [
   optimCase('AdamW defaults', 'AdamW', {}, {}),
   optimCase('AdamW seed recipe (lr 5e-4, weight decay 0.01)', 'AdamW', { lr: 5e-4, weight_decay: 0.01 }, { lr: 5e-4, weightDecay: 0.01 }),
@@ -84,6 +101,12 @@ const optimCases: OptimCase[] = [
     { lr: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: 1e-3 }),
   optimCase('SGD Nesterov + weight decay', 'SGD', { lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-2 },
     { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-2 }),
+  optimCase('AdamW seed recipe, larger tensors', 'AdamW', { lr: 5e-4, weight_decay: 0.01 }, { lr: 5e-4, weightDecay: 0.01 },
+    { shapes: LARGER }),
+  optimCase('AdamW float64 amsgrad, larger tensors', 'AdamW', { lr: 1e-2, weight_decay: 0.1, amsgrad: true },
+    { lr: 1e-2, weightDecay: 0.1, amsgrad: true }, { shapes: LARGER, dtype: 'float64' }),
+  optimCase('SGD momentum + dampening + weight decay, larger tensors', 'SGD', { lr: 0.05, momentum: 0.8, dampening: 0.3, weight_decay: 1e-3 },
+    { lr: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: 1e-3 }, { shapes: LARGER }),
   {
     ...optimCase('AdamW two param groups', 'AdamW', {}, {}),
     groups: [
@@ -92,6 +115,29 @@ const optimCases: OptimCase[] = [
     ],
   },
 ];
+
+// PyTorch's fused CPU kernels (torch.optim's fused=True) exist from 2.4; ours take the same path by default there.
+const LIBTORCH = loadedAddon().libtorch.version;
+const FUSED_KERNELS = Number(LIBTORCH.split('.')[0]) >= 2;
+// Every case the fused kernels compute: Adam and AdamW all, SGD with momentum (plain SGD stays single-tensor here).
+// SGD's with a gradient for every parameter from the first step: torch.optim's fused SGD (2.13) fails with a
+// TypeError when a parameter gets its first gradient after the others got theirs (it passes its None momentum
+// buffer to the kernel); ours steps it (main test above).
+const fusedCases = optimCases
+  .filter((c) => c.kind !== 'SGD' || c.groups.every((g) => Number(g.py.momentum ?? 0) !== 0))
+  .map((c) => (c.kind !== 'SGD' ? c : { ...c, grads: c.grads.map((gs) => gs.map((g, i) => g ?? encoded(c.params[i].shape, c.params[i].dtype, 0.5))) }));
+const withOpts = (c: OptimCase, py: Record<string, unknown>, js: Record<string, unknown>): OptimCase =>
+  ({ ...c, groups: c.groups.map((g) => ({ ...g, py: { ...g.py, ...py }, js: { ...g.js, ...js } })) });
+
+// Strided gradients and parameters: a grad that is a transposed copy (PyTorch 2.13's fused kernel would read it as
+// if it were contiguous) and a parameter that is one (the fused kernel cannot take it: the single-tensor path does).
+const stridedCases = (['AdamW', 'SGD'] as const).map((kind) => ({
+  kind,
+  py: kind === 'AdamW' ? { lr: 1e-2, weight_decay: 0.01, amsgrad: true } : { lr: 0.05, momentum: 0.9, weight_decay: 1e-2 },
+  js: kind === 'AdamW' ? { lr: 1e-2, weightDecay: 0.01, amsgrad: true } : { lr: 0.05, momentum: 0.9, weightDecay: 1e-2 },
+  params: [encoded([3, 4]), encoded([4, 6])],
+  grads: Array.from({ length: 5 }, () => [encoded([3, 4], 'float32', 0.5), encoded([4, 6], 'float32', 0.5)]),
+}));
 
 const clipCases = [
   { name: '2-norm above maxNorm', grads: [encoded([4, 3]), encoded([7]), null], maxNorm: 1, normType: 2 },
@@ -141,10 +187,14 @@ function makeOptimizer(kind: Kind, groups: { params: Tensor[]; opts: Record<stri
 
 function runHere(c: OptimCase) {
   const params = c.params.map((p) => decode(p).requiresGrad_());
+  return stepHere(c, params, (g) => decode(g));
+}
+
+function stepHere(c: OptimCase, params: Tensor[], grad: (g: Encoded, i: number) => Tensor) {
   const opt = makeOptimizer(c.kind, c.groups.map((g) => ({ params: g.params.map((i) => params[i]), opts: g.js })));
   const steps: number[][][] = [];
   c.grads.forEach((grads, k) => {
-    params.forEach((p, i) => (p.grad = grads[i] === null ? null : decode(grads[i]!)));
+    params.forEach((p, i) => (p.grad = grads[i] === null ? null : grad(grads[i]!, i)));
     if (c.lrs) opt.lr = c.lrs[k];
     opt.step();
     steps.push(params.map(values));
@@ -172,10 +222,15 @@ beforeAll(async () => {
       join(dir, `js-${n}.pt`));
     interopHere.push({ opt, params });
   }
+  const request = (c: OptimCase) => ({
+    kind: c.kind, groups: c.groups.map((g) => ({ params: g.params, opts: g.py })), params: c.params, grads: c.grads, lrs: c.lrs ?? null,
+  });
   py = runPython('optim_reference.py', {
-    optim: optimCases.map((c) => ({
-      kind: c.kind, groups: c.groups.map((g) => ({ params: g.params, opts: g.py })), params: c.params, grads: c.grads, lrs: c.lrs ?? null,
-    })),
+    optim: [
+      ...optimCases.map(request),
+      ...(FUSED_KERNELS ? fusedCases.map((c) => request(withOpts(c, { fused: true }, {}))) : []),
+      ...stridedCases.map((c) => request({ name: c.kind, kind: c.kind, groups: [{ params: [0, 1], py: c.py, js: c.js }], params: c.params, grads: c.grads })),
+    ],
     clip: clipCases.map((c) => ({ grads: c.grads, maxNorm: c.maxNorm, normType: c.normType })),
     plateau: plateauCases.map((c) => ({ lrs: c.lrs, opts: c.py, metrics: c.metrics })),
     cosine: [cosineCase],
@@ -215,6 +270,53 @@ describe.skipIf(skipPython)('optimisers = torch.optim, 10 steps', () => {
       if (c.groups.length === 1) expect(keys).toEqual(there.groupKeys);
       else expect(keys.map((k) => k.sort())).toEqual(there.groupKeys.map((k: string[]) => k.sort()));
       expect(here.sd.param_groups).toEqual(there.param_groups);
+    });
+  });
+});
+
+function expectSameRun(here: ReturnType<typeof runHere>, there: { steps: Encoded[][]; state: Record<string, Record<string, Encoded | null>> }) {
+  here.steps.forEach((params, k) => params.forEach((p, i) => expectSame(p, values(decode(there.steps[k][i])), `step ${k + 1}, param ${i}`)));
+  expect(Object.keys(here.sd.state)).toEqual(Object.keys(there.state));
+  for (const [id, entry] of Object.entries(here.sd.state)) {
+    for (const [key, t] of Object.entries(entry)) {
+      const ref = there.state[id][key];
+      if (ref === null) expect(t, `state ${id}.${key}`).toBeNull();
+      else expectSame(values(t!), values(decode(ref)), `state ${id}.${key}`);
+    }
+  }
+}
+
+describe.skipIf(skipPython)('the single-tensor path (fused: false; all there is on 1.13) = torch.optim\'s default, bit for bit', () => {
+  optimCases.forEach((c, n) => {
+    it(c.name, () => expectSameRun(runHere(withOpts(c, {}, { fused: false })), py.optim[n]));
+  });
+});
+
+describe.skipIf(skipPython || !FUSED_KERNELS)(
+  FUSED_KERNELS
+    ? 'the fused path (the default on libtorch 2.x) = torch.optim\'s fused=True (_fused_adam(w)_, _fused_sgd_), bit for bit'
+    : `the fused path = torch.optim's fused=True: SKIPPED on libtorch ${LIBTORCH}, which has no fused CPU kernel (PyTorch >= 2.4 has)`,
+  () => {
+    fusedCases.forEach((c, n) => {
+      it(c.name, () => expectSameRun(runHere(withOpts(c, {}, { fused: true })), py.optim[optimCases.length + n]));
+    });
+  });
+
+describe.skipIf(skipPython)('strided gradients and parameters = torch.optim\'s default (1e-6)', () => {
+  stridedCases.forEach((c, n) => {
+    it(`${c.kind}: a transposed-copy gradient, and a parameter that is one`, () => {
+      const there = py.optim[optimCases.length + (FUSED_KERNELS ? fusedCases.length : 0) + n];
+      const strided = (t: Tensor) => t.t().contiguous().t();
+      const oc: OptimCase = { name: c.kind, kind: c.kind, groups: [{ params: [0, 1], py: c.py, js: c.js }], params: c.params, grads: c.grads };
+      // param 0 strided (the single-tensor path), param 1 contiguous with strided gradients (the fused path on 2.x)
+      const params = [strided(decode(c.params[0])).requiresGrad_(), decode(c.params[1]).requiresGrad_()];
+      expect(params[0].stride()).toEqual([1, 3]);
+      const here = stepHere(oc, params, (g) => strided(decode(g)));
+      expect((params[1].grad as Tensor).stride()).toEqual([1, 4]);
+      here.steps.forEach((ps, k) => ps.forEach((p, i) => expectClose(p, values(decode(there.steps[k][i])), 1e-6, `step ${k + 1}, param ${i}`)));
+      // and to the bit what the same steps give from contiguous gradients
+      const plain = runHere(oc);
+      here.steps.forEach((ps, k) => expectSame(ps[1], plain.steps[k][1], `step ${k + 1}, param 1`));
     });
   });
 });
@@ -334,6 +436,8 @@ describe('optimiser API', () => {
     expect(() => new SGD(p, {} as never)).toThrow(/learning rate/);
     expect(() => new AdamW([])).toThrow(/empty parameter list/);
     expect(() => new AdamW([{ params: p }, { params: p }])).toThrow(/more than one parameter group/);
+    expect(() => new AdamW(p, { fused: 1 as never })).toThrow(/fused must be a boolean/);
+    expect(() => new SGD(p, { lr: 0.1, fused: null as never })).toThrow(/fused must be a boolean/);
     const opt = new AdamW(p);
     expect(() => (opt.paramGroups[0].weightDecay = -0.5)).toThrow(/Invalid weight_decay/);
     expect(opt.paramGroups[0].weightDecay).toBe(0.01);

@@ -1,4 +1,5 @@
-// Adam, as torch.optim.Adam (its single-tensor path): the step runs natively (native/optim/adam.cc).
+// Adam, as torch.optim.Adam: the step runs natively (native/optim/adam.cc), through PyTorch's fused CPU kernel on
+// libtorch 2.x (as torch.optim's fused=True), through its single-tensor path otherwise.
 import type { NativeHyper } from '../native.js';
 import { torch2Layout } from './python-layout.js';
 import { bool, checkRange, num, Optimizer, type OptimizerSpec, type ParamsInput } from './optimizer.js';
@@ -11,6 +12,13 @@ export interface AdamOptions {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
+  /**
+   * true (the default): PyTorch's fused CPU kernel (`_fused_adam_` / `_fused_adamw_`, torch.optim's `fused=True`)
+   * where libtorch has one (2.x) and the tensors allow it: one pass over memory, the same bits as torch.optim's
+   * `fused=True`. false: torch.optim's default single-tensor path, bit for bit. No effect on libtorch 1.13. Not in
+   * the state dict (torch.optim's `fused` stays None there).
+   */
+  fused: boolean;
 }
 
 /** @internal The checks, native names and torch.optim names shared by Adam and AdamW. */
@@ -29,6 +37,7 @@ export function adamSpec(name: 'Adam' | 'AdamW'): OptimizerSpec<AdamOptions> {
       checkRange(typeof o.weightDecay === 'number' && o.weightDecay >= 0, `Invalid weight_decay value: ${o.weightDecay}`);
       if (typeof o.amsgrad !== 'boolean') throw new TypeError(`amsgrad must be a boolean, got ${typeof o.amsgrad}`);
       if (typeof o.maximize !== 'boolean') throw new TypeError(`maximize must be a boolean, got ${typeof o.maximize}`);
+      if (typeof o.fused !== 'boolean') throw new TypeError(`fused must be a boolean, got ${typeof o.fused}`);
     },
     toNative(o) {
       const h: NativeHyper = {};
@@ -38,6 +47,7 @@ export function adamSpec(name: 'Adam' | 'AdamW'): OptimizerSpec<AdamOptions> {
       if (o.weightDecay !== undefined) h.weightDecay = o.weightDecay;
       if (o.amsgrad !== undefined) h.amsgrad = o.amsgrad;
       if (o.maximize !== undefined) h.maximize = o.maximize;
+      if (o.fused !== undefined) h.fused = o.fused;
       return h;
     },
     // torch's keys in its order, 1.13's or 2.x's (checked against torch.optim's state_dict() in test/optim.test.ts).
@@ -70,6 +80,7 @@ export function adamSpec(name: 'Adam' | 'AdamW'): OptimizerSpec<AdamOptions> {
         weightDecay: num(g, 'weight_decay', current.weightDecay),
         amsgrad: bool(g, 'amsgrad', current.amsgrad),
         maximize: bool(g, 'maximize', current.maximize),
+        fused: current.fused,  // how to compute, not what: a saved `fused` (None, or Python's choice) is not ours
       };
     },
   };
@@ -77,12 +88,13 @@ export function adamSpec(name: 'Adam' | 'AdamW'): OptimizerSpec<AdamOptions> {
 
 /**
  * torch.optim.Adam: `new Adam(model.parameters(), { lr: 1e-3 })`. Defaults as PyTorch's: lr 1e-3, betas [0.9,
- * 0.999], eps 1e-8, weightDecay 0, amsgrad false, maximize false.
+ * 0.999], eps 1e-8, weightDecay 0, amsgrad false, maximize false; and fused true (PyTorch's fused CPU kernel, see
+ * AdamOptions.fused).
  */
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, {
-      lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts,
+      lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: true, ...opts,
     }, adamSpec('Adam'));
   }
 }

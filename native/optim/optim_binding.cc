@@ -49,6 +49,7 @@ void readHyper(Napi::Object o, optim::Hyper& h) {
   flag("amsgrad", h.amsgrad);
   flag("nesterov", h.nesterov);
   flag("maximize", h.maximize);
+  flag("fused", h.fused);
 }
 
 optim::Kind kindOf(const std::string& name) {

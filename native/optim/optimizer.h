@@ -1,6 +1,7 @@
-// Optimisers as torch.optim runs them (its single-tensor path, torch 1.13 = 2.x for these): Adam, AdamW and SGD
-// over groups of parameters, with per-parameter state laid out as torch.optim's state_dict names it. Plain C++,
-// no N-API, so a native train step can run step() off the JS thread; optim_binding.cc is the JS side.
+// Optimisers as torch.optim runs them (its fused CPU kernels on libtorch 2.x, its single-tensor path otherwise):
+// Adam, AdamW and SGD over groups of parameters, with per-parameter state laid out as torch.optim's state_dict
+// names it. Plain C++, no N-API, so a native train step can run step() off the JS thread; optim_binding.cc is the
+// JS side.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -20,6 +21,9 @@ struct Hyper {
   bool amsgrad = false;                            // Adam, AdamW
   bool nesterov = false;                           // SGD
   bool maximize = false;
+  // PyTorch's fused CPU kernel where libtorch has one (2.x) and the tensors allow it (adam.cc, sgd.cc); false: the
+  // single-tensor path, torch.optim's default on the CPU, bit for bit. No effect on 1.13.
+  bool fused = true;
 };
 
 struct Group {

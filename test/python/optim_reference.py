@@ -8,7 +8,7 @@
 # where a tensor is {"dtype", "shape", "data": base64 of its raw little-endian elements}. stdout is JSON with, per
 # optim case, the parameters after every step and the final state_dict() (tensors encoded the same way), and so on
 # for the others (see each function). Optimisers run with torch.optim's defaults, foreach=None: on CPU tensors its
-# single-tensor path.
+# single-tensor path; a case whose opts say fused=True (torch >= 2.4) runs its fused CPU kernels instead.
 import base64
 import json
 import math
