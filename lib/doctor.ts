@@ -33,6 +33,8 @@ export interface DoctorReport {
   cuda?: { built: boolean; devices: number };
   blas?: BlasReport;
   threads?: { intraOp: number; blas: number | null; cores: number; defaults: LoadedAddon['threads'] };
+  /** What bfloat16 matmuls run on here (train --precision bf16): AMX, AVX-512 BF16, or nothing native. */
+  bf16?: { native: 'amx' | 'avx512_bf16' | null; detail: string };
   forward?: { ok: boolean; detail: string };
   warnings: string[];
   error?: string;
@@ -66,6 +68,7 @@ export function doctor(): DoctorReport {
     threads: { intraOp: addon.getNumThreads(), blas: blas.threads, cores: cpus().length, defaults: loaded.threads },
     warnings,
   };
+  report.bf16 = bf16Support(cpuFlags());
   report.forward = tinyForward();
   report.ok = report.forward.ok;
   return report;
@@ -91,6 +94,12 @@ function openblasAlone(preload: string, library: string): string | null {
   const code = `process.stdout.write(require(${JSON.stringify(preload)}).openblasCore(${JSON.stringify(library)}))`;
   const r = spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8', timeout: 30_000 });
   return r.status === 0 ? r.stdout : null;
+}
+
+function bf16Support(flags: Set<string>): NonNullable<DoctorReport['bf16']> {
+  if (flags.has('amx_bf16')) return { native: 'amx', detail: 'AMX tiles (amx_bf16): --precision bf16 pays' };
+  if (flags.has('avx512_bf16')) return { native: 'avx512_bf16', detail: 'AVX-512 BF16 (avx512_bf16): --precision bf16 pays' };
+  return { native: null, detail: 'no bf16 instructions: --precision bf16 would be emulated, and slower' };
 }
 
 // y = softmax(x W) on known numbers: each row of the result must sum to 1.

@@ -14,8 +14,11 @@ export {
   PickleError, PickleObject, PickleGlobal, Tuple, tuple, isTuple, FrozenSet, PyComplex, PyFloat, pyFloat, orderedDict,
   pythonClass, pythonAttrs,
 } from './io/pickle/index.js';
-export { ZipError, ZipReader, ZipWriter, type ZipEntry, type ZipWriterOptions, type ZipAddOptions } from './io/zip.js';
+export {
+  ZipError, ZipReader, ZipWriter, type ZipEntry, type ZipWriterOptions, type ZipAddOptions, type ReservedEntry,
+} from './io/zip.js';
 export { writeFileAtomic, writeFileAtomicSync } from './io/atomic.js';
+export { mappedFiles } from './io/storage-io.js';
 export { loadNpy, saveNpy, NpyError } from './io/npy.js';
 export { loadNpz, saveNpz, type LoadNpzOptions, type SaveNpzOptions } from './io/npz.js';
 export {
@@ -42,7 +45,7 @@ export {
   Trainer, TrainingError, type TrainerOptions, type TrainerCallbacks, type TrainBeginInfo, type BatchLogs, type FitResult,
   type SplitScores,
 } from './train/trainer.js';
-export { trainStep, type TrainStepOptions, type TrainStepResult } from './train/step.js';
+export { trainStep, type Precision, type TrainStepOptions, type TrainStepResult } from './train/step.js';
 export { scorePredictions, type Metrics } from './train/metrics.js';
 export { computeBaselines, type BaselineResult, type BaselineName } from './train/baselines.js';
 export { evaluate, scoreModel, type Evaluation } from './train/evaluate.js';

@@ -37,6 +37,8 @@ export interface Addon {
   flushDisposed(): void;
   setDisposeQueue(queue: Int32Array): void;
   liveTensors(): { tensors: number; bytes: number };
+  /** While held (holds nest), native memory growth is reported to V8 once, net, when the last hold ends. */
+  holdMemoryReports(on: boolean): void;
   fromData(data: ArrayBufferView, dtype: number, shape: number[], device: string | undefined): Raw;
   toData(t: Raw, dtype?: number): ArrayBuffer;
   describe(t: Raw): [number, string, number[]];
@@ -159,8 +161,25 @@ export interface Addon {
   bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/train/) ----
   /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
-  trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number): Promise<number[]>;
+  trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean): Promise<number[]>;
+  // ---- storages to and from files (native/storage_io.cc, native/mapped_file.cc) ----
+  /** Fills each storage from [position, nbytes, crc or -1] of `places`; null, or the first failure. */
+  readStorages(source: number | Uint8Array, tensors: Raw[], places: Float64Array, threads: number): StorageReadFailure | null;
+  readStoragesAsync(fd: number, tensors: Raw[], places: Float64Array, threads: number): Promise<StorageReadFailure | null>;
+  /** Writes each storage's first nbytes at position ([position, nbytes] in `places`); each record's CRC-32. */
+  writeStorages(fd: number, tensors: Raw[], places: Float64Array, threads: number): Promise<number[]>;
+  storageCrc32(t: Raw, nbytes: number): number;
+  mapFile(fd: number, size: number): FileMapping;
+  mappedStorage(m: FileMapping, offset: number, nbytes: number, dtype: number): Raw;
+  mappingRelease(m: FileMapping): void;
+  mappedFiles(): { mappings: number; bytes: number };
 }
+
+/** [index of the place, 'eof' (value: where the data ended) or 'crc' (value: the CRC-32 computed), value] */
+export type StorageReadFailure = [number, 'eof' | 'crc', number];
+
+/** A file mapped into memory (native/mapped_file.cc): an External. */
+export type FileMapping = object & { readonly __mapping: unique symbol };
 
 /** A native model (native/models/model_binding.cc): an External. */
 export type ModelHandle = object & { readonly __model: unique symbol };
@@ -220,6 +239,11 @@ export function onLoad(fn: (addon: Addon) => void): void {
 
 export function loadedAddon(): LoadedAddon {
   return loaded ?? load();
+}
+
+/** The major version of the libtorch in use (1 for Debian's 1.13, 2 for PyTorch 2.x). */
+export function libtorchMajor(): number {
+  return Number(loadedAddon().libtorch.version.split('.')[0]);
 }
 
 function load(): LoadedAddon {

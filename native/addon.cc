@@ -14,6 +14,8 @@ void initTrain(Napi::Env, Napi::Object);
 void initLinalg(Napi::Env, Napi::Object);
 void initQuantized(Napi::Env, Napi::Object);
 void initServe(Napi::Env, Napi::Object);
+void initStorageIo(Napi::Env, Napi::Object);
+void initMappedFile(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -29,6 +31,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initLinalg(env, exports);
   lvm::initQuantized(env, exports);
   lvm::initServe(env, exports);
+  lvm::initStorageIo(env, exports);
+  lvm::initMappedFile(env, exports);
   return exports;
 }
 

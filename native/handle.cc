@@ -3,6 +3,8 @@
 #include <deque>
 #include <string>
 
+#include "args.h"
+#include "mapped_file.h"
 #include "protect.h"
 
 namespace lvm {
@@ -34,6 +36,8 @@ struct Table {
   // `queueRef`. Freeing them in batches, at the next op, saves one JS-to-native call per dispose().
   int32_t* queue = nullptr;
   napi_ref queueRef = nullptr;
+  // While > 0 (holdMemoryReports), growth is only summed: V8 hears the net change once, when the hold ends.
+  int holds = 0;
 };
 
 // Every op looks its table up twice or more, so the last one found is cached per thread: an env lives on one
@@ -61,15 +65,17 @@ Table& table(Napi::Env env) {
 void account(Napi::Env env, Table& t, int64_t delta) {
   t.liveBytes += delta;
   t.unreported += delta;
-  if (t.unreported >= kReportEvery || t.unreported <= -kReportEvery) {
+  if (t.holds == 0 && (t.unreported >= kReportEvery || t.unreported <= -kReportEvery)) {
     int64_t ignored;
     napi_adjust_external_memory(env, t.unreported, &ignored);
     t.unreported = 0;
   }
 }
 
+// A mapped file's pages (mapped_file.cc) are not memory that freeing this tensor would give back.
 int64_t nbytesOf(const at::Tensor& t) {
-  return t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
+  if (!t.has_storage() || isMappedStorage(t.storage())) return 0;
+  return static_cast<int64_t>(t.storage().nbytes());
 }
 
 // The index of the live slot an id names, or -1 when the id is stale (disposed).
@@ -138,6 +144,20 @@ Napi::Value setDisposeQueue(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// holdMemoryReports(on): a file reader makes hundreds of tensors at once (flat storages, then views of them, then
+// the flat ones go): reported as they come, each step past V8's external memory limit runs a 5-10 ms step of
+// incremental marking on this thread, and the views and their storages are counted twice meanwhile. Held, V8
+// hears the net growth once, when the (outermost) hold ends; holds nest.
+Napi::Value holdMemoryReports(const Napi::CallbackInfo& info) {
+  Table& t = table(info.Env());
+  if (toBool(info[0], "on")) {
+    ++t.holds;
+  } else if (t.holds > 0 && --t.holds == 0) {
+    account(info.Env(), t, 0);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value memory(const Napi::CallbackInfo& info) {
   Table& t = table(info.Env());
   drainQueued(info.Env(), t);
@@ -192,6 +212,7 @@ void initHandle(Napi::Env env, Napi::Object exports) {
   exportFunction<memory>(env, exports, "liveTensors");
   exportFunction<flushDisposed>(env, exports, "flushDisposed");
   exportFunction<setDisposeQueue>(env, exports, "setDisposeQueue");
+  exportFunction<holdMemoryReports>(env, exports, "holdMemoryReports");
 }
 
 }  // namespace lvm

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { AdamW, loadTorchFileSync, models, NonFiniteLossError, saveTorchFile, torch, trainStep, Tensor } from '../dist/index.js';
+import { findLibtorch } from '../dist/libtorch/find.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
 const missing = pythonTorchMissing();
@@ -66,6 +67,62 @@ describe.skipIf(missing)('against torch.optim.AdamW and the seed loop in PyTorch
       model.dispose();
     });
   }
+});
+
+const torch2 = Number(findLibtorch().libtorch!.version.split('.')[0]) >= 2;
+if (!torch2) console.warn("bf16 autocast comparisons skipped: libtorch 1.13's CPU autocast cannot run the GRU (precision 'bf16' is refused)");
+
+describe.skipIf(missing || !torch2)('bf16 autocast (precision: \'bf16\') against torch.autocast(\'cpu\', bfloat16) in PyTorch', () => {
+  // bf16 keeps ~3 significant digits, and the two sides round in slightly different places (the same ATen ops, not
+  // always the same calls): losses are compared to bf16's precision, and the weights by the direction they moved.
+  for (const kind of ['gru', 'lstm', 'transformer'] as const) {
+    it(`${kind}: ${STEPS} steps give Python's autocast losses and updates, and not fp32's`, async () => {
+      torch.manualSeed(6);
+      const model = models[kind](SMALL);
+      const start = model.stateDict();
+      const startCopy = Object.fromEntries(Object.entries(start).map(([k, v]) => [k, v.clone()]));
+      const xs = Array.from({ length: STEPS }, () => torch.randn([6, 5, 12]));
+      const ys = Array.from({ length: STEPS }, () => torch.randn([6, 12]).normalize({ dim: 1 }));
+      await saveTorchFile({ state_dict: start, xs, ys }, join(dir, `${kind}-bf16-in.pt`));
+      const run = (bf16: boolean, out: string) => runPython<{ losses: number[] }>('train_reference.py', {
+        dir, file: `${kind}-bf16-in.pt`, out, kind, config: model.config, weights: WEIGHTS, lr: 1e-2, weightDecay: 0.01, clipNorm: 0.5, bf16,
+      });
+      const py = run(true, `${kind}-bf16-out.pt`);
+      const pyFp32 = run(false, `${kind}-fp32-out.pt`);
+      const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
+      const losses: number[] = [];
+      for (let i = 0; i < STEPS; i++) losses.push((await trainStep(model, opt, xs[i], ys[i], { weights: WEIGHTS, clipNorm: 0.5, precision: 'bf16' })).loss);
+      const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+      const worst = Math.max(...losses.map((l, i) => rel(l, py.losses[i])));
+      // Same starting weights, same first batch: a first loss equal to fp32's would mean autocast never ran.
+      const firstVsFp32 = rel(losses[0], pyFp32.losses[0]);
+      const want = loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, `${kind}-bf16-out.pt`)).state_dict;
+      const got = model.stateDict();
+      const flat = (sd: Record<string, Tensor>) => torch.cat(Object.keys(want).map((k) => sd[k].sub(startCopy[k]).flatten()));
+      const cos = flat(got).cosineSimilarity(flat(want), 0).item() as number;
+      console.log(`${kind} bf16: losses vs torch.autocast ${worst.toExponential(1)} (first loss vs fp32 ${firstVsFp32.toExponential(1)}); ` +
+        `cosine of the weight updates ${cos.toFixed(4)}`);
+      expect(worst).toBeLessThan(5e-3);
+      expect(firstVsFp32, 'bf16 really ran: its first loss is not fp32\'s').toBeGreaterThan(1e-5);
+      expect(cos).toBeGreaterThan(0.95);
+      opt.dispose();
+      model.dispose();
+    });
+  }
+
+});
+
+describe('precision', () => {
+  it('refuses an unknown precision, and bf16 on libtorch 1.13', async () => {
+    const model = models.gru(SMALL);
+    const opt = new AdamW(model.parameters());
+    await expect(trainStep(model, opt, torch.randn([2, 5, 12]), torch.randn([2, 12]), { precision: 'fp16' as never }))
+      .rejects.toThrow(/precision must be 'fp32' or 'bf16', got fp16/);
+    if (!torch2) {
+      await expect(trainStep(model, opt, torch.randn([2, 5, 12]), torch.randn([2, 12]), { precision: 'bf16' }))
+        .rejects.toThrow(/precision 'bf16' needs libtorch 2\.x/);
+    }
+  });
 });
 
 describe('the step off the JS thread', () => {

@@ -1,5 +1,5 @@
-# The Python side of bench/checkpoint.js: makes the seed-style checkpoint, then times torch.load / torch.save on
-# request. One JSON line in, one JSON line out; the first line out says what this is.
+# The Python side of bench/checkpoint.js: makes the seed-style checkpoint, then times torch.load (also with
+# mmap=True) / torch.save on request. One JSON line in, one JSON line out; the first line out says what this is.
 import argparse
 import json
 import sys
@@ -43,13 +43,16 @@ def main():
         if req['action'] == 'make':
             print(json.dumps({'params': make(req['path'])}), flush=True)
             continue
-        if req['action'] == 'load':
+        loading = req['action'] in ('load', 'loadMmap')
+        if loading:
             loaded = None  # the previous checkpoint is freed outside the timing, on both sides
         t0 = time.perf_counter()
-        if req['action'] == 'load':
+        if loading:
             # The file holds an argparse.Namespace and a numpy float, as the seed's do: PyTorch >= 2.6's default
-            # weights_only=True refuses those, so load it the way the seed's users must (1.13 also takes the flag).
-            loaded = torch.load(req['path'], weights_only=False)
+            # weights_only=True refuses those, so load it the way the seed's users must (1.13 also takes the flag;
+            # mmap needs PyTorch >= 2.1).
+            mmap = {'mmap': True} if req['action'] == 'loadMmap' else {}
+            loaded = torch.load(req['path'], weights_only=False, **mmap)
         else:
             torch.save(loaded, req['path'])
         print(json.dumps({'ms': (time.perf_counter() - t0) * 1e3}), flush=True)

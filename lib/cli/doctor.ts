@@ -35,6 +35,7 @@ export function format(r: DoctorReport): string {
     `threads:   ${r.threads!.intraOp} intra-op (OpenMP)` +
       (r.blas!.kind === 'openblas' ? `, ${r.threads!.blas} OpenBLAS` : '') + `, ${r.threads!.cores} core(s)` +
       ` (at load: ${r.threads!.defaults.by === 'lvmtorch' ? r.threads!.defaults.reason : `the environment's, ${r.threads!.defaults.reason}`})`,
+    `bf16:      ${r.bf16!.detail}`,
     `forward:   ${r.forward!.ok ? 'ok' : 'FAILED'}: ${r.forward!.detail}`,
   );
   for (const w of r.warnings) lines.push(`warning:   ${w}`);

@@ -1,15 +1,24 @@
 // Writes a file so that readers see the old file or the whole new one, never half of either: the bytes go to a
-// temporary file beside the target, which is synced and renamed over it. A crash or an error in between leaves
-// the old file as it was.
+// temporary file beside the target, which is synced and renamed over it, and the directory is synced so that the
+// rename itself is durable. A crash or an error in between leaves the old file as it was.
+//
+// Replacing a file frees the old one's pages in the page cache, which the kernel does when its last reference
+// goes: inside rename() if nothing else holds it (about 20 ms for 100 MB here, as long as writing it). So the old
+// file is held open across the rename and closed afterwards on libuv's thread pool, where that work no longer
+// delays the caller.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { close, closeSync, constants, fstatSync, fsync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const fsyncAsync = promisify(fsync);
 
 /** Writes `path` through `write(fd)`, atomically. The fd is a new empty file; do not close it. */
 export async function writeFileAtomic(path: string, write: (fd: number) => void | Promise<void>): Promise<void> {
   const temp = open(path);
   try {
     await write(temp.fd);
+    await fsyncAsync(temp.fd);
     commit(temp, path);
   } catch (e) {
     abandon(temp);
@@ -23,6 +32,7 @@ export function writeFileAtomicSync(path: string, write: (fd: number) => void): 
   try {
     const result: unknown = write(temp.fd);
     if (result instanceof Promise) throw new TypeError('writeFileAtomicSync: write returned a Promise; use writeFileAtomic');
+    fsyncSync(temp.fd);
     commit(temp, path);
   } catch (e) {
     abandon(temp);
@@ -42,11 +52,16 @@ function open(path: string): Temp {
   return { path: temp, fd: openSync(temp, 'wx'), closed: false };
 }
 
+// The temporary file is synced already.
 function commit(temp: Temp, path: string): void {
-  fsyncSync(temp.fd);
   temp.closed = true;
   closeSync(temp.fd);
-  renameSync(temp.path, path);
+  const old = holdReplaced(path);
+  try {
+    renameSync(temp.path, path);
+  } finally {
+    if (old !== null) close(old, () => {});
+  }
   syncDirectory(dirname(path));
 }
 
@@ -61,6 +76,25 @@ function abandon(temp: Temp): void {
   } catch {
     // already renamed, or never created
   }
+}
+
+// An fd on the file the rename will replace, when that is a regular file with no other name (so the rename frees
+// it); null otherwise. Never a symlink's target, never blocking (a FIFO).
+function holdReplaced(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return null; // no file there yet, a symlink, or not ours to read: the rename goes on as it would
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.nlink === 1 && stat.size > 0) return fd;
+  } catch {
+    // fall through
+  }
+  closeSync(fd);
+  return null;
 }
 
 /** Makes the rename itself durable. Some file systems cannot sync a directory; the rename has happened anyway. */

@@ -10,7 +10,7 @@ import { mapLeaves } from './map-leaves.js';
 import { loadNpy, saveNpy } from './npy.js';
 import { loadNpz, saveNpz } from './npz.js';
 import { loadSafetensors, saveSafetensors } from './safetensors.js';
-import { loadTorchFileSync, saveTorchFile } from './torch-file.js';
+import { loadTorchFile, saveTorchFile } from './torch-file.js';
 import { ZipReader } from './zip.js';
 
 export type FileFormat = 'torch' | 'npy' | 'npz' | 'safetensors';
@@ -20,6 +20,10 @@ export interface LoadFileOptions {
   device?: Device;
   /** torch files: refuse every Python global outside the data allow-list, as weights_only=True does. */
   strict?: boolean;
+  /** torch files (zip format) only: map the file instead of reading it, as torch.load(mmap=True); see LoadOptions. */
+  mmap?: boolean;
+  /** torch files: check each storage record's CRC-32 (default true, false with mmap); see LoadOptions. */
+  checkCrc?: boolean;
 }
 
 export interface SaveFileOptions {
@@ -50,7 +54,8 @@ export function detectFormat(path: string): FileFormat {
 export async function load<T = unknown>(path: string, opts: LoadFileOptions = {}): Promise<T> {
   if (typeof path !== 'string' || path === '') throw new TypeError('load() needs a file path');
   const format = detectFormat(path);
-  if (format === 'torch') return loadTorchFileSync<T>(path, opts);
+  if (format === 'torch') return loadTorchFile<T>(path, opts);
+  if (opts.mmap) throw new TypeError(`${path}: mmap is supported for torch.save files, and this is a ${format} file`);
   const value = format === 'npy' ? loadNpy(path) : format === 'npz' ? loadNpz(path) : loadSafetensors(path).tensors;
   return (opts.device === undefined ? value : toDevice(value, opts.device)) as T;
 }

@@ -16,7 +16,17 @@ export interface ByteRange {
   readonly size: number;
   /** Fills `target` with the bytes at `position`; the caller has checked that they lie inside `size`. */
   readInto(position: number, target: Uint8Array): void;
+  /**
+   * Where native code reads these bytes (straight into tensor memory): an open file's descriptor or a buffer, and
+   * the offset in it of this range's first byte.
+   */
+  nativeSource(): NativeSource;
   close(): void;
+}
+
+export interface NativeSource {
+  source: number | Uint8Array;
+  offset: number;
 }
 
 export function readAt(source: ByteRange, position: number, length: number): Buffer {
@@ -63,6 +73,11 @@ export class FileRange implements ByteRange {
     }
   }
 
+  nativeSource(): NativeSource {
+    if (this.#fd === null) throw this.fail(`${this.name}: the file is closed`);
+    return { source: this.#fd, offset: 0 };
+  }
+
   close(): void {
     if (this.#fd !== null) closeSync(this.#fd);
     this.#fd = null;
@@ -82,6 +97,11 @@ export class BufferRange implements ByteRange {
     if (this.#buf === null) throw this.fail(`${this.name}: the buffer is closed`);
     if (position + target.byteLength > this.size) throw this.fail(`${this.name}: unexpected end of data at offset ${this.size}`);
     target.set(this.#buf.subarray(position, position + target.byteLength));
+  }
+
+  nativeSource(): NativeSource {
+    if (this.#buf === null) throw this.fail(`${this.name}: the buffer is closed`);
+    return { source: this.#buf, offset: 0 };
   }
 
   close(): void {
@@ -104,6 +124,12 @@ export class SliceRange implements ByteRange {
     if (position + target.byteLength > this.size) throw new RangeError(`${this.name}: read past its end`);
     this.base.readInto(this.offset + position, target);
     this.observe?.(target);
+  }
+
+  /** Native reads are not observed: give a SliceRange with an observer to no native reader. */
+  nativeSource(): NativeSource {
+    const base = this.base.nativeSource();
+    return { source: base.source, offset: base.offset + this.offset };
   }
 
   close(): void {}

@@ -2,10 +2,14 @@
 //
 // Reading: a zip archive (PyTorch >= 1.6: `<name>/data.pkl`, `<name>/data/<key>` holding each storage's raw
 // little-endian bytes, `<name>/version`, maybe `<name>/byteorder`) or the legacy format (torch-legacy.ts). Each
-// storage becomes one flat CPU tensor (torch.empty), its record read straight into that tensor's memory, and
-// each tensor a view of it (torch-pickle.ts): tensors that shared a storage in Python share memory here, and
-// loading costs about the file's size in memory. Storages saved from CUDA load on the CPU; `device` moves
-// every storage (once) afterwards, keeping the views.
+// storage becomes one flat CPU tensor (torch.empty), and each tensor a view of it (torch-pickle.ts): tensors that
+// shared a storage in Python share memory here, and loading costs about the file's size in memory. Once the pickle
+// is read, every stored record is read straight into its tensor's memory in one native call (storage-io.ts), its
+// CRC-32 checked on the way; loadTorchFile does that off the JS thread. Files with quantized tensors fill each
+// storage as the pickle names it instead, so that per-channel quantizer parameters are checked as they are made.
+// With `mmap: true` the file is mapped instead (as torch.load(mmap=True)): each storage is a view of a private,
+// copy-on-write mapping of its record. Storages saved from CUDA load on the CPU; `device` moves every storage
+// (once) afterwards, keeping the views.
 //
 // Quantized tensors (qint8, quint8, qint32; per-tensor and per-channel affine) are read and written as
 // torch.save 2.13 writes them (torch-pickle.ts).
@@ -13,17 +17,23 @@
 // Writing: what torch.save writes (PyTorch 1.13 and 2.x): `<name>/data.pkl` (protocol 2),
 // `<name>/byteorder` ('little'), `<name>/data/<key>` for each storage in key order, `<name>/version` ('3\n'),
 // stored, with data aligned to 64 bytes; `<name>` is the file's name without its extension, as PyTorch names it.
-// Storage bytes go to the file straight from tensor memory, through a temporary file renamed over the target.
+// Storage bytes go to the file straight from tensor memory, natively and off the JS thread (their CRC-32s computed
+// meanwhile on a second thread), through a temporary file that is synced and renamed over the target.
 import { cuda, parseDevice, type Device } from '../device.js';
+import { isQuantizedDType, underlyingDType } from '../dtype.js';
 import { native } from '../native.js';
 import { rawOf, Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import { BufferRange, FileRange, readAt, type ByteRange } from './positional.js';
 import { mapLeaves } from './map-leaves.js';
+import {
+  MappedFile, readStorages, readStoragesSync, storageCrc32, withReportsHeld, withReportsHeldAsync, writeStorages,
+  type ReadFailure, type StorageRead,
+} from './storage-io.js';
 import { loadLegacy, looksLegacy } from './torch-legacy.js';
 import { TorchFileError } from './torch-error.js';
 import {
-  TorchStorage, elementSize, emptyStorage, readTorchPickle, storageBytes, writeTorchPickle,
+  TorchStorage, elementSize, emptyStorage, readTorchPickle, writeTorchPickle,
 } from './torch-pickle.js';
 import { ZipReader, ZipWriter, type ZipEntry } from './zip.js';
 
@@ -38,6 +48,22 @@ export interface LoadOptions {
    * torch.load(weights_only=True) does. By default such a global becomes an inert PickleObject.
    */
   strict?: boolean;
+  /**
+   * Map the file into memory instead of reading it, as torch.load(mmap=True) does (zip files only): each storage
+   * is a view of a private, copy-on-write mapping of its record, read from the page cache when first touched,
+   * so loading costs almost nothing until the tensors are used. Writing to a loaded tensor copies the page for
+   * this process; the file never changes. The file may be deleted or replaced by rename (as saveTorchFile
+   * replaces files) while its tensors live; it must NOT be truncated or rewritten in place (as Python's torch.save
+   * over the same path does): touching a page past the new end raises SIGBUS and ends the process. The mapping
+   * goes when the last tensor on it is disposed. Records that are compressed or not aligned to their element
+   * size are read into memory instead. CRC-32s are not checked (as torch.load does not) unless `checkCrc: true`.
+   */
+  mmap?: boolean;
+  /**
+   * Check each storage record against its CRC-32 (a flipped byte gives a ZipError). Default: true, except with
+   * `mmap` (checking reads every page). torch.load never checks them; false saves a few ms per 100 MB.
+   */
+  checkCrc?: boolean;
 }
 
 /** What PyTorch's own reader accepts (caffe2/serialize/inline_container.h, kMaxSupportedFileFormatVersion). */
@@ -47,47 +73,60 @@ const ZIP_MAGIC = [0x50, 0x4b]; // 'PK'
 /**
  * Loads a file written by Python's torch.save (or by saveTorchFile). Python values come back as plain JS values
  * (see pickle/values.ts), tensors as Tensors. A file that is no torch.save file, or a damaged one, throws a
- * TorchFileError, ZipError or PickleError whose message names the file.
+ * TorchFileError, ZipError or PickleError whose message names the file. The storages are read off the JS thread.
  */
 export async function loadTorchFile<T = unknown>(path: string, opts: LoadOptions = {}): Promise<T> {
-  return loadTorchFileSync<T>(path, opts);
+  const options = checkOptions(opts);
+  return namedAsync(path, () => withReportsHeldAsync(async () => {
+    const reader = openZip(path, options);
+    if (!reader) return finish(loadLegacyFile(path, options), options.device) as T;
+    try {
+      const parsed = parseZip(reader, path, options);
+      try {
+        const fd = reader.nativeSource().source as number;
+        readFailed(reader, parsed.reads, await readStorages(fd, parsed.reads));
+      } catch (e) {
+        for (const t of parsed.loaded.storages) t.dispose();
+        throw e;
+      }
+      return finish(parsed.loaded, options.device) as T;
+    } finally {
+      reader.close();
+    }
+  }));
 }
 
 /** loadTorchFile, synchronously. */
 export function loadTorchFileSync<T = unknown>(path: string, opts: LoadOptions = {}): T {
-  const device = checkOptions(opts);
-  return named(path, () => {
-    const file = new FileRange(path, (m) => new TorchFileError(m));
+  const options = checkOptions(opts);
+  return named(path, () => withReportsHeld(() => {
+    const reader = openZip(path, options);
+    if (!reader) return finish(loadLegacyFile(path, options), options.device) as T;
     try {
-      if (!isZip(readAt(file, 0, Math.min(2, file.size)))) return finish(loadFromLegacy(file, path, opts), device) as T;
-    } finally {
-      file.close();
-    }
-    const reader = ZipReader.open(path);
-    try {
-      return finish(loadFromZip(reader, path, opts), device) as T;
+      return finish(loadZipSync(reader, path, options), options.device) as T;
     } finally {
       reader.close();
     }
-  });
+  }));
 }
 
 /** Loads torch.save bytes held in memory. */
 export function loadTorchBuffer<T = unknown>(data: Uint8Array, opts: LoadOptions & { name?: string } = {}): T {
-  const device = checkOptions(opts);
+  const options = checkOptions(opts);
+  if (options.mmap) throw new TypeError('mmap needs a file: loadTorchFile(path, { mmap: true })');
   const name = opts.name ?? '<buffer>';
   if (!(data instanceof Uint8Array)) throw new TypeError('loadTorchBuffer() takes a Buffer or Uint8Array');
-  return named(name, () => {
+  return named(name, () => withReportsHeld(() => {
     if (isZip(data)) {
       const reader = ZipReader.fromBuffer(data, name);
       try {
-        return finish(loadFromZip(reader, name, opts), device) as T;
+        return finish(loadZipSync(reader, name, options), options.device) as T;
       } finally {
         reader.close();
       }
     }
-    return finish(loadFromLegacy(new BufferRange(data, name, (m) => new TorchFileError(m)), name, opts), device) as T;
-  });
+    return finish(loadFromLegacy(new BufferRange(data, name, (m) => new TorchFileError(m)), name, options), options.device) as T;
+  }));
 }
 
 /**
@@ -96,21 +135,29 @@ export function loadTorchBuffer<T = unknown>(data: Uint8Array, opts: LoadOptions
  * Tensors are written with their storages, each storage once, so that tensors sharing memory here share a
  * storage in Python. A dict whose values are all Tensors, at the top level or directly inside it (a state dict,
  * as in `{ model_state_dict: sd }`), is written as a collections.OrderedDict, as module.state_dict() returns;
- * mark any other dict with orderedDict(d). The file is replaced atomically.
+ * mark any other dict with orderedDict(d). The file is replaced atomically and durably (writeFileAtomic); the
+ * tensor bytes are written off the JS thread, straight from tensor memory.
  */
 export async function saveTorchFile(obj: unknown, path: string): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new TypeError('saveTorchFile() needs a file path');
+  return withReportsHeldAsync(() => saveTorch(obj, path));
+}
+
+async function saveTorch(obj: unknown, path: string): Promise<void> {
   const { pickle, storages } = writeTorchPickle(obj);
   try {
     const archive = archiveName(path);
-    await writeFileAtomic(path, (fd) => {
+    await writeFileAtomic(path, async (fd) => {
       const zip = new ZipWriter(fd, { align: 64 });
       zip.add(`${archive}/data.pkl`, pickle);
       zip.add(`${archive}/byteorder`, Buffer.from('little'));
       // torch.save writes the records in the sorted order of their keys (as strings: 0, 1, 10, 11, 2, ...).
-      for (const s of [...storages].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
-        zip.add(`${archive}/data/${s.key}`, storageBytes(s.tensor).subarray(0, s.numel * elementSize(s.dtype)));
-      }
+      const records = [...storages].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((s) => {
+        const nbytes = s.numel * elementSize(s.dtype);
+        return { tensor: s.tensor, nbytes, entry: zip.reserve(`${archive}/data/${s.key}`, nbytes) };
+      });
+      const crcs = await writeStorages(fd, records.map((r) => ({ tensor: r.tensor, position: r.entry.dataOffset, nbytes: r.nbytes })));
+      records.forEach((r, i) => r.entry.commit(crcs[i]));
       zip.add(`${archive}/version`, Buffer.from('3\n'));
       zip.finish();
     });
@@ -127,10 +174,22 @@ interface Loaded {
   storages: Tensor[];
 }
 
+interface Options {
+  device: Device | undefined;
+  strict: boolean | undefined;
+  mmap: boolean;
+  checkCrc: boolean;
+}
+
 // A device that is not there is refused before anything is read.
-function checkOptions(opts: LoadOptions): Device | undefined {
+function checkOptions(opts: LoadOptions): Options {
   if (opts === null || typeof opts !== 'object') throw new TypeError('the options must be an object');
-  if (opts.device === undefined) return undefined;
+  for (const key of ['mmap', 'checkCrc'] as const) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw new TypeError(`the ${key} option must be true or false`);
+  }
+  const mmap = opts.mmap ?? false;
+  const options: Options = { device: undefined, strict: opts.strict, mmap, checkCrc: opts.checkCrc ?? !mmap };
+  if (opts.device === undefined) return options;
   const device = parseDevice(opts.device);
   if (device !== 'cpu') {
     const index = device === 'cuda' ? 0 : Number(device.slice(5));
@@ -139,37 +198,121 @@ function checkOptions(opts: LoadOptions): Device | undefined {
       throw new RangeError(`device ${device}: ${count === 0 ? 'no CUDA device is available (a CPU build of libtorch, or no GPU)' : `only ${count} CUDA devices`}`);
     }
   }
-  return device;
+  options.device = device;
+  return options;
 }
 
-function loadFromZip(zip: ZipReader, name: string, opts: LoadOptions): Loaded {
+// The file's zip reader, or null for a legacy file (read by loadLegacyFile).
+function openZip(path: string, options: Options): ZipReader | null {
+  const file = new FileRange(path, (m) => new TorchFileError(m));
+  try {
+    if (!isZip(readAt(file, 0, Math.min(2, file.size)))) {
+      if (options.mmap) {
+        throw new TorchFileError(`${path}: mmap needs a zip file (PyTorch >= 1.6, _use_new_zipfile_serialization=True); this one is in the legacy format`);
+      }
+      return null;
+    }
+  } finally {
+    file.close();
+  }
+  return ZipReader.open(path);
+}
+
+function loadLegacyFile(path: string, options: Options): Loaded {
+  const file = new FileRange(path, (m) => new TorchFileError(m));
+  try {
+    return loadFromLegacy(file, path, options);
+  } finally {
+    file.close();
+  }
+}
+
+function loadZipSync(zip: ZipReader, name: string, options: Options): Loaded {
+  const parsed = parseZip(zip, name, options);
+  try {
+    readFailed(zip, parsed.reads, readStoragesSync(zip.nativeSource().source, parsed.reads));
+  } catch (e) {
+    for (const t of parsed.loaded.storages) t.dispose();
+    throw e;
+  }
+  return parsed.loaded;
+}
+
+interface ParsedZip {
+  loaded: Loaded;
+  /** The stored records still to read into their storages (every storage is made, but not all are filled). */
+  reads: RecordRead[];
+}
+
+interface RecordRead extends StorageRead {
+  entry: ZipEntry;
+}
+
+// Reads the pickle and makes the storages it names. A stored record is read later, with all the others in one
+// native call, unless the file holds quantized tensors: then each is read as it is named, since a per-channel
+// tensor's scales are checked as it is made (torch-pickle.ts). With a mapping, stored aligned records are views
+// of it; compressed ones are read now.
+function parseZip(zip: ZipReader, name: string, options: Options): ParsedZip {
   const pkl = zip.entries.filter((e) => /^[^/]*\/data\.pkl$/.test(e.name) || e.name === 'data.pkl');
   if (pkl.length !== 1) {
     throw new TorchFileError(`${name}: not a torch.save file: a zip archive with ${pkl.length === 0 ? 'no' : pkl.length} data.pkl records`);
   }
   const prefix = pkl[0].name.slice(0, -'data.pkl'.length);
   checkRecords(zip, prefix, name);
+  const pickle = zip.read(pkl[0]);
+  const readNow = pickle.includes('_rebuild_qtensor');
+  const { source, offset: base } = zip.nativeSource();
   const storages: Tensor[] = [];
+  const reads: RecordRead[] = [];
+  const mapping = options.mmap ? new MappedFile(source as number, zip.size) : null;
   try {
-    const { value } = readTorchPickle(zip.read(pkl[0]), {
-      strict: opts.strict,
+    const { value } = readTorchPickle(pickle, {
+      strict: options.strict,
       storage: (key, dtype, numel) => {
         const entry = storageEntry(zip, prefix, key, name);
         const nbytes = numel * elementSize(dtype);
         if (entry.size !== nbytes) {
           throw new TorchFileError(`${name}: record ${entry.name} holds ${entry.size} bytes; its storage needs ${nbytes} (${numel} ${dtype} elements)`);
         }
+        const stored = nbytes > 0 ? zip.storedData(entry) : null;
+        const flatType = isQuantizedDType(dtype) ? underlyingDType(dtype) : dtype;
+        if (mapping && stored && stored.offset % elementSize(dtype) === 0) {
+          const tensor = mapping.storage(base + stored.offset, nbytes, flatType);
+          storages.push(tensor);
+          if (options.checkCrc) {
+            const crc = storageCrc32(tensor, nbytes);
+            if (crc !== stored.crc32) throw zip.crcError(entry, crc);
+          }
+          return tensor;
+        }
         const tensor = emptyStorage(dtype, numel);
         storages.push(tensor);
-        if (nbytes > 0) zip.readInto(entry, storageBytes(tensor));
+        if (nbytes === 0) return tensor;
+        if (!stored) {
+          // Deflated (torch.save never compresses, other zip tools may): inflated and CRC-checked by read().
+          readFailed(zip, [], readStoragesSync(zip.read(entry), [{ tensor, position: 0, nbytes, crc32: null }]));
+          return tensor;
+        }
+        const read: RecordRead = { entry, tensor, position: base + stored.offset, nbytes, crc32: options.checkCrc ? stored.crc32 : null };
+        if (readNow) readFailed(zip, [read], readStoragesSync(source, [read]));
+        else reads.push(read);
         return tensor;
       },
     });
-    return { value, storages };
+    return { loaded: { value, storages }, reads };
   } catch (e) {
     for (const t of storages) t.dispose();
     throw e;
+  } finally {
+    mapping?.release();
   }
+}
+
+// Words a failed read as ZipReader.read() would have.
+function readFailed(zip: ZipReader, reads: RecordRead[], failure: ReadFailure | null): void {
+  if (failure === null) return;
+  if (failure.kind === 'crc') throw zip.crcError(reads[failure.index].entry, failure.value);
+  throw zip.endError(failure.value);
 }
 
 function storageEntry(zip: ZipReader, prefix: string, key: string, name: string): ZipEntry {
@@ -201,7 +344,7 @@ function isZip(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === ZIP_MAGIC[0] && head[1] === ZIP_MAGIC[1];
 }
 
-function loadFromLegacy(src: ByteRange, name: string, opts: LoadOptions): Loaded {
+function loadFromLegacy(src: ByteRange, name: string, opts: { strict?: boolean }): Loaded {
   if (!looksLegacy(readAt(src, 0, Math.min(64, src.size)))) {
     throw new TorchFileError(`${name}: not a torch.save file (neither a zip archive nor PyTorch's legacy format)`);
   }
@@ -270,11 +413,21 @@ function named<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof Error && !e.message.includes(name)) {
-      e.message = `${name}: ${e.message}`;
-    }
-    throw e;
+    throw withName(e, name);
   }
+}
+
+async function namedAsync<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw withName(e, name);
+  }
+}
+
+function withName(e: unknown, name: string): unknown {
+  if (e instanceof Error && !e.message.includes(name)) e.message = `${name}: ${e.message}`;
+  return e;
 }
 
 // As PyTorch's writer names the folder inside the archive: the file's name (after the last / or \) up to its

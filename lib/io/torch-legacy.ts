@@ -7,7 +7,8 @@
 // (Files older still, PyTorch < 0.4's tar archives, are not read.)
 import { PickleError } from './pickle/errors.js';
 import { readPickle } from './pickle/reader.js';
-import { checkQuantizedValues, emptyStorage, readTorchPickle, storageBytes, elementSize } from './torch-pickle.js';
+import { readStoragesSync } from './storage-io.js';
+import { checkQuantizedValues, emptyStorage, readTorchPickle, elementSize } from './torch-pickle.js';
 import { readAt, type ByteRange } from './positional.js';
 import { TorchFileError } from './torch-error.js';
 import type { DType } from '../dtype.js';
@@ -129,7 +130,12 @@ function readStorage(src: ByteRange, pos: number, key: string, s: Made, name: st
   if (count !== BigInt(s.numel)) {
     throw new TorchFileError(`${name}: storage ${key} holds ${count} elements in the file, the object expects ${s.numel}`);
   }
-  if (nbytes > 0) src.readInto(pos + 8, storageBytes(s.tensor));
+  if (nbytes > 0) {
+    const { source, offset } = src.nativeSource();
+    const failed = readStoragesSync(source, [{ tensor: s.tensor, position: offset + pos + 8, nbytes, crc32: null }]);
+    // Only a file that shrank since it was opened ends early: the sizes were checked against it above.
+    if (failed) throw new TorchFileError(`${name}: unexpected end of file at offset ${failed.value - offset}`);
+  }
   s.filled = true;
   return pos + 8 + nbytes;
 }

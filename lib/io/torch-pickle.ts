@@ -453,14 +453,15 @@ function reduceTensor(t: Tensor, storages: Map<string, StorageRecord>, temporary
       throw new TypeError(`two tensors view one storage as ${record.dtype} and ${dtype}; save a copy of one of them`);
     }
     const location = t.device === 'cuda' ? 'cuda:0' : t.device; // torch.save's location_tag
-    const pid = new PersistentRef(tuple<unknown>('storage', new PickleGlobal('torch', STORAGE_OF[dtype]), record.key, location, numel));
+    // Tuples only the writer sees: not frozen (freezing an array costs more than pickling it).
+    const pid = new PersistentRef(tupleFrom<unknown>(['storage', new PickleGlobal('torch', STORAGE_OF[dtype]), record.key, location, numel]));
     if (isQuantizedDType(dtype)) {
       return new PickleObject('torch._utils', '_rebuild_qtensor', [
-        pid, offset, tuple(...t.shape), tuple(...strides), quantizerParams(t, storages), false, orderedDict(new Map()),
+        pid, offset, tupleFrom(t.shape), tupleFrom(strides), quantizerParams(t, storages), false, orderedDict(new Map()),
       ]);
     }
     return new PickleObject('torch._utils', '_rebuild_tensor_v2', [
-      pid, offset, tuple(...t.shape), tuple(...strides), t.requiresGrad, orderedDict(new Map()),
+      pid, offset, tupleFrom(t.shape), tupleFrom(strides), t.requiresGrad, orderedDict(new Map()),
     ]);
   } finally {
     if (temporary && !keep) t.dispose();

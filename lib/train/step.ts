@@ -5,7 +5,7 @@ import {
   compositeWeights, NonFiniteLossError, type CompositeLossResult, type CompositeWeights,
 } from '../loss/composite.js';
 import type { Module } from '../models/module.js';
-import { native } from '../native.js';
+import { libtorchMajor, native } from '../native.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { rawOf, type Tensor } from '../tensor.js';
 
@@ -14,7 +14,14 @@ export interface TrainStepOptions {
   weights?: Partial<CompositeWeights>;
   /** Clip the gradients' total L2 norm to this before the step (0 or absent: no clipping). */
   clipNorm?: number;
+  /**
+   * 'bf16': the forward under bf16 autocast (matmuls and linears in bfloat16, as torch.autocast), with fp32
+   * weights, gradients, optimiser state and loss. Default 'fp32'.
+   */
+  precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'bf16';
 
 /** The step's loss: the weighted total, every term of the composite loss and the batch's mean cosine. */
 export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'moment' | 'variance' | 'mse' | 'cosMse' | 'cosine'> {
@@ -44,8 +51,13 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
   if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
   if (busy.has(model)) throw new Error('a train step is already running on this model: await it before the next');
   if (model.pendingPredictions > 0) throw new Error('predictAsync() calls are running on this model: await them before a train step');
+  const precision = opts.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') throw new RangeError(`precision must be 'fp32' or 'bf16', got ${String(precision)}`);
+  // PyTorch 1.13's CPU autocast hands the GRU a bf16 LayerNorm output it cannot take ("expected scalar type
+  // BFloat16 but found Float", in Python as here).
+  if (precision === 'bf16' && libtorchMajor() < 2) throw new RangeError("precision 'bf16' needs libtorch 2.x (1.13's autocast cannot run these models)");
   const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
-    [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm);
+    [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm, precision === 'bf16');
   busy.add(model);
   try {
     const [loss, info, moment, variance, mse, cosMse, cosine, gradNorm] = await pending;

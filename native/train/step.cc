@@ -1,5 +1,7 @@
 #include "step.h"
 
+#include "autocast.h"
+
 #include <limits>
 
 namespace lvm::train {
@@ -18,8 +20,14 @@ StepResult trainStep(models::Predictor& model, optim::Optimizer& optimizer, cons
                      const StepOptions& options) {
   at::AutoGradMode enableGrad(true);  // grad mode is per thread; a worker thread must not inherit a no_grad
   optimizer.zeroGrad(/*setToNone=*/true);
-  models::Output out = model.predict(x);
-  loss::CompositeLoss l = loss::compositeLoss(out.raw, y, options.weights, /*checkFinite=*/true);
+  at::Tensor raw;
+  {
+    Bf16Autocast autocast(options.bf16, x.device().type());
+    raw = model.predict(x).raw;
+  }
+  // The loss in fp32, as autocast runs reductions and norms: a bf16 prediction is widened first.
+  if (raw.scalar_type() != y.scalar_type()) raw = raw.to(y.scalar_type());
+  loss::CompositeLoss l = loss::compositeLoss(raw, y, options.weights, /*checkFinite=*/true);
   l.total.backward();
   StepResult result;
   result.loss = l.values;

@@ -15,6 +15,7 @@ namespace lvm::train {
 struct StepOptions {
   loss::CompositeWeights weights;
   double clipNorm = 0;  // 0: no clipping
+  bool bf16 = false;    // the forward under bf16 autocast (fp32 weights, optimiser state and loss)
 };
 
 struct StepResult {

@@ -72,12 +72,13 @@ loss::CompositeWeights readWeights(Napi::Value v) {
   return w;
 }
 
-// trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse], clipNorm)
+// trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse], clipNorm, bf16)
 //   -> Promise<[total, info, moment, variance, mse, cosMse, cosine, gradNorm]>
 Napi::Value trainStep(const Napi::CallbackInfo& info) {
   train::StepOptions options;
   options.weights = readWeights(info[4]);
   options.clipNorm = toDouble(info[5], "clipNorm");
+  options.bf16 = info.Length() > 6 && toBool(info[6], "bf16");
   return (new StepWorker(info.Env(), sharedModel(info[0]), sharedOptimizer(info[1]), unwrap(info[2], "x"),
                          unwrap(info[3], "y"), options))->queue();
 }

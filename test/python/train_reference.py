@@ -2,7 +2,8 @@
 # "kind", "config", "weights", "lr", "weightDecay", "clipNorm"}; <dir>/<file> (written by lvmtorch) holds the
 # model's initial state_dict and the batches xs[i], ys[i]. Each step is the seed's: zero_grad, forward, the
 # composite loss (loss_reference.design_terms), backward, clip_grad_norm_, AdamW.step. <dir>/<out> gets the final
-# state_dict and the optimizer's state_dict; stdout is JSON {"losses": [...], "norms": [...]}.
+# state_dict and the optimizer's state_dict; stdout is JSON {"losses": [...], "norms": [...]}. With "bf16": true
+# the forward runs under torch.autocast('cpu', dtype=torch.bfloat16) and the loss on its output widened to fp32.
 import json
 import os
 import sys
@@ -25,8 +26,9 @@ def main():
     losses, norms = [], []
     for x, y in zip(data['xs'], data['ys']):
         opt.zero_grad()
-        raw, _ = model(x)
-        total, _ = design_terms(raw, y, req['weights'])
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(req.get('bf16'))):
+            raw, _ = model(x)
+        total, _ = design_terms(raw.float(), y, req['weights'])
         total.backward()
         norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), req['clipNorm'])))
         opt.step()

@@ -81,7 +81,10 @@ class Machine {
   private opStart = 0;
   private readonly context: CallContext = { call: (fn, args, how = 'reduce') => this.call(fn, args, how) };
 
+  private readonly dv: DataView;
+
   constructor(private readonly data: Uint8Array, private readonly opts: ReadOptions) {
+    this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.pos = opts.offset ?? 0;
     if (!Number.isInteger(this.pos) || this.pos < 0 || this.pos > data.length) {
       throw new PickleError(`offset ${opts.offset} is outside the ${data.length} bytes given`);
@@ -125,15 +128,21 @@ class Machine {
     return out;
   }
 
-  private view(n: number): DataView {
-    const b = this.take(n);
-    return new DataView(b.buffer, b.byteOffset, n);
+  // Where a fixed-size argument of n bytes starts (checked to be there); the DataView reads it in place, with no
+  // subarray made per opcode.
+  private fixed(n: number): number {
+    if (n > this.data.length - this.pos) {
+      throw this.error(`needs ${n} bytes, only ${this.data.length - this.pos} left (truncated or a lying length)`, true);
+    }
+    const at = this.pos;
+    this.pos += n;
+    return at;
   }
 
   private length(bytes: 1 | 4 | 8): number {
-    if (bytes === 1) return this.take(1)[0];
-    if (bytes === 4) return this.view(4).getUint32(0, true);
-    const n = this.view(8).getBigUint64(0, true);
+    if (bytes === 1) return this.data[this.fixed(1)];
+    if (bytes === 4) return this.dv.getUint32(this.fixed(4), true);
+    const n = this.dv.getBigUint64(this.fixed(8), true);
     if (n > BigInt(this.data.length - this.pos)) throw this.error(`length ${n} exceeds the ${this.data.length - this.pos} bytes left`, true);
     return Number(n);
   }
@@ -141,14 +150,14 @@ class Machine {
   private readArg(kind: ArgKind): Arg {
     switch (kind) {
       case 'none': return null;
-      case 'uint1': return this.take(1)[0];
-      case 'uint2': return this.view(2).getUint16(0, true);
-      case 'int4': return this.view(4).getInt32(0, true);
-      case 'uint4': return this.view(4).getUint32(0, true);
+      case 'uint1': return this.data[this.fixed(1)];
+      case 'uint2': return this.dv.getUint16(this.fixed(2), true);
+      case 'int4': return this.dv.getInt32(this.fixed(4), true);
+      case 'uint4': return this.dv.getUint32(this.fixed(4), true);
       case 'uint8': return this.length(8);
       case 'long1': return decodeLong(this.take(this.length(1)));
       case 'long4': return this.long4();
-      case 'float8': return this.view(8).getFloat64(0, false);
+      case 'float8': return this.dv.getFloat64(this.fixed(8), false);
       case 'decimalnl_short': case 'decimalnl_long': case 'floatnl': case 'stringnl_noescape':
         return latin1.decode(this.line());
       case 'stringnl': return this.text(() => this.pyStr(decodeStringRepr(this.line())));
@@ -166,7 +175,7 @@ class Machine {
   }
 
   private long4(): number | bigint {
-    const n = this.view(4).getInt32(0, true);
+    const n = this.dv.getInt32(this.fixed(4), true);
     if (n < 0) throw this.error(`negative LONG4 length ${n}`);
     return decodeLong(this.take(n));
   }

@@ -6,7 +6,7 @@ import { crc32, inflateRawSync } from 'node:zlib';
 
 import { ZipError } from './error.js';
 import { decodeCp437, EXTRA, FLAG, MAX16, MAX32, METHOD, safeNumber, SIG, SIZE } from './format.js';
-import { BufferRange, FileRange, readAt, type ByteRange } from '../positional.js';
+import { BufferRange, FileRange, readAt, type ByteRange, type NativeSource } from '../positional.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -22,6 +22,8 @@ export interface ZipEntry {
 
 /** Deflate cannot expand data more than about 1032 times; a declared size beyond that is a lie. */
 const MAX_DEFLATE_RATIO = 1032;
+/** How much of a local header's extra field #locate reads with the header itself. */
+const LOCAL_EXTRA_GUESS = 128;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -125,6 +127,39 @@ export class ZipReader implements Disposable {
     else this.#readStored(e, target);
   }
 
+  /** The archive's size in bytes. */
+  get size(): number {
+    return this.#source.size;
+  }
+
+  /** Where native readers find the archive's bytes (see ByteRange.nativeSource). */
+  nativeSource(): NativeSource {
+    return this.#source.nativeSource();
+  }
+
+  /**
+   * Where a stored entry's bytes lie in the archive, for a reader that fills memory of its own with them (a
+   * tensor's, natively) or maps them: the offset of its data, checked against its local header as read() checks
+   * it, and the CRC-32 they must have (crcError() words a mismatch as read() does). null for a deflated entry:
+   * read() that one.
+   */
+  storedData(name: string | ZipEntry): { offset: number; size: number; crc32: number } | null {
+    const e = this.#find(name);
+    if (e.method !== METHOD.stored) return null;
+    return { offset: e.dataOffset, size: e.size, crc32: e.crc32 };
+  }
+
+  /** The error read() throws when an entry's bytes fail their CRC-32 check (`computed` is their CRC). */
+  crcError(name: string | ZipEntry, computed: number): ZipError {
+    const e = this.#find(name);
+    return this.#error(`entry '${e.name}' fails its CRC-32 check (stored ${hex(e.crc32)}, computed ${hex(computed >>> 0)})`);
+  }
+
+  /** The error read() throws when the archive ends before an entry's data does (it shrank after it was opened). */
+  endError(offset: number): ZipError {
+    return this.#error(`unexpected end of ${this.#source instanceof FileRange ? 'file' : 'data'} at offset ${offset}`);
+  }
+
   close(): void {
     this.#source.close();
   }
@@ -169,9 +204,7 @@ export class ZipReader implements Disposable {
 
   #checked<T extends Uint8Array>(e: Entry, data: T): T {
     const actual = crc32(data) >>> 0;
-    if (actual !== e.crc32) {
-      throw this.#error(`entry '${e.name}' fails its CRC-32 check (stored ${hex(e.crc32)}, computed ${hex(actual)})`);
-    }
+    if (actual !== e.crc32) throw this.crcError(e, actual);
     return data;
   }
 
@@ -179,7 +212,12 @@ export class ZipReader implements Disposable {
   #locate(e: Entry): number {
     const at = e.headerOffset;
     const where = `entry '${e.name}' (local header at offset ${at})`;
-    const h = readAt(this.#source, at, SIZE.localHeader);
+    // One read for the header, its name and (usually) its extra field: the name is as long as the central
+    // directory's, and the extra field of PyTorch's alignment padding is under 128 bytes.
+    const guess = Math.min(SIZE.localHeader + e.nameBytes.length + LOCAL_EXTRA_GUESS, e.limit - at);
+    const first = readAt(this.#source, at, Math.max(guess, Math.min(SIZE.localHeader, this.#source.size - at)));
+    if (first.length < SIZE.localHeader) throw this.#error(`${where}: no local header signature`);
+    const h = first.subarray(0, SIZE.localHeader);
     if (h.readUInt32LE(0) !== SIG.localHeader) throw this.#error(`${where}: no local header signature`);
     const flags = h.readUInt16LE(6);
     const method = h.readUInt16LE(8);
@@ -190,7 +228,9 @@ export class ZipReader implements Disposable {
       throw this.#error(`${where}: its data (${e.compressedSize} bytes at offset ${dataOffset}) runs past ` +
         `offset ${e.limit}, where the next record starts`);
     }
-    const tail = readAt(this.#source, at + SIZE.localHeader, nameLength + extraLength);
+    const tail = SIZE.localHeader + nameLength + extraLength <= first.length
+      ? first.subarray(SIZE.localHeader, SIZE.localHeader + nameLength + extraLength)
+      : readAt(this.#source, at + SIZE.localHeader, nameLength + extraLength);
     if (method !== e.method) throw this.#error(`${where}: method ${method} differs from the central directory's ${e.method}`);
     if (!tail.subarray(0, nameLength).equals(e.nameBytes)) {
       throw this.#error(`${where}: its name differs from the central directory's`);

@@ -1,7 +1,9 @@
 // Writes zip archives with positional writes. Stored entries are written straight from the caller's memory: a
-// tensor's bytes go to the file with no copy. Deflated entries (for .npz files) are compressed in memory first. Data can be aligned the way PyTorch's
-// writer aligns it (caffe2/serialize/inline_container.cc): an extra field "FB" in the local header, padded with
-// 'Z's, so that the data starts at a multiple of `align` and can be mapped or read in place.
+// tensor's bytes go to the file with no copy; or the caller writes an entry's data itself where reserve() made
+// room for it, and commits its CRC-32 afterwards (saveTorchFile: natively, off the JS thread). Deflated entries
+// (for .npz files) are compressed in memory first. Data can be aligned the way PyTorch's writer aligns it
+// (caffe2/serialize/inline_container.cc): an extra field "FB" in the local header, padded with 'Z's, so that the
+// data starts at a multiple of `align` and can be mapped or read in place.
 import { crc32, deflateRawSync } from 'node:zlib';
 
 import { writeAt } from '../positional.js';
@@ -13,6 +15,12 @@ export interface ZipWriterOptions {
   align?: number;
   /** Write ZIP64 records even where the sizes fit in 32 bits (for tests of readers). */
   forceZip64?: boolean;
+}
+
+/** An entry ZipWriter.reserve() made room for: its data goes at dataOffset, then commit(crc32) writes its header. */
+export interface ReservedEntry {
+  readonly dataOffset: number;
+  commit(crc32: number): void;
 }
 
 export interface ZipAddOptions {
@@ -39,6 +47,7 @@ export class ZipWriter {
   readonly #forceZip64: boolean;
   readonly #written: Written[] = [];
   readonly #names = new Set<string>();
+  readonly #reserved = new Set<Written>();
   #position = 0;
   #finished = false;
 
@@ -77,9 +86,38 @@ export class ZipWriter {
     return this;
   }
 
+  /**
+   * Adds a stored entry of `size` bytes that the caller writes itself, at `dataOffset` of the fd (from memory of
+   * its own, on another thread, say), then calls `commit(crc32)` with their CRC-32, which writes the entry's local
+   * header. finish() refuses an archive with an entry reserved and never committed.
+   */
+  reserve(name: string, size: number): ReservedEntry {
+    if (this.#finished) throw new ZipError(`cannot add '${name}': the zip archive is already finished`);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`the size of '${name}' must be an integer >= 0, got ${size}`);
+    const nameBytes = this.#checkName(name);
+    const flags = /^[\x00-\x7f]*$/.test(name) ? 0 : FLAG.utf8;
+    const w: Written = { nameBytes, flags, method: METHOD.stored, crc32: 0, size, compressedSize: size, offset: this.#position };
+    const dataOffset = w.offset + this.#localHeader(w).length; // the header's length does not depend on the CRC
+    this.#position = dataOffset + size;
+    this.#written.push(w);
+    this.#reserved.add(w);
+    return {
+      dataOffset,
+      commit: (crc: number) => {
+        if (!this.#reserved.delete(w)) throw new ZipError(`entry '${name}' is already committed`);
+        w.crc32 = crc >>> 0;
+        writeAt(this.#fd, this.#localHeader(w), w.offset);
+      },
+    };
+  }
+
   /** Writes the central directory and the end records. The caller still closes the fd. */
   finish(): void {
     if (this.#finished) throw new ZipError('the zip archive is already finished');
+    if (this.#reserved.size > 0) {
+      const names = [...this.#reserved].map((w) => `'${w.nameBytes.toString('utf8')}'`);
+      throw new ZipError(`entries ${names.join(', ')} were reserved and never committed`);
+    }
     this.#finished = true;
     const cdOffset = this.#position;
     const cd = Buffer.concat(this.#written.map((w) => this.#centralHeader(w)));
