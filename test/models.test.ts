@@ -80,6 +80,42 @@ describe.skipIf(missing)('against the seed classes in PyTorch', () => {
   });
 });
 
+// The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/models/gru_layer.cc,
+// lstm_layer.cc): their corners (one step, one row, a longer context, layers of other widths) against PyTorch.
+describe.skipIf(missing)('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => {
+  const CASES = [[1, 1], [1, 6], [4, 1], [2, 9]] as const;  // [B, T]
+  const CONFIG = { inputDim: 7, outputDim: 5, dModel: 11, numLayers: 3 };
+  torch.manualSeed(9);
+  const nets = { gru: models.gru(CONFIG), lstm: models.lstm({ ...CONFIG, dropout: 0 }) };
+  const cases = (['gru', 'lstm'] as const).flatMap((kind) => CASES.map(([B, T]) => ({
+    kind, B, T, x: torch.randn([B, T, 7]).mul(2), w: torch.randn([B, 5]), name: `${kind}-${B}x${T}`,
+  })));
+  let ran = false;
+
+  it('runs the reference', async () => {
+    for (const c of cases) {
+      await saveTorchFile({ state_dict: nets[c.kind].stateDict(), x: c.x, w: c.w }, join(dir, `${c.name}-in.pt`));
+    }
+    runPython('models_reference.py', {
+      dir, jobs: cases.map((c) => ({ job: 'forward', kind: c.kind, config: nets[c.kind].config, file: `${c.name}-in.pt`, out: `${c.name}-out.pt` })),
+    });
+    ran = true;
+  });
+
+  for (const c of cases) {
+    it(`${c.kind}, batch ${c.B}, ${c.T} steps: outputs and every parameter's gradient (train mode)`, () => {
+      expect(ran).toBe(true);
+      const m = nets[c.kind].train();
+      for (const p of m.parameters()) p.grad = null;
+      const { raw } = m.forward(c.x, { raw: true });
+      raw.mul(c.w).sum().backward();
+      const want = loadTorchFileSync<{ raw: Tensor; grads: Record<string, Tensor> }>(join(dir, `${c.name}-out.pt`));
+      expectClose(raw, want.raw, 'raw');
+      for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
+    });
+  }
+});
+
 describe.skipIf(missing)("LatentMamba against the seed server's class in PyTorch", () => {
   const CONFIG = { inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2, dropout: 0.1 };
   torch.manualSeed(5);

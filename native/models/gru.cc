@@ -1,6 +1,7 @@
 // The seed's Mamba2VectorPredictor in its GRU fallback: input_proj, then blocks of pre-norm residual GRUs
 // (`x + GRU(LayerNorm(x))`, keys blocks.{i}.mamba.* and blocks.{i}.norm.*), then the head.
 #include "predictor.h"
+#include "rnn_layers.h"
 
 namespace lvm::models {
 
@@ -11,7 +12,7 @@ struct GruBlockImpl : torch::nn::Module {
       : mamba(register_module("mamba", torch::nn::GRU(torch::nn::GRUOptions(d, d).batch_first(true)))),
         norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})))) {}
 
-  at::Tensor forward(const at::Tensor& x) { return x + std::get<0>(mamba->forward(norm->forward(x))); }
+  at::Tensor forward(const at::Tensor& x) { return x + gruLayer(mamba, norm->forward(x)); }
 
   torch::nn::GRU mamba;
   torch::nn::LayerNorm norm;

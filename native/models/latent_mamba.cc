@@ -10,6 +10,7 @@
 #include <string>
 
 #include "predictor.h"
+#include "rnn_layers.h"
 
 namespace lvm::models {
 
@@ -35,7 +36,7 @@ class LatentMambaPredictor : public Predictor {
  protected:
   Output forward(const at::Tensor& x) override {
     at::Tensor h = dropout_->forward(inputProj_->forward(x));
-    at::Tensor out = std::get<0>(lstm_->forward(h));
+    at::Tensor out = lstmLayers(lstm_, h);
     at::Tensor raw = outputHead_->forward(out.select(1, -1));
     return {raw, normalise(raw.narrow(1, 0, config().outputDim))};
   }

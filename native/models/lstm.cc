@@ -1,6 +1,7 @@
 // The seed's LSTMVectorPredictor: a stacked LSTM straight on the input vectors (dropout between its layers),
 // then the head on the last step.
 #include "predictor.h"
+#include "rnn_layers.h"
 
 namespace lvm::models {
 
@@ -17,7 +18,7 @@ class LstmPredictor : public Predictor {
   }
 
  protected:
-  Output forward(const at::Tensor& x) override { return predictFromLast(std::get<0>(lstm_->forward(x))); }
+  Output forward(const at::Tensor& x) override { return predictFromLast(lstmLayers(lstm_, x)); }
 
  private:
   torch::nn::LSTM lstm_{nullptr};
