@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { computeBaselines, saveTorchFile, scorePredictions, torch, Tensor } from '../dist/index.js';
+import { computeBaselines, datasets, saveTorchFile, scorePredictions, torch, Tensor } from '../dist/index.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
@@ -15,18 +15,14 @@ if (missing) console.warn(`baseline and metric comparisons with PyTorch skipped:
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-baselines-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// What the baselines read of a dataset: its size and a gather of rows.
+// A dataset whose row i has the context x[i] and the target y[i]: every vector stored once, rows gathered by index.
 function rowsOf(x: Tensor, y: Tensor): Dataset {
-  return {
-    size: x.shape[0],
-    dim: x.shape[2],
-    batch: (rows: number[]) => {
-      const idx = torch.tensor(rows, { dtype: 'int64' });
-      const out = { x: x.indexSelect(0, idx), y: y.indexSelect(0, idx) };
-      idx.dispose();
-      return out;
-    },
-  } as unknown as Dataset;
+  const [n, t, d] = x.shape;
+  return new datasets.Dataset({
+    vectors: torch.cat([x.reshape(n * t, d), y]),
+    contextIndex: torch.arange(0, n * t, 1, { dtype: 'int64' }).view(n, t),
+    targetIndex: torch.arange(n * t, n * t + n, 1, { dtype: 'int64' }),
+  });
 }
 
 const fromBase64 = (s: string, shape: number[]) =>
@@ -36,10 +32,10 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
   torch.manualSeed(7);
   const T = 3, D = 16;
   // A target that depends on the context linearly and not: ridge has something to find and something to miss.
-  const make = (n: number) => {
-    const x = torch.randn([n, T, D]);
-    const mix = x.select(1, 2).mul(0.8).add(x.select(1, 1).mul(0.3)).add(x.select(1, 0).square().mul(0.2));
-    return { x, y: mix.add(torch.randn([n, D]).mul(0.3)).add(1).normalize({ dim: 1 }) };
+  const make = (n: number, t = T, d = D) => {
+    const x = torch.randn([n, t, d]);
+    const mix = x.select(1, t - 1).mul(0.8).add(x.select(1, t - 2).mul(0.3)).add(x.select(1, 0).square().mul(0.2));
+    return { x, y: mix.add(torch.randn([n, d]).mul(0.3)).add(1).normalize({ dim: 1 }) };
   };
   const train = make(600);
   const val = make(150);
@@ -47,19 +43,28 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
   const target = pred.add(torch.randn([2500, 32], { dtype: 'float64' }).mul(1.5));
   const A = torch.tidy(() => { const m = torch.randn([20, 20], { dtype: 'float64' }); return m.matmul(m.t()).add(torch.eye(20, 20, { dtype: 'float64' })); });
   const B = torch.randn([20, 3], { dtype: 'float64' });
+  // Ridge's other paths: p = 2 x 400 = 800 (the Gram matrix in two column blocks) over 2,100 rows (two chunks of
+  // 2,048), and 30 rows < p = 48 (the N x N kernel form).
+  const wide = make(2100, 2, 400);
+  const wideVal = make(200, 2, 400);
+  const small = make(30);
   let py: {
     metrics: Record<string, number>; mean: Record<string, number>; copyLast: Record<string, number>; ridge: number[];
+    ridgeWide: number[]; ridgeSmall: number[];
     solve: string; cholesky: string; choleskySolve: string;
   };
 
   it('runs the reference', async () => {
-    await saveTorchFile({ xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y, pred, target, A, B }, join(dir, 'in.pt'));
+    await saveTorchFile({
+      xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y, pred, target, A, B,
+      xWide: wide.x, yWide: wide.y, xWideVal: wideVal.x, yWideVal: wideVal.y, xSmall: small.x, ySmall: small.y,
+    }, join(dir, 'in.pt'));
     py = runPython('baselines_reference.py', { file: join(dir, 'in.pt') });
     expect(py.ridge).toHaveLength(4);
   });
 
-  it('scorePredictions: cosine, MSE and retrieval top-1/top-5 over all targets (2,500 rows, in chunks)', () => {
-    const m = scorePredictions(pred, target);
+  it('scorePredictions: cosine, MSE and retrieval top-1/top-5 over all targets (2,500 rows, in chunks)', async () => {
+    const m = await scorePredictions(pred, target);
     expect(m.cosine).toBeCloseTo(py.metrics.cosine, 12);
     expect(m.mse).toBeCloseTo(py.metrics.mse, 12);
     expect(m.top1).toBe(py.metrics.top1);
@@ -69,8 +74,8 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     expect(m.count).toBe(2500);
   });
 
-  it('mean, copy-last and ridge (strength chosen on val) score as the formulas do', () => {
-    const r = computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
+  it('mean, copy-last and ridge (strength chosen on val) score as the formulas do', async () => {
+    const r = await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
     expect(r.scores.mean!.val.cosine).toBeCloseTo(py.mean.cosine, 5);
     expect(r.scores['copy-last']!.val.cosine).toBeCloseTo(py.copyLast.cosine, 5);
     expect(Math.abs(r.scores['copy-last']!.val.top5 - py.copyLast.top5)).toBeLessThanOrEqual(1 / 150);  // float32 data: one near-tie may flip
@@ -80,6 +85,17 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     expect(r.scores.oracle).toBeUndefined();  // this data has none
     // Ridge learns the linear part: it must beat predicting the mean here.
     expect(r.scores.ridge!.val.cosine).toBeGreaterThan(r.scores.mean!.val.cosine);
+  });
+
+  it('ridge over several row chunks and Gram blocks, and in the kernel form for fewer rows than p', async () => {
+    for (const [got, want] of [
+      [await computeBaselines(rowsOf(wide.x, wide.y), { val: rowsOf(wideVal.x, wideVal.y) }), py.ridgeWide],
+      [await computeBaselines(rowsOf(small.x, small.y), { val: rowsOf(val.x, val.y) }), py.ridgeSmall],
+    ] as const) {
+      const best = Math.max(...want);
+      expect(got.scores.ridge!.val.cosine).toBeCloseTo(best, 5);
+      expect([1e-3, 1e-2, 1e-1, 1][want.indexOf(best)]).toBe(got.ridgeLambda);
+    }
   });
 
   it('torch.linalg.solve, cholesky and choleskySolve equal PyTorch\'s', () => {
@@ -99,8 +115,8 @@ describe('bad input', () => {
     expect(() => torch.linalg.solve(torch.zeros([2, 2], { dtype: 'float64' }), torch.ones([2, 1], { dtype: 'float64' }))).toThrow(/singular/i);
   });
 
-  it('scorePredictions refuses mismatched shapes and empty input', () => {
-    expect(() => scorePredictions(torch.randn([3, 4]), torch.randn([3, 5]))).toThrow(/\[3,4\].*\[3,5\]/);
-    expect(() => scorePredictions(torch.randn([0, 4]), torch.randn([0, 4]))).toThrow(/no rows/);
+  it('scorePredictions refuses mismatched shapes and empty input', async () => {
+    await expect(scorePredictions(torch.randn([3, 4]), torch.randn([3, 5]))).rejects.toThrow(/\[3,4\].*\[3,5\]/);
+    await expect(scorePredictions(torch.randn([0, 4]), torch.randn([0, 4]))).rejects.toThrow(/no rows/);
   });
 });

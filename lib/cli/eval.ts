@@ -21,7 +21,7 @@ export function evalCommand(): Command {
       const seed = flags.seed ?? (typeof ckpt.args?.seed === 'number' ? ckpt.args.seed : 0);
       const data = flags.data ? datasets.fromNpz(flags.data) : datasets.synthetic({ seed });
       try {
-        const result = evaluate(model, data, { seed });
+        const result = await evaluate(model, data, { seed });
         if (flags.json) {
           console.log(JSON.stringify({ checkpoint: flags.checkpoint, kind: model.config.kind, seed, ...result,
             baselines: result.baselines.scores, ridge_lambda: result.baselines.ridgeLambda }, null, 2));

@@ -1,32 +1,40 @@
 // Judging a model on held-out data: its scores on each split, and the baselines fitted on train, side by side.
-// The Trainer runs this at the end of fit(); `lvmtorch eval` runs it on a checkpoint.
+// The Trainer scores every epoch and at the end of fit(); `lvmtorch eval` runs evaluate() on a checkpoint. The
+// forwards (predictAsync) and the scoring run on worker threads: the event loop stays free meanwhile.
 import type { Dataset } from '../data/dataset.js';
 import { splitByDocument } from '../data/index.js';
 import type { Module } from '../models/module.js';
-import { tidy } from '../scope.js';
+import type { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
 import { computeBaselines, type BaselineResult } from './baselines.js';
 import { scorePredictions, type Metrics } from './metrics.js';
 
 const ROWS = 1024;
 
-/** The model's scores on a dataset, in eval mode and without a graph; its train/eval mode is restored after. */
-export function scoreModel(model: Module, ds: Dataset): Metrics {
-  const wasTraining = model.training;
-  model.eval();
+/**
+ * The model's scores on a dataset, in eval mode and without a graph: predictAsync per 1,024 rows (which leaves the
+ * model's train/eval mode as it was), then one native scoring job.
+ */
+export async function scoreModel(model: Module, ds: Dataset): Promise<Metrics> {
+  const parts: Tensor[] = [];
   try {
-    return tidy(() => {
-      const preds = [];
-      const ys = [];
-      for (let s = 0; s < ds.size; s += ROWS) {
-        const { x, y } = ds.batch(Array.from({ length: Math.min(ROWS, ds.size - s) }, (_, i) => s + i));
-        preds.push(model.predict(x));
-        ys.push(y);
-      }
-      return scorePredictions(torch.cat(preds), torch.cat(ys));
-    });
+    const preds: Tensor[] = [];
+    const ys: Tensor[] = [];
+    for (let s = 0; s < ds.size; s += ROWS) {
+      const { x, y } = ds.batch(Array.from({ length: Math.min(ROWS, ds.size - s) }, (_, i) => s + i));
+      parts.push(x, y);
+      ys.push(y);
+      const pred = await model.predictAsync(x);
+      parts.push(pred);
+      preds.push(pred);
+    }
+    const pred = torch.cat(preds);
+    parts.push(pred);
+    const target = torch.cat(ys);
+    parts.push(target);
+    return await scorePredictions(pred, target);
   } finally {
-    model.train(wasTraining);
+    for (const t of parts) t.dispose();
   }
 }
 
@@ -40,13 +48,17 @@ export interface Evaluation {
  * Splits `data` by document as the Trainer does (same seed and fractions give the same split, so a checkpoint is
  * judged on the documents it never saw), then scores the model and the baselines.
  */
-export function evaluate(model: Module, data: Dataset,
-  opts: { seed?: number; split?: { train: number; val: number; test: number } } = {}): Evaluation {
+export async function evaluate(model: Module, data: Dataset,
+  opts: { seed?: number; split?: { train: number; val: number; test: number } } = {}): Promise<Evaluation> {
   const s = splitByDocument(data, { ...(opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }), seed: opts.seed ?? 0 });
   try {
+    // One after the other: each job uses every intra-op thread.
+    const train = await scoreModel(model, s.train);
+    const val = await scoreModel(model, s.val);
+    const test = await scoreModel(model, s.test);
     return {
-      scores: { train: scoreModel(model, s.train), val: scoreModel(model, s.val), test: scoreModel(model, s.test) },
-      baselines: computeBaselines(s.train, { val: s.val, test: s.test }),
+      scores: { train, val, test },
+      baselines: await computeBaselines(s.train, { val: s.val, test: s.test }),
       warnings: s.warnings,
     };
   } finally {

@@ -1,8 +1,8 @@
 // What a prediction scores against the true next vectors: mean cosine, the seed's val_loss (MSE of the normalised
 // prediction against the target) and retrieval (is the true next vector the nearest of all the split's targets?).
-import { tidy } from '../scope.js';
-import type { Tensor } from '../tensor.js';
-import * as torch from '../torch.js';
+// Computed by one native job on a worker thread (native/train/eval.cc): the event loop stays free meanwhile.
+import { native, type NativeScore } from '../native.js';
+import { rawOf, type Tensor } from '../tensor.js';
 
 export interface Metrics {
   /** Mean cosine similarity of prediction and target. */
@@ -17,40 +17,20 @@ export interface Metrics {
   count: number;
 }
 
-// Rows of similarities computed at once: 1024 x N floats stays small for any split.
-const CHUNK = 1024;
-
-/** Scores pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets. */
-export function scorePredictions(pred: Tensor, target: Tensor): Metrics {
+/**
+ * Scores pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets: a row's rank is
+ * how many targets are strictly more similar to its prediction than its own (ties count in its favour). The job
+ * holds both tensors: disposing them before the Promise settles is safe.
+ */
+export async function scorePredictions(pred: Tensor, target: Tensor): Promise<Metrics> {
   if (pred.ndim !== 2 || target.ndim !== 2 || pred.shape[0] !== target.shape[0] || pred.shape[1] !== target.shape[1]) {
     throw new RangeError(`pred and target must both be [N, D], got [${pred.shape}] and [${target.shape}]`);
   }
-  const n = pred.shape[0];
-  if (n === 0) throw new RangeError('no rows to score');
-  return tidy(() => {
-    const p = pred.detach().normalize({ dim: 1 });
-    const t = target.detach().normalize({ dim: 1 });
-    const own = p.mul(t).sum(1);  // cosine of each row with its own target
-    let top1 = 0;
-    let top5 = 0;
-    for (let start = 0; start < n; start += CHUNK) {
-      const len = Math.min(CHUNK, n - start);
-      tidy(() => {
-        const sims = p.slice(0, start, start + len).matmul(t.t());
-        // Rank = how many targets score strictly higher than the true one (ties count in the row's favour). The
-        // true score is read from the same product, so rounding cannot rank a target above itself.
-        const diag = torch.arange(start, start + len, 1, { dtype: 'int64' }).unsqueeze(1);
-        const rank = sims.gt(sims.gather(1, diag)).sum(1);
-        top1 += rank.eq(0).sum().item() as number;
-        top5 += rank.lt(5).sum().item() as number;
-      });
-    }
-    return {
-      cosine: own.mean().item() as number,
-      mse: p.sub(target).square().mean().item() as number,
-      top1: top1 / n,
-      top5: top5 / n,
-      count: n,
-    };
-  });
+  if (pred.shape[0] === 0) throw new RangeError('no rows to score');
+  return metricsOf(await native().scoreAsync(rawOf(pred), rawOf(target)));
+}
+
+/** @internal The native job's [cosine, mse, top-1 count, top-5 count, rows] as Metrics. */
+export function metricsOf([cosine, mse, top1, top5, count]: NativeScore): Metrics {
+  return { cosine, mse, top1: top1 / count, top5: top5 / count, count };
 }

@@ -1,6 +1,7 @@
 // The Trainer: fits a model on a dataset split by document, scores it every epoch on held-out data against the
 // baselines, and keeps seed-compatible files (best_model.pt, final_model.pt, training_history.json, report.html).
-// Each batch is one native train step off the JS thread (lib/train/step.ts); everything else is plain TypeScript.
+// Each batch is one native train step off the JS thread (lib/train/step.ts), and the baselines and the scoring are
+// native jobs off it too (lib/train/baselines.ts, evaluate.ts): the event loop stays free during a whole fit().
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -182,7 +183,7 @@ export class Trainer {
     if (o.outDir) mkdirSync(o.outDir, { recursive: true });
 
     const evalSplits: Record<string, Dataset> & { val: Dataset } = { val: splits.val, ...(splits.test && { test: splits.test }) };
-    const baselines = o.baselines ?? computeBaselines(splits.train, evalSplits);
+    const baselines = o.baselines ?? await computeBaselines(splits.train, evalSplits);
     history.baselines = baselines;
     await cb.onTrainBegin?.({
       epochs: o.epochs, firstEpoch, stepsPerEpoch, baselines, warnings,
@@ -197,7 +198,7 @@ export class Trainer {
       for (let epoch = firstEpoch; epoch <= o.epochs; epoch++) {
         await cb.onEpochBegin?.(epoch);
         const train = await this.#trainEpoch(splits.train, optimizer, scheduler, epoch, cb);
-        const val = this.score(splits.val);
+        const val = await this.score(splits.val);
         const entry: HistoryEntry = {
           epoch, train_loss: train.loss, train_cosine: train.cosine, train_loss_info: train.info,
           train_loss_moment: train.moment, train_loss_variance: train.variance, train_loss_cos_mse: train.cosMse,
@@ -239,7 +240,8 @@ export class Trainer {
     if (best.epoch > 0) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
     bestState.forEach((t) => t.dispose());
     const scores: SplitScores = {
-      train: this.score(splits.train), val: this.score(splits.val), ...(splits.test && { test: this.score(splits.test) }),
+      train: await this.score(splits.train), val: await this.score(splits.val),
+      ...(splits.test && { test: await this.score(splits.test) }),
     };
     history.scores = scores;
     const result: FitResult = { history: history.entries, best, scores, baselines, stoppedEarly, warnings, files };
@@ -251,8 +253,8 @@ export class Trainer {
     return result;
   }
 
-  /** The model's scores on a dataset (eval mode, no graph). */
-  score(ds: Dataset): Metrics {
+  /** The model's scores on a dataset (eval mode, no graph), computed on worker threads. */
+  score(ds: Dataset): Promise<Metrics> {
     return scoreModel(this.model, ds);
   }
 

@@ -16,6 +16,8 @@
 
 namespace lvm {
 
+void initEval(Napi::Env env, Napi::Object exports);  // eval_binding.cc
+
 namespace {
 
 class StepWorker : public PromiseWorker {
@@ -87,6 +89,7 @@ Napi::Value trainStep(const Napi::CallbackInfo& info) {
 
 void initTrain(Napi::Env env, Napi::Object exports) {
   exportFunction<trainStep>(env, exports, "trainStep");
+  initEval(env, exports);
 }
 
 }  // namespace lvm

@@ -1,7 +1,9 @@
 # What numpy/PyTorch compute for test/baselines.test.ts: stdin JSON {"file"}; the file (written by lvmtorch) holds
-# xTrain [N,T,D], yTrain, xVal, yVal, pred, target, A (SPD), B. stdout JSON: the metrics of pred vs target (cosine,
-# mse, top-1, top-5 among all targets), the baselines on val (mean, copy-last, ridge at each strength of the grid,
-# written from the formulas in float64 numpy), and torch.linalg's solve / cholesky / cholesky_solve as base64.
+# xTrain [N,T,D], yTrain, xVal, yVal, pred, target, A (SPD), B, and two more ridge cases (xWide/yWide with
+# xWideVal/yWideVal; xSmall/ySmall, scored on xVal/yVal). stdout JSON: the metrics of pred vs target (cosine, mse,
+# top-1, top-5 among all targets), the baselines on val (mean, copy-last, ridge at each strength of the grid,
+# written from the formulas in float64 numpy; ridge's val cosines for each case), and torch.linalg's solve /
+# cholesky / cholesky_solve as base64.
 import base64
 import json
 import sys
@@ -56,6 +58,8 @@ def main():
         'mean': metrics(np.repeat(mean, len(n['yVal']), 0), n['yVal']),
         'copyLast': metrics(n['xVal'][:, -1, :], n['yVal']),
         'ridge': ridge(n['xTrain'], n['yTrain'], n['xVal'], n['yVal']),
+        'ridgeWide': ridge(n['xWide'], n['yWide'], n['xWideVal'], n['yWideVal']),
+        'ridgeSmall': ridge(n['xSmall'], n['ySmall'], n['xVal'], n['yVal']),
         'solve': b64(torch.linalg.solve(A, B)), 'cholesky': b64(L), 'choleskySolve': b64(torch.cholesky_solve(B, L)),
     }, sys.stdout)
 

@@ -1,0 +1,43 @@
+// Judging predictions and fitting the baselines (lib/train/metrics.ts, lib/train/baselines.ts), as plain C++ with
+// no N-API: eval_binding.cc runs them on a libuv worker thread so the event loop stays free. The caller holds a
+// NoGradGuard (grad mode is per thread).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace lvm::train {
+
+struct Score {
+  double cosine = 0;  // mean cosine of each prediction with its target
+  double mse = 0;     // mean((normalize(pred) - target)^2): the seed's val_loss
+  int64_t top1 = 0;   // rows whose true target is the most similar of all targets
+  int64_t top5 = 0;   // rows whose true target is among the 5 most similar
+  int64_t count = 0;
+};
+
+// pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets. Throws
+// std::invalid_argument for shapes that differ or no rows.
+Score score(const at::Tensor& pred, const at::Tensor& target);
+
+// A dataset's rows as lib/data/dataset.ts keeps them: row i's context is vectors[contextIndex[i]] ([T, D]), its
+// target vectors[targetIndex[i]]; oracle [N, D] where the data has one.
+struct Rows {
+  at::Tensor vectors, contextIndex, targetIndex, oracle;
+  int64_t size() const { return targetIndex.size(0); }
+};
+
+// The mean, copy-last, ridge and oracle baselines of every split, and the ridge strength that val chose.
+struct Baselines {
+  double lambda = 0;
+  // Per split, in the order given: mean, copy-last, ridge, and the oracle where the split has one.
+  std::vector<std::vector<Score>> scores;
+};
+
+// Fits the baselines on train (the ridge strength: the grid's value with the best val cosine, relative to the mean
+// eigenvalue of the centred Gram matrix) and scores them on each split. Throws std::invalid_argument for rows
+// that do not fit together.
+Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>& splits, const std::vector<double>& grid);
+
+}  // namespace lvm::train

@@ -1,0 +1,129 @@
+// Scoring and the baselines from JS (lib/train/metrics.ts, lib/train/baselines.ts), each one job on a libuv worker
+// thread (native/promise_worker.h), so the event loop stays free while they compute:
+//   scoreAsync(pred, target) -> Promise<[cosine, mse, top1 count, top5 count, rows]>
+//   baselinesAsync(train, val, splits, grid) -> Promise<[lambda, per split [mean, copy-last, ridge, oracle?]]>
+//     where train, val and each split are [vectors, contextIndex, targetIndex, oracle?] and each score is
+//     [cosine, mse, top1 count, top5 count, rows].
+// The jobs hold their own references to the tensors: disposing them from JS meanwhile frees nothing they use.
+#include <ATen/core/grad_mode.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../args.h"
+#include "../handle.h"
+#include "../promise_worker.h"
+#include "../protect.h"
+#include "eval.h"
+
+namespace lvm {
+
+namespace {
+
+Napi::Array fromScore(Napi::Env env, const train::Score& s) {
+  auto out = Napi::Array::New(env, 5);
+  out.Set(0u, s.cosine);
+  out.Set(1u, s.mse);
+  out.Set(2u, static_cast<double>(s.top1));
+  out.Set(3u, static_cast<double>(s.top5));
+  out.Set(4u, static_cast<double>(s.count));
+  return out;
+}
+
+class ScoreWorker : public PromiseWorker {
+ public:
+  ScoreWorker(Napi::Env env, at::Tensor pred, at::Tensor target)
+      : PromiseWorker(env, "lvmtorch.scoreAsync"), pred_(std::move(pred)), target_(std::move(target)) {}
+
+ protected:
+  void compute() override {
+    // Not needed after: let a dispose() that came meanwhile free them.
+    at::Tensor pred = std::move(pred_), target = std::move(target_);
+    at::NoGradGuard noGrad;  // grad mode is per thread
+    result_ = train::score(pred, target);
+  }
+
+  Napi::Value resolve(Napi::Env env) override { return fromScore(env, result_); }
+
+ private:
+  at::Tensor pred_, target_;
+  train::Score result_;
+};
+
+class BaselinesWorker : public PromiseWorker {
+ public:
+  BaselinesWorker(Napi::Env env, train::Rows train, train::Rows val, std::vector<train::Rows> splits, std::vector<double> grid)
+      : PromiseWorker(env, "lvmtorch.baselinesAsync"),
+        train_(std::move(train)),
+        val_(std::move(val)),
+        splits_(std::move(splits)),
+        grid_(std::move(grid)) {}
+
+ protected:
+  void compute() override {
+    train::Rows train = std::move(train_), val = std::move(val_);
+    std::vector<train::Rows> splits = std::move(splits_);
+    at::NoGradGuard noGrad;
+    result_ = train::baselines(train, val, splits, grid_);
+  }
+
+  Napi::Value resolve(Napi::Env env) override {
+    auto splits = Napi::Array::New(env, result_.scores.size());
+    for (uint32_t i = 0; i < result_.scores.size(); ++i) {
+      auto scores = Napi::Array::New(env, result_.scores[i].size());
+      for (uint32_t j = 0; j < result_.scores[i].size(); ++j) scores.Set(j, fromScore(env, result_.scores[i][j]));
+      splits.Set(i, scores);
+    }
+    auto out = Napi::Array::New(env, 2);
+    out.Set(0u, result_.lambda);
+    out.Set(1u, splits);
+    return out;
+  }
+
+ private:
+  train::Rows train_, val_;
+  std::vector<train::Rows> splits_;
+  std::vector<double> grid_;
+  train::Baselines result_;
+};
+
+// [vectors, contextIndex, targetIndex] or [vectors, contextIndex, targetIndex, oracle]
+train::Rows readRows(Napi::Value v, const char* what) {
+  if (!v.IsArray()) throw TypeError(std::string(what) + " must be [vectors, contextIndex, targetIndex, oracle?]");
+  auto a = v.As<Napi::Array>();
+  if (a.Length() != 3 && a.Length() != 4) throw TypeError(std::string(what) + " must be [vectors, contextIndex, targetIndex, oracle?]");
+  train::Rows r;
+  r.vectors = unwrap(a.Get(0u), "vectors");
+  r.contextIndex = unwrap(a.Get(1u), "contextIndex");
+  r.targetIndex = unwrap(a.Get(2u), "targetIndex");
+  if (a.Length() == 4) r.oracle = unwrap(a.Get(3u), "oracle");
+  return r;
+}
+
+Napi::Value scoreAsync(const Napi::CallbackInfo& info) {
+  return (new ScoreWorker(info.Env(), unwrap(info[0], "pred"), unwrap(info[1], "target")))->queue();
+}
+
+Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
+  train::Rows train = readRows(info[0], "train");
+  train::Rows val = readRows(info[1], "val");
+  if (!info[2].IsArray()) throw TypeError("splits must be an array");
+  auto list = info[2].As<Napi::Array>();
+  std::vector<train::Rows> splits;
+  for (uint32_t i = 0; i < list.Length(); ++i) splits.push_back(readRows(list.Get(i), "a split"));
+  if (!info[3].IsArray()) throw TypeError("grid must be an array of numbers");
+  auto g = info[3].As<Napi::Array>();
+  std::vector<double> grid;
+  for (uint32_t i = 0; i < g.Length(); ++i) grid.push_back(toDouble(g.Get(i), "grid"));
+  return (new BaselinesWorker(info.Env(), std::move(train), std::move(val), std::move(splits), std::move(grid)))->queue();
+}
+
+}  // namespace
+
+void initEval(Napi::Env env, Napi::Object exports) {
+  exportFunction<scoreAsync>(env, exports, "scoreAsync");
+  exportFunction<baselinesAsync>(env, exports, "baselinesAsync");
+}
+
+}  // namespace lvm
