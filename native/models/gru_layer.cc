@@ -141,7 +141,9 @@ bool fusedRnnApplies(const at::Tensor& x) {
 #else
   const bool autocast = at::autocast::is_cpu_enabled();
 #endif
-  return !off && x.dim() == 3 && x.device().is_cpu() && x.scalar_type() == at::kFloat && !autocast;
+  // Without a graph to build (eval, predict, serving) libtorch's forward is as fast or faster: it saves nothing.
+  return !off && at::GradMode::is_enabled() && x.dim() == 3 && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
+         !autocast;
 }
 
 at::Tensor fusedGru(const at::Tensor& x, const at::Tensor& wIh, const at::Tensor& wHh, const at::Tensor& bIh,

@@ -6,7 +6,8 @@
 
 namespace lvm::models {
 
-// Whether the fused layers apply to x: a float32 CPU tensor [B, T, D], outside autocast (bf16 runs libtorch's).
+// Whether the fused layers apply to x: grad mode on, a float32 CPU tensor [B, T, D], outside autocast (bf16 runs
+// libtorch's).
 bool fusedRnnApplies(const at::Tensor& x);
 
 // gru's output for x [B, T, D] from a zero state, [B, T, H]: the fused layer where it applies (one layer,
