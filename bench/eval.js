@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { formatTable, median, outDir, spread, startWorker } from './lib/harness.js';
+import { formatTable, median, outDir, spread } from './lib/harness.js';
 
 export const description = '`lvmtorch eval` of a checkpoint (npm start\'s GRU) on the default corpus: lvmtorch per variant vs the same in Python 2.13 (best threads), seconds';
 
@@ -34,7 +34,7 @@ const STAGES = {
 };
 
 export async function run({ options = {}, log = console.log } = {}) {
-  const { discover, DEFAULTS, describeThreads, explicitSettings, settingLabel, settingsFrom, threadArgs, threadEnv } =
+  const { discover, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom, threadArgs, threadEnv } =
     await import('./lib/variants.js');
   const { torch, models, datasets, AdamW, writeCheckpoint, saveNpz } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
@@ -82,22 +82,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   ];
   log(`  checkpoint: gru ${JSON.stringify(SIZE)}, ${params.toLocaleString('en-US')} parameters; corpus split ` +
     `${sizes.train}/${sizes.val}/${sizes.test} windows (train/val/test); starting ${plan.length} workers ...`);
-  const workers = [];
-  for (const item of plan) {
-    try {
-      const w = await startWorker(item.id, item.command, item.args, { env: item.env });
-      if (item.kind === 'lvmtorch' && w.hello.variant !== item.variant) {
-        log(`  skipped: ${item.id} loaded ${w.hello.variant}, not ${item.variant}`);
-        await w.close();
-        continue;
-      }
-      workers.push({ ...item, worker: w, threads: describeThreads(w.hello) });
-      log(`  ${item.group.padEnd(14)} ${settingLabel(item.setting).padEnd(9)} runs ${describeThreads(w.hello, { core: true })}` +
-        `, torch ${w.hello.torch ?? w.hello.libtorch}${w.hello.binary ? `, ${w.hello.binary}` : ` (${item.command})`}`);
-    } catch (e) {
-      log(`  skipped: ${item.id}: ${e.message}`);
-    }
-  }
+  const workers = await startPlan(plan, log, 9);
 
   const samples = Object.fromEntries(workers.map((w) => [w.id, { load: [], data: [], evaluate: [] }]));
   const answers = {};

@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { formatTable, median, outDir, spread, startWorker } from './lib/harness.js';
+import { formatTable, median, outDir, spread } from './lib/harness.js';
 
 export const description = 'inference latency of the seed GRU, LSTM, Transformer and LatentMamba at batch 1 and 32: lvmtorch predictAsync/predict per variant vs Python 2.13 inference_mode (best threads), ms';
 
@@ -29,7 +29,7 @@ const FACTORIES = { gru: 'gru', lstm: 'lstm', transformer: 'transformer', latent
 const MODES = { async: 'predictAsync', sync: 'predict (sync)' };
 
 export async function run({ options = {}, log = console.log } = {}) {
-  const { discover, DEFAULTS, describeThreads, explicitSettings, settingLabel, settingsFrom, threadArgs, threadEnv } =
+  const { discover, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom, threadArgs, threadEnv } =
     await import('./lib/variants.js');
   const { torch, models, save } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 5);
@@ -70,22 +70,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     })),
   ];
   log(`  starting ${plan.length} workers ...`);
-  const workers = [];
-  for (const item of plan) {
-    try {
-      const w = await startWorker(item.id, item.command, item.args, { env: item.env });
-      if (item.kind === 'lvmtorch' && w.hello.variant !== item.variant) {
-        log(`  skipped: ${item.id} loaded ${w.hello.variant}, not ${item.variant}`);
-        await w.close();
-        continue;
-      }
-      workers.push({ ...item, worker: w, threads: describeThreads(w.hello) });
-      log(`  ${item.group.padEnd(14)} ${settingLabel(item.setting).padEnd(9)} runs ${describeThreads(w.hello, { core: true })}` +
-        `, torch ${w.hello.torch ?? w.hello.libtorch}${w.hello.binary ? `, ${w.hello.binary}` : ` (${item.command})`}`);
-    } catch (e) {
-      log(`  skipped: ${item.id}: ${e.message}`);
-    }
-  }
+  const workers = await startPlan(plan, log, 9);
   // One unit per (worker, mode): lvmtorch has two eval forwards, Python one.
   const units = workers.flatMap((w) => (w.kind === 'lvmtorch'
     ? Object.keys(MODES).map((mode) => ({ id: `${w.id}/${mode}`, w, mode, label: `${w.group} ${MODES[mode]}` }))

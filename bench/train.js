@@ -39,7 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { floorSamplesPerSecond, trainingFlops } from './lib/flops.js';
-import { formatTable, median, outDir, spread, startWorker } from './lib/harness.js';
+import { formatTable, median, outDir, spread } from './lib/harness.js';
 
 export const description = 'one training epoch of the seed GRU, LSTM and Transformer: lvmtorch per libtorch variant vs Python PyTorch 2.13 (best threads) and 1.13, samples/s and share of the GEMM floor';
 
@@ -49,7 +49,7 @@ const KINDS = { gru: 'gru', lstm: 'lstm', transformer: 'transformer' }; // kind 
 const GEMM = { n: 1024, seconds: 0.5 };
 
 export async function run({ options = {}, log = console.log } = {}) {
-  const { discover, DEFAULTS, describeThreads, explicitSettings, parseSetting, settingLabel, settingsFrom, threadArgs, threadEnv } =
+  const { discover, DEFAULTS, startPlan, explicitSettings, parseSetting, settingLabel, settingsFrom, threadArgs, threadEnv } =
     await import('./lib/variants.js');
   const { models } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
@@ -119,23 +119,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   await writeData(file, rows);
   log(`  models: ${kinds.map((k) => `${k} (${params[k].toLocaleString('en-US')} parameters${sweep.has(k) ? ', every thread setting' : ''})`).join(', ')}`);
   log(`  starting ${plan.length} workers ...`);
-  const workers = [];
-  for (const item of plan) {
-    // One at a time: 2 cores, and a Python import of torch takes seconds.
-    try {
-      const w = await startWorker(item.id, item.command, item.args, { env: item.env });
-      if (item.kind === 'lvmtorch' && w.hello.variant !== item.variant) {
-        log(`  skipped: ${item.id} loaded ${w.hello.variant}, not ${item.variant}`);
-        await w.close();
-        continue;
-      }
-      workers.push({ ...item, worker: w, threads: describeThreads(w.hello) });
-      log(`  ${item.group.padEnd(14)} ${settingLabel(item.setting).padEnd(15)} runs ${describeThreads(w.hello, { core: true })}` +
-        `, torch ${w.hello.torch ?? w.hello.libtorch}${w.hello.binary ? `, ${w.hello.binary}` : ` (${item.command})`}`);
-    } catch (e) {
-      log(`  skipped: ${item.id}: ${e.message}`);
-    }
-  }
+  const workers = await startPlan(plan, log, 15);
 
   // samples[kind][B][worker id] = samples/s per round; gemm[worker id] = GFLOP/s per round (anchor Pythons and
   // lvmtorch's defaults); pyParams[kind] = what Python's class counts.

@@ -13,6 +13,8 @@ import { candidates, VARIANTS } from '../../dist/libtorch/binaries.js';
 import { findLibtorch, majorMinor } from '../../dist/libtorch/find.js';
 import { openblasOf } from '../../dist/libtorch/openblas.js';
 
+import { startWorker } from './harness.js';
+
 // Thread variables a worker's "defaults" must not inherit from the shell that started the benchmark.
 export const THREAD_VARS = ['OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'GOTO_NUM_THREADS'];
 const LOADER_VARS = ['LIBTORCH', 'LIBTORCH_PYTHON', 'LIBTORCH_USE_PYTORCH'];
@@ -195,4 +197,29 @@ export function describeThreads(hello, { core = false } = {}) {
   if (b.kind === 'openblas') return `omp ${t} + OpenBLAS ${b.threads ?? '?'}${core && b.core ? ` (${b.core})` : ''}`;
   if (b.kind === 'mkl') return `omp ${t}, MKL`;
   return `omp ${t}${b.kind ? `, ${b.kind}` : ''}`;
+}
+
+/**
+ * Starts the plan's workers one at a time (2 cores, and a Python import of torch takes seconds), logging what each
+ * runs; a worker that fails to start, or an lvmtorch one that loaded another variant than planned, is skipped with
+ * a line saying why. `pad`: the width of the setting column in the log.
+ */
+export async function startPlan(plan, log, pad = 9) {
+  const workers = [];
+  for (const item of plan) {
+    try {
+      const w = await startWorker(item.id, item.command, item.args, { env: item.env });
+      if (item.kind === 'lvmtorch' && w.hello.variant !== item.variant) {
+        log(`  skipped: ${item.id} loaded ${w.hello.variant}, not ${item.variant}`);
+        await w.close();
+        continue;
+      }
+      workers.push({ ...item, worker: w, threads: describeThreads(w.hello) });
+      log(`  ${item.group.padEnd(14)} ${settingLabel(item.setting).padEnd(pad)} runs ${describeThreads(w.hello, { core: true })}` +
+        `, torch ${w.hello.torch ?? w.hello.libtorch}${w.hello.binary ? `, ${w.hello.binary}` : ` (${item.command})`}`);
+    } catch (e) {
+      log(`  skipped: ${item.id}: ${e.message}`);
+    }
+  }
+  return workers;
 }
