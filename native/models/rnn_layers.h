@@ -19,7 +19,7 @@ at::Tensor gruLayer(torch::nn::GRU& gru, const at::Tensor& x);
 // lstm->forward(x).
 at::Tensor lstmLayers(torch::nn::LSTM& lstm, const at::Tensor& x);
 
-// The fused layers alone (for tests): the weights as PyTorch names them, x [B, T, D].
+// One fused layer from a zero state, whatever fusedRnnApplies says: x [B, T, D], the weights as PyTorch names them.
 at::Tensor fusedGru(const at::Tensor& x, const at::Tensor& wIh, const at::Tensor& wHh, const at::Tensor& bIh,
                     const at::Tensor& bHh);
 at::Tensor fusedLstm(const at::Tensor& x, const at::Tensor& wIh, const at::Tensor& wHh, const at::Tensor& bIh,
