@@ -4,6 +4,7 @@
 #include "args.h"
 #include "handle.h"
 #include "protect.h"
+#include "shape.h"
 
 #include <stdexcept>
 #include <string>
@@ -32,8 +33,8 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
   const at::Tensor& t = unwrap(info[0]);
   at::Tensor gradient = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "gradient");
   if (!gradient.defined() && t.numel() != 1) {
-    throw RangeError("backward() without a gradient needs a tensor with one element, this one has shape [" +
-                     c10::Join(", ", t.sizes()) + "]");
+    throw RangeError("backward() without a gradient needs a tensor with one element, this one has shape " +
+                     shapeOf(t));
   }
   t.backward(gradient, toBool(info[2], "retainGraph"));
   return info.Env().Undefined();
@@ -50,8 +51,7 @@ Napi::Value setGrad(const Napi::CallbackInfo& info) {
   at::Tensor g = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "grad");
   // As PyTorch's `p.grad = g` checks: the next backward() would otherwise fail far from here.
   if (g.defined() && !g.sizes().equals(t.sizes())) {
-    throw std::runtime_error("assigned grad has shape [" + c10::Join(", ", g.sizes()) + "], the tensor has [" +
-                             c10::Join(", ", t.sizes()) + "]");
+    throw std::runtime_error("assigned grad has shape " + shapeOf(g) + ", the tensor has " + shapeOf(t));
   }
   if (g.defined() && g.scalar_type() != t.scalar_type()) {
     throw std::runtime_error(std::string("assigned grad is ") + c10::toString(g.scalar_type()) + ", the tensor is " +

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "args.h"
+#include "normalize.h"
 #include "handle.h"
 #include "protect.h"
 
@@ -232,8 +233,7 @@ Napi::Value normalize(const Napi::CallbackInfo& info) {
   auto p = toScalar(info[1], "p");
   int64_t dim = toInt(info[2], "dim");
   double eps = toDouble(info[3], "eps");
-  Tensor denom = at::norm(t, p, {dim}, /*keepdim=*/true).clamp_min(eps).expand_as(t);
-  return wrap(info.Env(), t / denom);
+  return wrap(info.Env(), lvm::normalize(t, dim, p, eps));
 }
 
 Napi::Value cosineSimilarity(const Napi::CallbackInfo& info) {

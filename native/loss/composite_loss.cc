@@ -20,6 +20,9 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "../normalize.h"
+#include "../shape.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -33,20 +36,19 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-constexpr double kNormEps = 1e-12;  // F.normalize's default
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // x / max(|x|, eps) row by row, and the norms (kept for the backward).
 std::pair<at::Tensor, at::Tensor> normalizeRows(const at::Tensor& x) {
   at::Tensor norm = x.norm(2, 1, true);
-  return {x / norm.clamp_min(kNormEps), norm};
+  return {x / norm.clamp_min(kNormalizeEps), norm};
 }
 
 // The gradient through normalizeRows: (g - [|x| >= eps] (g . xh) xh) / max(|x|, eps), as autograd gives it through
 // F.normalize (clamp_min passes the gradient where |x| >= eps, and nothing to the norm of a row below it).
 at::Tensor normalizeBackward(const at::Tensor& norm, const at::Tensor& xh, const at::Tensor& g) {
-  at::Tensor dot = (xh * g).sum(1, true).masked_fill_(norm < kNormEps, 0);
-  return at::addcmul(g, xh, dot, -1).div_(norm.clamp_min(kNormEps));
+  at::Tensor dot = (xh * g).sum(1, true).masked_fill_(norm < kNormalizeEps, 0);
+  return at::addcmul(g, xh, dot, -1).div_(norm.clamp_min(kNormalizeEps));
 }
 
 // Column means, the centred rows and the unbiased std over the batch (B >= 2). at::std_mean over dim 0 of a [B, D]
@@ -248,7 +250,6 @@ class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunc
   }
 };
 
-std::string shapeOf(const at::Tensor& t) { return "[" + c10::Join(", ", t.sizes()) + "]"; }
 
 void checkWeight(const char* name, double value) {
   if (!std::isfinite(value) || value < 0) {

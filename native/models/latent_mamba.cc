@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../normalize.h"
 #include "predictor.h"
 #include "rnn_layers.h"
 
@@ -38,7 +39,7 @@ class LatentMambaPredictor : public Predictor {
     at::Tensor h = dropout_->forward(inputProj_->forward(x));
     at::Tensor out = lstmLayers(lstm_, h);
     at::Tensor raw = outputHead_->forward(out.select(1, -1));
-    return {raw, normalise(raw.narrow(1, 0, config().outputDim))};
+    return {raw, normalize(raw.narrow(1, 0, config().outputDim), -1)};
   }
 
  private:

@@ -2,6 +2,9 @@
 
 #include <stdexcept>
 
+#include "../normalize.h"
+#include "../shape.h"
+
 namespace lvm::models {
 
 void Predictor::registerHead(int64_t d, int64_t outputDim) {
@@ -12,18 +15,12 @@ void Predictor::registerHead(int64_t d, int64_t outputDim) {
 
 Output Predictor::predictFromLast(const at::Tensor& hidden) {
   at::Tensor raw = head_->forward(hidden.select(1, -1));
-  return {raw, normalise(raw)};
-}
-
-// As F.normalize(raw, dim=-1): raw / max(||raw||, eps).
-at::Tensor Predictor::normalise(const at::Tensor& raw) {
-  return raw / raw.norm(2, -1, /*keepdim=*/true).clamp_min(1e-12).expand_as(raw);
+  return {raw, normalize(raw, -1)};
 }
 
 Output Predictor::predict(const at::Tensor& x) {
-  auto shape = [&] { return "[" + c10::Join(", ", x.sizes()) + "]"; };
   if (x.dim() != 3 || x.size(2) != config_.inputDim || x.size(1) < 1) {
-    throw std::invalid_argument("x must be [batch, context, " + std::to_string(config_.inputDim) + "], got " + shape());
+    throw std::invalid_argument("x must be [batch, context, " + std::to_string(config_.inputDim) + "], got " + shapeOf(x));
   }
   const at::Tensor p = parameters(/*recurse=*/true).front();
   if (x.scalar_type() != p.scalar_type()) {

@@ -41,7 +41,6 @@ class Predictor : public torch::nn::Module {
   // Registers `head` last, as the Python classes do, so state dicts list it last.
   void registerHead(int64_t d, int64_t outputDim);
   Output predictFromLast(const at::Tensor& hidden);  // hidden [B, T, d]: the head reads step T-1
-  static at::Tensor normalise(const at::Tensor& raw);  // as F.normalize(raw, dim=-1)
 
  private:
   Config config_;

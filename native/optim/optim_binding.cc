@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../args.h"
+#include "../shape.h"
 #include "../handle.h"
 #include "../protect.h"
 #include "optim_binding.h"
@@ -145,8 +146,8 @@ at::Tensor loadedLike(Napi::Object o, const char* key, const at::Tensor& param, 
   }
   const at::Tensor& t = unwrap(o.Get(key), key);
   if (!t.sizes().equals(param.sizes())) {
-    throw RangeError(std::string("the loaded '") + key + "' has shape [" + c10::Join(", ", t.sizes()) +
-                     "], its parameter [" + c10::Join(", ", param.sizes()) + "]");
+    throw RangeError(std::string("the loaded '") + key + "' has shape " + shapeOf(t) + ", its parameter " +
+                     shapeOf(param));
   }
   return t.detach().to(param.options().requires_grad(false), false, /*copy=*/true);
 }

@@ -2,8 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include "../normalize.h"
+#include "../shape.h"
+
 #include <algorithm>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -15,19 +17,6 @@ namespace {
 constexpr int64_t kScoreRows = 1024;  // rows of similarities at once: 1024 x N floats stays small for any split
 constexpr int64_t kRows = 2048;       // rows gathered at once: the [N, T * D] design matrix never exists
 constexpr int64_t kBlock = 768;       // the Gram matrix is summed in column blocks of about this width
-
-std::string shapeOf(const at::Tensor& t) {
-  std::ostringstream s;
-  s << '[';
-  for (int64_t i = 0; i < t.dim(); ++i) s << (i ? "," : "") << t.size(i);
-  s << ']';
-  return s.str();
-}
-
-// As torch.nn.functional.normalize(t, dim=dim) (and native/ops.cc's normalize): t / max(||t||, eps).
-at::Tensor normalize(const at::Tensor& t, int64_t dim) {
-  return t / at::norm(t, 2, {dim}, /*keepdim=*/true).clamp_min(1e-12).expand_as(t);
-}
 
 // The mean of each row's cosine with its own target: score()'s cosine, without the ranks.
 double meanCosine(const at::Tensor& pred, const at::Tensor& target) {
