@@ -6,13 +6,22 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
-namespace lvm::train {
+namespace lvm {
+
+// Whether autocast is on for this device on this thread (torch.is_autocast_enabled(device)).
+inline bool autocastEnabled(at::DeviceType device) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::autocast::is_autocast_enabled(device);
+#else
+  return device == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
 
 class Bf16Autocast {
  public:
   Bf16Autocast(bool on, at::DeviceType device) : on_(on), device_(device) {
     if (!on_) return;
-    prevEnabled_ = enabled();
+    prevEnabled_ = autocastEnabled(device_);
     prevDtype_ = dtype();
     setEnabled(true);
     setDtype(at::kBFloat16);
@@ -30,13 +39,11 @@ class Bf16Autocast {
 
  private:
 #if TORCH_VERSION_MAJOR >= 2
-  bool enabled() const { return at::autocast::is_autocast_enabled(device_); }
   void setEnabled(bool on) const { at::autocast::set_autocast_enabled(device_, on); }
   at::ScalarType dtype() const { return at::autocast::get_autocast_dtype(device_); }
   void setDtype(at::ScalarType t) const { at::autocast::set_autocast_dtype(device_, t); }
 #else
   bool cpu() const { return device_ == at::kCPU; }
-  bool enabled() const { return cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
   void setEnabled(bool on) const { cpu() ? at::autocast::set_cpu_enabled(on) : at::autocast::set_enabled(on); }
   at::ScalarType dtype() const { return cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype(); }
   void setDtype(at::ScalarType t) const { cpu() ? at::autocast::set_autocast_cpu_dtype(t) : at::autocast::set_autocast_gpu_dtype(t); }
@@ -48,4 +55,4 @@ class Bf16Autocast {
   at::ScalarType prevDtype_ = at::kBFloat16;
 };
 
-}  // namespace lvm::train
+}  // namespace lvm

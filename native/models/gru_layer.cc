@@ -14,10 +14,11 @@
 //   dgi = [dr~, dz~, dn~]    dgh = [dr~, dz~, dn~ r]    dh_prev = dh z + dgh W_hh
 #include "rnn_layers.h"
 
+#include "../autocast.h"
+#include "rnn_grads.h"
+
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
-#include <torch/version.h>
 
 #include <cstdlib>
 #include <string>
@@ -99,13 +100,12 @@ class FusedGruFunction : public torch::autograd::Function<FusedGruFunction> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    variable_list result(5);
     const at::Tensor& dout = grads[0];
-    if (!dout.defined()) return result;
+    if (!dout.defined()) return variable_list(5);
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &wIh = saved[1], &wHh = saved[2], &out = saved[3], &gates = saved[4],
                      &ghn = saved[5];
-    const int64_t B = x.size(0), T = x.size(1), D = x.size(2), H = wHh.size(1);
+    const int64_t B = x.size(0), T = x.size(1), H = wHh.size(1);
     at::Tensor dgi = at::empty({B, T, 3 * H}, x.options());
     at::Tensor dgh = at::empty({B, T, 3 * H}, x.options());
     at::Tensor dh = at::zeros({B, H}, x.options());
@@ -116,18 +116,7 @@ class FusedGruFunction : public torch::autograd::Function<FusedGruFunction> {
       gateBackward(dh, gates.select(1, t), ghn.select(1, t), hprev, dgi.select(1, t), dgh.select(1, t), dhz);
       if (t > 0) dh = at::addmm(dhz, dgh.select(1, t), wHh);
     }
-    const at::Tensor gi2 = dgi.view({B * T, 3 * H});
-    if (ctx->needs_input_grad(0)) result[0] = gi2.mm(wIh).view({B, T, D});
-    if (ctx->needs_input_grad(1)) result[1] = gi2.t().mm(x.view({B * T, D}));
-    if (ctx->needs_input_grad(2)) {
-      // Step 0 started from the zero state: only steps 1.. contribute, each with the state before it.
-      result[2] = T > 1 ? dgh.narrow(1, 1, T - 1).reshape({B * (T - 1), 3 * H}).t().mm(
-                              out.narrow(1, 0, T - 1).reshape({B * (T - 1), H}))
-                        : at::zeros_like(wHh);
-    }
-    if (ctx->needs_input_grad(3)) result[3] = gi2.sum(0);
-    if (ctx->needs_input_grad(4)) result[4] = dgh.view({B * T, 3 * H}).sum(0);
-    return result;
+    return rnnInputGrads(ctx, dgi, dgh, x, out, wIh, wHh);
   }
 };
 
@@ -136,14 +125,9 @@ class FusedGruFunction : public torch::autograd::Function<FusedGruFunction> {
 bool fusedRnnApplies(const at::Tensor& x) {
   // LVMTORCH_FUSED_RNN=0 runs libtorch's own GRU and LSTM instead (to compare, or to rule these layers out).
   static const bool off = std::getenv("LVMTORCH_FUSED_RNN") && std::string(std::getenv("LVMTORCH_FUSED_RNN")) == "0";
-#if TORCH_VERSION_MAJOR >= 2
-  const bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  const bool autocast = at::autocast::is_cpu_enabled();
-#endif
   // Without a graph to build (eval, predict, serving) libtorch's forward is as fast or faster: it saves nothing.
   return !off && at::GradMode::is_enabled() && x.dim() == 3 && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
-         !autocast;
+         !autocastEnabled(at::kCPU);
 }
 
 at::Tensor fusedGru(const at::Tensor& x, const at::Tensor& wIh, const at::Tensor& wHh, const at::Tensor& bIh,

@@ -13,6 +13,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "rnn_grads.h"
 #include "rnn_layers.h"
 
 namespace lvm::models {
@@ -89,13 +90,12 @@ class FusedLstmFunction : public torch::autograd::Function<FusedLstmFunction> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    variable_list result(5);
     const at::Tensor& dout = grads[0];
-    if (!dout.defined()) return result;
+    if (!dout.defined()) return variable_list(5);
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &wIh = saved[1], &wHh = saved[2], &out = saved[3], &gates = saved[4],
                      &cells = saved[5], &tanhC = saved[6];
-    const int64_t B = x.size(0), T = x.size(1), D = x.size(2), H = wHh.size(1);
+    const int64_t B = x.size(0), T = x.size(1), H = wHh.size(1);
     at::Tensor dgates = at::empty({B, T, 4 * H}, x.options());
     at::Tensor dh = at::zeros({B, H}, x.options());
     at::Tensor dc = at::zeros({B, H}, x.options());
@@ -105,22 +105,7 @@ class FusedLstmFunction : public torch::autograd::Function<FusedLstmFunction> {
       gateBackward(dh, dc, gates.select(1, t), tanhC.select(1, t), cprev, dgates.select(1, t));
       if (t > 0) dh = dgates.select(1, t).mm(wHh);
     }
-    const at::Tensor dg2 = dgates.view({B * T, 4 * H});
-    if (ctx->needs_input_grad(0)) result[0] = dg2.mm(wIh).view({B, T, D});
-    if (ctx->needs_input_grad(1)) result[1] = dg2.t().mm(x.view({B * T, D}));
-    if (ctx->needs_input_grad(2)) {
-      // Step 0 started from the zero state: only steps 1.. contribute, each with the state before it.
-      result[2] = T > 1 ? dgates.narrow(1, 1, T - 1).reshape({B * (T - 1), 4 * H}).t().mm(
-                              out.narrow(1, 0, T - 1).reshape({B * (T - 1), H}))
-                        : at::zeros_like(wHh);
-    }
-    // Both biases enter the gates the same way.
-    if (ctx->needs_input_grad(3) || ctx->needs_input_grad(4)) {
-      const at::Tensor db = dg2.sum(0);
-      if (ctx->needs_input_grad(3)) result[3] = db;
-      if (ctx->needs_input_grad(4)) result[4] = ctx->needs_input_grad(3) ? db.clone() : db;
-    }
-    return result;
+    return rnnInputGrads(ctx, dgates, dgates, x, out, wIh, wHh);
   }
 };
 

@@ -1,6 +1,6 @@
 #include "step.h"
 
-#include "autocast.h"
+#include "../autocast.h"
 
 #include <limits>
 
