@@ -34,8 +34,10 @@ const STAGES = {
 };
 
 export async function run({ options = {}, log = console.log } = {}) {
-  const { discover, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom, threadArgs, threadEnv } =
-    await import('./lib/variants.js');
+  const {
+    discover, selectVariants, anchorPython, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom,
+    threadArgs, threadEnv
+  } = await import('./lib/variants.js');
   const { torch, models, datasets, AdamW, writeCheckpoint, saveNpz } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
   const cores = cpus().length;
@@ -65,11 +67,8 @@ export async function run({ options = {}, log = console.log } = {}) {
   for (const d of [s.train, s.val, s.test, data]) d.dispose();
 
   const found = discover();
-  const wanted = options.variants ? String(options.variants).split(',') : null;
-  const variants = found.lvmtorch.filter((v) => !wanted || wanted.includes(v.variant));
-  for (const v of found.lvmtorch) if (!variants.includes(v)) log(`  skipped: lvmtorch ${v.variant} (not in --variants)`);
-  const anchor = found.pythons.find((p) => p.isAnchor);
-  if (!anchor) throw new Error('no Python PyTorch found to compare with (see the skipped lines above)');
+  const variants = selectVariants(found, options.variants, log);
+  const anchor = anchorPython(found);
   const plan = [
     ...variants.map((v) => ({
       id: `lvmtorch-${v.minor}`, group: `lvmtorch ${v.minor}`, kind: 'lvmtorch', variant: v.variant, setting: DEFAULTS,

@@ -29,8 +29,10 @@ const FACTORIES = { gru: 'gru', lstm: 'lstm', transformer: 'transformer', latent
 const MODES = { async: 'predictAsync', sync: 'predict (sync)' };
 
 export async function run({ options = {}, log = console.log } = {}) {
-  const { discover, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom, threadArgs, threadEnv } =
-    await import('./lib/variants.js');
+  const {
+    discover, selectVariants, anchorPython, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom,
+    threadArgs, threadEnv
+  } = await import('./lib/variants.js');
   const { torch, models, save } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 5);
   const sample = Number(options.sample ?? 0.5);
@@ -54,11 +56,8 @@ export async function run({ options = {}, log = console.log } = {}) {
   }
 
   const found = discover();
-  const wanted = options.variants ? String(options.variants).split(',') : null;
-  const variants = found.lvmtorch.filter((v) => !wanted || wanted.includes(v.variant));
-  for (const v of found.lvmtorch) if (!variants.includes(v)) log(`  skipped: lvmtorch ${v.variant} (not in --variants)`);
-  const anchor = found.pythons.find((p) => p.isAnchor);
-  if (!anchor) throw new Error('no Python PyTorch found to compare with (see the skipped lines above)');
+  const variants = selectVariants(found, options.variants, log);
+  const anchor = anchorPython(found);
   const plan = [
     ...variants.map((v) => ({
       id: `lvmtorch-${v.minor}`, group: `lvmtorch ${v.minor}`, kind: 'lvmtorch', variant: v.variant, setting: DEFAULTS,

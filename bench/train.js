@@ -49,8 +49,10 @@ const KINDS = { gru: 'gru', lstm: 'lstm', transformer: 'transformer' }; // kind 
 const GEMM = { n: 1024, seconds: 0.5 };
 
 export async function run({ options = {}, log = console.log } = {}) {
-  const { discover, DEFAULTS, startPlan, explicitSettings, parseSetting, settingLabel, settingsFrom, threadArgs, threadEnv } =
-    await import('./lib/variants.js');
+  const {
+    discover, selectVariants, anchorPython, DEFAULTS, startPlan, explicitSettings, parseSetting, settingLabel,
+    settingsFrom, threadArgs, threadEnv
+  } = await import('./lib/variants.js');
   const { models } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
   const rows = Number(options.rows ?? 1024);
@@ -78,9 +80,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   }
 
   const found = discover();
-  const wanted = options.variants ? String(options.variants).split(',') : null;
-  const variants = found.lvmtorch.filter((v) => !wanted || wanted.includes(v.variant));
-  for (const v of found.lvmtorch) if (!variants.includes(v)) log(`  skipped: lvmtorch ${v.variant} (not in --variants)`);
+  const variants = selectVariants(found, options.variants, log);
 
   // The plan: one worker process per (implementation, thread setting). `all` workers run every model; the others
   // (explicit lvmtorch settings, the other Pythons) only the swept ones, and are not started when none is.
@@ -110,8 +110,7 @@ export async function run({ options = {}, log = console.log } = {}) {
       });
     }
   }
-  const anchor = pythons.find((p) => p.isAnchor);
-  if (!anchor) throw new Error('no Python PyTorch found to compare with (see the skipped lines above)');
+  const anchor = anchorPython(found);
   const anchorGroup = `python ${anchor.minor}`;
   const runs = (w, kind) => w.all || sweep.has(kind);
 

@@ -105,6 +105,21 @@ export function discover(env = process.env) {
   return { lvmtorch, pythons, skipped, defaultVariant, defaultPython: def?.python ?? null };
 }
 
+/** The variants `--variants=a,b` names (all when unset), logging a line for each one left out. */
+export function selectVariants(found, option, log) {
+  const wanted = option ? String(option).split(',') : null;
+  const variants = found.lvmtorch.filter((v) => !wanted || wanted.includes(v.variant));
+  for (const v of found.lvmtorch) if (!variants.includes(v)) log(`  skipped: lvmtorch ${v.variant} (not in --variants)`);
+  return variants;
+}
+
+/** The Python the targets are measured against (the newest found), or throws. */
+export function anchorPython(found) {
+  const anchor = found.pythons.find((p) => p.isAnchor);
+  if (!anchor) throw new Error('no Python PyTorch found to compare with (see the skipped lines above)');
+  return anchor;
+}
+
 /** The Python of the libtorch this process loads by default (the one to compare with like for like), or throws. */
 export function defaultPython(env = process.env) {
   const { defaultPython: python, defaultVariant } = discover(env);
