@@ -3,7 +3,7 @@
 // document of each row found through the seed's ordered source file), validate()'s errors, and the synthetic
 // corpus: deterministic per seed, unit norm, and on held-out documents the baselines its parameters were tuned for.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -466,6 +466,62 @@ describe('the synthetic corpus', () => {
       expect(r.max_norm_error).toBeLessThan(1e-5);
       expect(r.docs).toBe(12);
     }
+  });
+});
+
+describe('an ordered vectors file (vectors + doc_ids, windows cut on reading)', () => {
+  const docs = [5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 1, 1, 1, 1];
+  const write = (name: string, arrays: Record<string, Tensor>) => {
+    saveNpz(arrays, at(name));
+    for (const t of Object.values(arrays)) t.dispose();
+    return at(name);
+  };
+
+  it('fromNpz cuts the windows inside each document, as fromVectors does, under either document key', () => {
+    for (const key of ['doc_ids', 'batch_ids']) {
+      const file = write(`ordered-${key}.npz`, { vectors: stream(17).vectors, [key]: torch.tensor(docs, { dtype: 'int32' }) });
+      const ds = datasets.fromNpz(file, { context: 3 });
+      expect([ds.size, ds.context, ds.dim, ds.numDocuments]).toEqual([3 + 4 + 1, 3, 4, 3]);
+      const { x, y } = ds.batch(all(ds.size));
+      const xs = x.toArray() as number[][][];
+      const ys = y.toArray() as number[][];
+      for (let i = 0; i < ds.size; i++) {
+        const t = ys[i][0];
+        expect(xs[i].map((v) => v[0])).toEqual([t - 3, t - 2, t - 1]);
+        expect(new Set([t - 3, t - 2, t - 1, t].map((k) => docs[k])).size).toBe(1);
+      }
+      for (const t of [x, y]) t.dispose();
+      ds.dispose();
+    }
+    const five = datasets.fromOrderedNpz(at('ordered-doc_ids.npz'));
+    expect(five.size).toBe(1 + 2); // context 5 by default: 6 - 5 + 7 - 5, and the 4-vector document has none
+    five.dispose();
+  });
+
+  it('names what is wrong: no document ids, the wrong count, no window that fits, integer vectors', () => {
+    const f1 = write('ordered-nodocs.npz', { vectors: stream(6).vectors });
+    expect(datasetError(() => datasets.fromNpz(f1))).toMatch(/no 'context_sequences' array \(it holds vectors\).*or is an ordered vectors file/);
+    expect(datasetError(() => datasets.fromOrderedNpz(f1))).toMatch(/needs 'vectors' \[N, D\] and one of batch_ids \/ doc_ids/);
+    const f2 = write('ordered-count.npz', { vectors: stream(6).vectors, doc_ids: torch.tensor([0, 0, 1], { dtype: 'int32' }) });
+    expect(datasetError(() => datasets.fromNpz(f2))).toMatch(/docIds has 3 entries for 6 vectors/);
+    const f3 = write('ordered-short.npz', { vectors: stream(6).vectors, doc_ids: torch.tensor(all(6), { dtype: 'int32' }) });
+    expect(datasetError(() => datasets.fromNpz(f3))).toMatch(/no document has more than 5 vectors/);
+    const f4 = write('ordered-ints.npz', { vectors: torch.zeros([6, 4], { dtype: 'int64' }), doc_ids: torch.zeros([6], { dtype: 'int32' }) });
+    expect(datasetError(() => datasets.fromNpz(f4, { context: 2 }))).toMatch(/vectors must be floating point, got int64/);
+    expect(datasetError(() => datasets.fromOrderedNpz(f3, { context: 0 }))).toMatch(/context must be a positive integer, got 0/);
+  });
+
+  it('lvmtorch train --data reads one and trains on its windows', () => {
+    const rows = all(240).map((k) => all(8).map((j) => Math.sin(k * 0.3 + j)));
+    const file = write('ordered-train.npz', {
+      vectors: torch.tensor(rows, { dtype: 'float32' }), doc_ids: torch.tensor(all(240).map((k) => Math.floor(k / 12)), { dtype: 'int32' }),
+    });
+    const out = at('ordered-run');
+    const r = spawnSync(process.execPath, [cli, 'train', '--data', file, '--context', '3', '--epochs', '1', '--d-model', '16',
+      '--layers', '1', '--batch-size', '8', '--out', out, '--no-progress'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ridge/);
+    expect(JSON.parse(readFileSync(join(out, 'training_history.json'), 'utf8')).history).toHaveLength(1);
   });
 });
 

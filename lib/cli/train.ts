@@ -14,6 +14,7 @@ import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../train/tr
 
 interface TrainFlags {
   data?: string;
+  context: number;
   // Not latent_mamba: the seed server's model predicts a 784-D output the training losses do not take.
   model: Exclude<ModelKind, 'latent_mamba'>;
   epochs: number;
@@ -54,8 +55,9 @@ export function trainCommand(): Command {
   return new Command('train')
     .description('train a latent vector model; prints every epoch and, at the end, the model against the ' +
       'baselines (global mean, copy-last, ridge, and the oracle on the built-in data) on held-out documents')
-    .option('--data <file>', 'a .npz in the seed\'s layout (context_sequences, target_vectors[, doc_ids]); ' +
-      'default: the built-in synthetic corpus')
+    .option('--data <file>', 'a .npz in the seed\'s layout (context_sequences, target_vectors[, doc_ids]) or an ordered ' +
+      'vectors file (vectors [N, D], doc_ids [N]: windows are cut here); default: the built-in synthetic corpus')
+    .option('--context <n>', 'context vectors per window, for an ordered vectors file', int('--context'), 5)
     .addOption(new Option('--model <kind>', 'architecture').choices(['gru', 'lstm', 'transformer', 'mamba2']).default('gru'))
     .option('--epochs <n>', 'epochs', int('--epochs'), 20)
     .option('--batch-size <n>', 'rows per step', int('--batch-size'), 32)
@@ -105,7 +107,7 @@ export function trainCommand(): Command {
 }
 
 async function loadData(flags: TrainFlags): Promise<Dataset> {
-  if (flags.data) return datasets.fromNpz(flags.data);
+  if (flags.data) return datasets.fromNpz(flags.data, { context: flags.context });
   console.log(`data: the built-in synthetic corpus (seed ${flags.seed}); write it with \`lvmtorch data synth --out x.npz\``);
   return datasets.synthetic({ seed: flags.seed });
 }
@@ -135,15 +137,15 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 function describeStart(info: Parameters<NonNullable<TrainerCallbacks['onTrainBegin']>>[0]): string {
   const b = info.baselines.scores;
   const sizes = Object.entries(info.sizes).map(([k, n]) => `${k} ${n}`).join(', ');
-  const lines = Object.entries(b).map(([name, s]) => `${name} ${pct(s!.val.cosine)}`).join(', ');
+  const lines = Object.entries(b).map(([name, s]) => `${name} ${pct(s!.val.cosine)} (${pct(s!.val.centredCosine)})`).join(', ');
   return [...info.warnings.map((w) => `warning: ${w}`), `rows: ${sizes}; ${info.stepsPerEpoch} steps per epoch`,
-    `baselines, val cosine: ${lines}`].join('\n');
+    `baselines, val cosine (centred): ${lines}`].join('\n');
 }
 
 function epochLine(e: Parameters<NonNullable<TrainerCallbacks['onEpochEnd']>>[1]): string {
   return `epoch ${e.epoch}: train loss ${e.train_loss.toFixed(5)} cosine ${pct(e.train_cosine)} | val loss ` +
-    `${e.val_loss.toFixed(5)} cosine ${pct(e.val_cosine)} top-1 ${pct(e.val_top1)} | lr ${e.lr.toExponential(2)} | ` +
-    `${Math.round(e.samples_per_second)} samples/s`;
+    `${e.val_loss.toFixed(5)} cosine ${pct(e.val_cosine)} centred ${pct(e.val_centred_cosine)} top-1 ${pct(e.val_top1)} | ` +
+    `lr ${e.lr.toExponential(2)} | ${Math.round(e.samples_per_second)} samples/s`;
 }
 
 function logLines(): TrainerCallbacks {

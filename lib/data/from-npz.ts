@@ -23,6 +23,8 @@ import { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
 import { Dataset } from './dataset.js';
 import { DatasetError } from './errors.js';
+import { denseIds, documentsOf } from './doc-ids.js';
+import { fromOrderedNpz, isOrderedNpz, ORDERED_VECTORS_KEY } from './from-ordered-npz.js';
 import { readValueArray, type ValueArray } from './npz-objects.js';
 
 /** The arrays fromNpz() reads, by role. */
@@ -44,8 +46,6 @@ export const SEED_KEYS: NpzKeys = {
 
 /** Keys of a per-row metadata dict that name the row's document. */
 const DOC_KEYS = ['doc_id', 'document_id', 'doc', 'article_id', 'article_index', 'article', 'batch_id', 'source_document'];
-/** Arrays of the seed's ordered source file that name the document of each vector. */
-const SOURCE_DOC_KEYS = ['batch_ids', 'doc_ids', 'article_ids'];
 
 export interface FromNpzOptions {
   /** Other array names for some roles (the others keep the seed's names). */
@@ -56,6 +56,8 @@ export interface FromNpzOptions {
   source?: string | false;
   /** Windows that read across a document boundary (found through the source file): 'drop' (default) or 'keep'. */
   crossing?: 'drop' | 'keep';
+  /** For an ordered vectors file (fromOrderedNpz): context vectors per window (default 5). */
+  context?: number;
 }
 
 export function fromNpz(path: string, opts: FromNpzOptions = {}): Dataset {
@@ -65,10 +67,14 @@ export function fromNpz(path: string, opts: FromNpzOptions = {}): Dataset {
   let members: Set<string>;
   try {
     members = new Set(zip.entries.map((e) => e.name.replace(/\.npy$/, '')));
+    if (!members.has(keys.context) && isOrderedNpz(members)) {
+      return fromOrderedNpz(path, { context: opts.context, device: opts.device });
+    }
     for (const role of ['context', 'target'] as const) {
       if (!members.has(keys[role])) {
         throw new DatasetError(`${path}: no '${keys[role]}' array (it holds ${[...members].join(', ')}); ` +
-          `a dataset file needs ${keys.context} [N, T, D] and ${keys.target} [N, D]`);
+          `a dataset file needs ${keys.context} [N, T, D] and ${keys.target} [N, D], or is an ordered vectors file ` +
+          `(${ORDERED_VECTORS_KEY} [N, D] and doc_ids [N])`);
       }
     }
     values = {};
@@ -190,7 +196,7 @@ function fromSource(path: string, keys: NpzKeys, positions: ValueArray | Tensor 
   }
   const pos = Array.from(positions.toTypedArray() as ArrayLike<number | bigint>, Number);
   if (pos.length !== n) throw new DatasetError(`${path}: '${keys.positions}' has ${pos.length} entries for ${n} rows`);
-  const docs = sourceDocuments(file);
+  const docs = documentsOf(file);
   const docIds = new Int32Array(n);
   const crossing: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -207,47 +213,6 @@ function fromSource(path: string, keys: NpzKeys, positions: ValueArray | Tensor 
     }
   }
   return { docIds, crossing: Int32Array.from(crossing) };
-}
-
-function sourceDocuments(file: string): Int32Array {
-  const zip = ZipReader.open(file);
-  try {
-    const names = new Set(zip.entries.map((e) => e.name.replace(/\.npy$/, '')));
-    const key = SOURCE_DOC_KEYS.find((k) => names.has(k));
-    if (!key) throw new DatasetError(`${file}: no ${SOURCE_DOC_KEYS.join(' / ')} array naming each vector's document`);
-    const objects = readValueArray(zip, key, file);
-    if (objects) return denseIds(objects.values, `${file}: '${key}'`);
-    const t = loadNpz(file, { keys: [key] })[key];
-    try {
-      return denseIds(Array.from(t.toTypedArray() as ArrayLike<unknown>), `${file}: '${key}'`);
-    } finally {
-      t.dispose();
-    }
-  } finally {
-    zip.close();
-  }
-}
-
-// Ids of any kind (numbers, bigints, strings) as numbers: integers that fit int32 stay, others are renumbered
-// 0.. in order of first appearance.
-function denseIds(given: unknown[], where: string): Int32Array {
-  const list = given.map((v) => (typeof v === 'bigint' && v >= -(2n ** 31n) && v < 2n ** 31n ? Number(v) : v));
-  const out = new Int32Array(list.length);
-  if (list.every((v) => typeof v === 'number' && Number.isInteger(v) && v === (v | 0))) {
-    list.forEach((v, i) => (out[i] = v as number));
-    return out;
-  }
-  const seen = new Map<string, number>();
-  list.forEach((v, i) => {
-    if (v === null || v === undefined || (typeof v === 'object' && !(v instanceof Uint8Array))) {
-      throw new DatasetError(`${where}: entry ${i} is not a document id (${v === null ? 'None' : typeof v})`);
-    }
-    const key = `${typeof v}:${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`;
-    let id = seen.get(key);
-    if (id === undefined) seen.set(key, (id = seen.size));
-    out[i] = id;
-  });
-  return out;
 }
 
 function stringsOf(v: ValueArray | Tensor | undefined, n: number, where: string): string[] | undefined {

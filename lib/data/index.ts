@@ -4,6 +4,7 @@ export { Dataset, type DatasetInit, type Batch, type BatchesOptions, type Rows }
 export { DatasetError } from './errors.js';
 export { fromNpz, SEED_KEYS, type FromNpzOptions, type NpzKeys } from './from-npz.js';
 export { fromVectors, type FromVectorsOptions } from './from-vectors.js';
+export { fromOrderedNpz, type FromOrderedNpzOptions } from './from-ordered-npz.js';
 export { splitByDocument, type SplitOptions, type Splits } from './split.js';
 export { validate, findProblems, type ValidateOptions } from './validate.js';
 export { cutWindows, type Windows } from './windows.js';
