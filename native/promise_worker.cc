@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "compute_thread.h"
 #include "protect.h"
 
 namespace lvm {
@@ -13,14 +14,18 @@ PromiseWorker::PromiseWorker(Napi::Env env, const char* name)
 
 Napi::Promise PromiseWorker::queue() {
   Napi::Promise promise = deferred_.Promise();
+  // The compute thread is about to run: a team the JS thread grew for sync work would throttle its team.
+  releaseOpenMpTeam();
   Queue();
   return promise;
 }
 
 void PromiseWorker::Execute() {
   try {
-    at::set_num_threads(threads_);
-    compute();
+    runOnComputeThread([this] {
+      at::set_num_threads(threads_);
+      compute();
+    });
   } catch (...) {
     error_ = std::current_exception();
   }

@@ -1,6 +1,7 @@
 // A computation off the JS thread that settles a Promise (the baton of STYLE.md, after sharp's pipeline): the
-// subclass copies what it needs on the JS thread in its constructor, computes in compute() on a libuv worker (no
-// N-API call there), and turns its result into JS in resolve(). An exception from compute() rejects: RangeError for
+// subclass copies what it needs on the JS thread in its constructor, computes in compute() off the JS thread (no
+// N-API call there), and turns its result into JS in resolve(). compute() runs on the one compute thread
+// (compute_thread.h says why) while a libuv worker waits for it. An exception from compute() rejects: RangeError for
 // std::invalid_argument (our shape checks), libtorch's message otherwise, unless the subclass's rejection() says
 // more. OpenMP's thread count is per calling thread: the one JS set is applied in the worker.
 #pragma once
