@@ -46,7 +46,7 @@ export {
   type SplitScores,
 } from './train/trainer.js';
 export { trainStep, type Precision, type TrainStepOptions, type TrainStepResult } from './train/step.js';
-export { scorePredictions, type Metrics } from './train/metrics.js';
+export { scorePredictions, targetMean, type CentredMetrics, type Metrics, type ScoreOptions } from './train/metrics.js';
 export { computeBaselines, type BaselineResult, type BaselineName } from './train/baselines.js';
 export { evaluate, scoreModel, type Evaluation } from './train/evaluate.js';
 export { readCheckpoint, writeCheckpoint, type Checkpoint, type LoadedCheckpoint } from './train/checkpoint.js';

@@ -162,13 +162,14 @@ export interface Addon {
   // ---- training (native/train/) ----
   /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean): Promise<number[]>;
-  /** pred [N, D] against target [N, D] on a worker thread: [cosine, mse, top-1 count, top-5 count, rows]. */
-  scoreAsync(pred: Raw, target: Raw): Promise<NativeScore>;
+  /** pred [N, D] against target [N, D] on a worker thread, the centred cosine about centre [D] where given. */
+  scoreAsync(pred: Raw, target: Raw, centre?: Raw): Promise<NativeScore>;
   /**
-   * The baselines fitted on train (ridge strength chosen on val from grid) and scored on each split, on a worker
-   * thread; each split [vectors, contextIndex, targetIndex, oracle?]: [lambda, per split [mean, copy-last, ridge, oracle?]].
+   * The baselines fitted on train (ridge strength chosen on val from grid) and scored on each split (centred cosine
+   * about centre [D]), on a worker thread; each split [vectors, contextIndex, targetIndex, oracle?]:
+   * [lambda, per split [mean, copy-last, ridge, oracle?]].
    */
-  baselinesAsync(train: Raw[], val: Raw[], splits: Raw[][], grid: number[]): Promise<[number, NativeScore[][]]>;
+  baselinesAsync(train: Raw[], val: Raw[], splits: Raw[][], grid: number[], centre: Raw): Promise<[number, NativeScore[][]]>;
   // ---- storages to and from files (native/storage_io.cc, native/mapped_file.cc) ----
   /** Fills each storage from [position, nbytes, crc or -1] of `places`; null, or the first failure. */
   readStorages(source: number | Uint8Array, tensors: Raw[], places: Float64Array, threads: number): StorageReadFailure | null;
@@ -182,8 +183,11 @@ export interface Addon {
   mappedFiles(): { mappings: number; bytes: number };
 }
 
-/** [cosine, mse, top-1 count, top-5 count, rows] (native/train/eval.h). */
-export type NativeScore = [number, number, number, number, number];
+/**
+ * [cosine, mse, top-1 count, top-5 count, rows, centred cosine (null without a centre), mrr, median rank]
+ * (native/train/eval.h, eval_binding.cc).
+ */
+export type NativeScore = [number, number, number, number, number, number | null, number, number];
 
 /** [index of the place, 'eof' (value: where the data ended) or 'crc' (value: the CRC-32 computed), value] */
 export type StorageReadFailure = [number, 'eof' | 'crc', number];

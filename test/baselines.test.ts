@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { computeBaselines, datasets, saveTorchFile, scorePredictions, torch, Tensor } from '../dist/index.js';
+import { computeBaselines, datasets, saveTorchFile, scorePredictions, targetMean, torch, Tensor } from '../dist/index.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
@@ -25,6 +25,28 @@ function rowsOf(x: Tensor, y: Tensor): Dataset {
   });
 }
 
+// Exact ties: rows of D = 8 with four entries of +-1 (norm 2, so normalised entries are +-0.5 and every similarity
+// is a multiple of 0.25, the same whatever the order of the sums), targets drawn with repeats from a pool of 9.
+function tieCase(n = 41, d = 8): { pred: Tensor; target: Tensor } {
+  let state = 12345;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const vector = () => {
+    const v = new Float32Array(d);
+    for (let k = 0; k < 4;) {
+      const j = Math.floor(next() * d);
+      if (v[j] === 0) { v[j] = next() < 0.5 ? -1 : 1; k++; }
+    }
+    return v;
+  };
+  const pool = Array.from({ length: 9 }, vector);
+  const rows = (f: (i: number) => Float32Array) => torch.tensor(Float32Array.from(Array.from({ length: n }, (_, i) => [...f(i)]).flat()), { shape: [n, d] });
+  const target = rows(() => pool[Math.floor(next() * pool.length)]);
+  const own = target.toTypedArray() as Float32Array;
+  // Half the predictions are their own target exactly (tied with its repeats), the others a fresh vector.
+  const pred = rows((i) => (i % 2 === 0 ? own.slice(i * d, (i + 1) * d) : vector()));
+  return { pred, target };
+}
+
 const fromBase64 = (s: string, shape: number[]) =>
   torch.tensor(new Float64Array(new Uint8Array(Buffer.from(s, 'base64')).buffer), { shape });
 
@@ -41,6 +63,8 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
   const val = make(150);
   const pred = torch.randn([2500, 32], { dtype: 'float64' });
   const target = pred.add(torch.randn([2500, 32], { dtype: 'float64' }).mul(1.5));
+  const centre = torch.randn([32], { dtype: 'float64' }).mul(0.5);
+  const ties = tieCase();
   const A = torch.tidy(() => { const m = torch.randn([20, 20], { dtype: 'float64' }); return m.matmul(m.t()).add(torch.eye(20, 20, { dtype: 'float64' })); });
   const B = torch.randn([20, 3], { dtype: 'float64' });
   // Ridge's other paths: p = 2 x 400 = 800 (the Gram matrix in two column blocks) over 2,100 rows (two chunks of
@@ -50,13 +74,14 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
   const small = make(30);
   let py: {
     metrics: Record<string, number>; mean: Record<string, number>; copyLast: Record<string, number>; ridge: number[];
+    ties: Record<string, number>; trainMean: number[]; centred: Record<string, Record<string, number>>;
     ridgeWide: number[]; ridgeSmall: number[];
     solve: string; cholesky: string; choleskySolve: string;
   };
 
   it('runs the reference', async () => {
     await saveTorchFile({
-      xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y, pred, target, A, B,
+      xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y, pred, target, centre, A, B, tiePred: ties.pred, tieTarget: ties.target,
       xWide: wide.x, yWide: wide.y, xWideVal: wideVal.x, yWideVal: wideVal.y, xSmall: small.x, ySmall: small.y,
     }, join(dir, 'in.pt'));
     py = runPython('baselines_reference.py', { file: join(dir, 'in.pt') });
@@ -72,6 +97,38 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     expect(m.top1).toBeGreaterThan(0);  // the case exercises the ranks, not only zeros
     expect(m.top5).toBeGreaterThan(m.top1);
     expect(m.count).toBe(2500);
+    expect(m).not.toHaveProperty('centredCosine');  // no centre given, none computed
+  });
+
+  it('scorePredictions with a centre: the centred cosine, MRR and median rank as PyTorch computes them', async () => {
+    const m = await scorePredictions(pred, target, { centre });
+    expect(m.centredCosine).toBeCloseTo(py.metrics.centredCosine, 12);
+    expect(m.centredCosine).not.toBeCloseTo(m.cosine, 2);  // the centre moved it
+    expect(m.mrr).toBeCloseTo(py.metrics.mrr, 12);
+    expect(m.medianRank).toBe(py.metrics.medianRank);  // 2,500 rows: the lower of the two middle ranks, as torch.median
+    expect(m.medianRank).toBeGreaterThan(1);
+    expect(m.mrr).toBeGreaterThan(m.top1);  // rows of rank 1-4 add to it
+    expect(m.top1).toBe(py.metrics.top1);
+    // The other numbers are those without a centre.
+    const { centredCosine, ...rest } = m;
+    expect(rest).toEqual(await scorePredictions(pred, target));
+  });
+
+  it('ranks with exact ties count them in the row\'s favour, as the top-k always did, in MRR and the median too', async () => {
+    const m = await scorePredictions(ties.pred, ties.target);
+    expect(m.top1).toBe(py.ties.top1);
+    expect(m.top5).toBe(py.ties.top5);
+    expect(m.mrr).toBeCloseTo(py.ties.mrr, 12);
+    expect(m.medianRank).toBe(py.ties.medianRank);  // 41 rows: the middle one
+    expect(m.top1).toBeGreaterThanOrEqual(0.5);  // every exact copy of its target is rank 0 despite the repeats
+  });
+
+  it('targetMean: the raw mean of the train targets, as PyTorch\'s', () => {
+    const mu = targetMean(rowsOf(train.x, train.y));
+    expect(mu.shape).toEqual([D]);
+    expect(mu.dtype).toBe('float32');
+    const want = torch.tensor(Float64Array.from(py.trainMean), { shape: [D] });
+    expect(mu.double().sub(want).abs().max().item()).toBeLessThan(1e-6);
   });
 
   it('mean, copy-last and ridge (strength chosen on val) score as the formulas do', async () => {
@@ -85,6 +142,25 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     expect(r.scores.oracle).toBeUndefined();  // this data has none
     // Ridge learns the linear part: it must beat predicting the mean here.
     expect(r.scores.ridge!.val.cosine).toBeGreaterThan(r.scores.mean!.val.cosine);
+  });
+
+  it('every baseline\'s centred cosine about the train targets\' mean, MRR and median rank, as PyTorch\'s', async () => {
+    const r = await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
+    const chosen = `ridge${[1e-3, 1e-2, 1e-1, 1].indexOf(r.ridgeLambda)}`;
+    for (const [ours, theirs] of [['mean', 'mean'], ['copy-last', 'copyLast'], ['ridge', chosen]] as const) {
+      const got = r.scores[ours]!.val;
+      const want = py.centred[theirs];
+      expect(got.centredCosine, ours).toBeCloseTo(want.centredCosine, 5);  // float32 data and centre; float64 there
+      expect(Math.abs(got.mrr - want.mrr), ours).toBeLessThan(0.01);  // float32: a near-tie may flip
+      expect(Math.abs(got.medianRank - want.medianRank), ours).toBeLessThanOrEqual(1);
+    }
+    // Predicting the mean direction scores well on raw cosine and about nothing once centred; ridge keeps its lead.
+    expect(r.scores.mean!.val.cosine).toBeGreaterThan(0.5);
+    expect(Math.abs(r.scores.mean!.val.centredCosine)).toBeLessThan(0.05);
+    expect(r.scores.ridge!.val.centredCosine).toBeGreaterThan(0.3);
+    // The centre given explicitly is the one used by default.
+    const mu = targetMean(rowsOf(train.x, train.y));
+    expect(await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) }, { centre: mu })).toEqual(r);
   });
 
   it('ridge over several row chunks and Gram blocks, and in the kernel form for fewer rows than p', async () => {
@@ -118,5 +194,17 @@ describe('bad input', () => {
   it('scorePredictions refuses mismatched shapes and empty input', async () => {
     await expect(scorePredictions(torch.randn([3, 4]), torch.randn([3, 5]))).rejects.toThrow(/\[3,4\].*\[3,5\]/);
     await expect(scorePredictions(torch.randn([0, 4]), torch.randn([0, 4]))).rejects.toThrow(/no rows/);
+  });
+
+  it('a centre that is not [D] is a RangeError naming both shapes', async () => {
+    const [p, t] = [torch.randn([3, 4]), torch.randn([3, 4])];
+    for (const bad of [torch.randn([5]), torch.randn([1, 4]), torch.zeros([4], { dtype: 'int64' })]) {
+      await expect(scorePredictions(p, t, { centre: bad })).rejects.toThrow(RangeError);
+    }
+    await expect(scorePredictions(p, t, { centre: torch.randn([5]) })).rejects.toThrow(/\[4\].*got \[5\]/);
+    await expect(scorePredictions(p, t, { centre: torch.randn([1, 4]) })).rejects.toThrow(/got \[1,4\]/);
+    const x = torch.randn([6, 2, 4]);
+    const y = torch.randn([6, 4]);
+    await expect(computeBaselines(rowsOf(x, y), { val: rowsOf(x, y) }, { centre: torch.randn([3]) })).rejects.toThrow(/\[4\].*got \[3\]/);
   });
 });

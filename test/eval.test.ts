@@ -63,6 +63,12 @@ describe('the event loop stays free', () => {
     expect(phases).toEqual(['baselines', 'epoch 1', 'epoch 2']);
     expect(result.baselines.scores.ridge!.val.cosine).toBeGreaterThan(result.baselines.scores.mean!.val.cosine);
     expect(Number.isFinite(result.scores.train.cosine)).toBe(true);
+    // Every score of the run is centred on the train targets' mean: the mean baseline's is about 0 there.
+    expect(Math.abs(result.baselines.scores.mean!.val.centredCosine)).toBeLessThan(0.05);
+    expect(result.baselines.scores.mean!.val.cosine).toBeGreaterThan(0.4);
+    expect(result.baselines.scores.ridge!.val.centredCosine).toBeGreaterThan(result.baselines.scores.mean!.val.centredCosine + 0.2);
+    for (const split of ['train', 'val', 'test'] as const) expect(Number.isFinite(result.scores[split]!.centredCosine), split).toBe(true);
+    expect(result.history.map((h) => h.val_centred_cosine).every(Number.isFinite)).toBe(true);
     expect(syncMs, 'fit()\'s synchronous start').toBeLessThan(MAX_SYNC_MS);
     expect(maxGap, `largest gap between 10 ms ticks over a ${ms.toFixed(0)} ms fit()`).toBeLessThan(MAX_GAP_MS);
     expect(ticks).toBeGreaterThan((ms - syncMs) / 10 / 4);
@@ -77,6 +83,9 @@ describe('the event loop stays free', () => {
     const { result, syncMs, maxGap, ms } = await withTimer(() => evaluate(model, data, { seed: 0 }));
     expect(result.scores.test).toBeDefined();
     expect(result.baselines.scores.oracle!.val.cosine).toBeGreaterThan(result.baselines.scores.ridge!.val.cosine);
+    expect(Math.abs(result.baselines.scores.mean!.test!.centredCosine)).toBeLessThan(0.05);
+    expect(result.baselines.scores.oracle!.val.centredCosine).toBeGreaterThan(0.8);
+    expect(result.baselines.scores.oracle!.val.medianRank).toBe(1);
     expect(syncMs, 'evaluate()\'s synchronous start').toBeLessThan(MAX_SYNC_MS);
     expect(maxGap, `largest gap between 10 ms ticks over a ${ms.toFixed(0)} ms evaluate()`).toBeLessThan(MAX_GAP_MS);
     model.dispose();

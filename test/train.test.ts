@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { datasets, load, models, saveTorchFile, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
+import { datasets, formatSummary, load, models, saveTorchFile, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
 const missing = pythonTorchMissing();
@@ -57,6 +57,24 @@ describe('a run', () => {
     for (const key of ['epoch', 'train_loss', 'train_cosine', 'train_loss_info', 'train_loss_moment', 'train_loss_variance',
       'val_loss', 'val_cosine', 'lr']) expect(history.history[0]).toHaveProperty(key);
     expect(history.best_val_loss).toBe(Math.min(...r.history.map((h) => h.val_loss)));
+    // Ours beside the seed's keys: the centred cosine and the ranks, per epoch, in the final scores and the baselines'.
+    for (const e of history.history) {
+      expect(e.val_centred_cosine).toBeGreaterThan(-1);
+      expect(e.val_mrr).toBeGreaterThan(0);
+      expect(Number.isInteger(e.val_median_rank) && e.val_median_rank >= 1).toBe(true);
+    }
+    for (const key of ['centredCosine', 'mrr', 'medianRank']) {
+      expect(history.scores.val).toHaveProperty(key);
+      expect(history.baselines.mean.val).toHaveProperty(key);
+    }
+    const summary = formatSummary(r, 'gru');
+    expect(summary.split('\n')[0]).toMatch(/val cosine +val centred +test cosine +test centred +val top-1 +val top-5 +val MRR +val rank/);
+    expect(summary).toMatch(/^gru +(-?\d+\.\d\d% +){6}\d\.\d{4} +\d+$/m);
+    expect(summary).toMatch(/^mean +\d+\.\d\d% +-?\d\.\d\d% /m);  // about 0 centred
+    expect(summary).toMatch(/centred: train -?\d+\.\d\d%, val -?\d+\.\d\d% \(-?\d+\.\d\d points\)/);
+    expect(summary).toMatch(/gru val mse \(the seed's val_loss\): \d\.\d{5}/);
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    for (const h of ['val centred', 'test centred', 'val MRR', 'val median rank', 'Centred cosine per epoch']) expect(report).toContain(h);
 
     const best = await load<Record<string, unknown>>(join(out, 'best_model.pt'));
     for (const key of ['epoch', 'model_state_dict', 'optimizer_state_dict', 'val_loss', 'val_cosine', 'args', 'model_config'])
@@ -117,6 +135,15 @@ describe('lvmtorch eval', () => {
     expect(e.scores.test.cosine).toBeCloseTo(r.scores.test!.cosine, 5);
     expect(e.baselines.ridge.val.cosine).toBeCloseTo(r.baselines.scores.ridge!.val.cosine, 5);
     expect(e.baselines.oracle.val.cosine).toBeGreaterThan(e.baselines.mean.val.cosine);
+    // Centred on the same train mean as the Trainer's scores.
+    expect(e.scores.val.centredCosine).toBeCloseTo(r.scores.val.centredCosine, 5);
+    expect(e.baselines.mean.val.centredCosine).toBeCloseTo(r.baselines.scores.mean!.val.centredCosine, 5);
+    expect(Math.abs(e.baselines.mean.val.centredCosine)).toBeLessThan(0.05);
+    expect(e.scores.val.mrr).toBeCloseTo(r.scores.val.mrr, 5);
+    const table = await promisify(execFile)(process.execPath,
+      ['dist/cli/main.js', 'eval', '--checkpoint', join(out, 'best_model.pt'), '--data', join(out, 'data.npz')], { encoding: 'utf8' });
+    expect(table.stdout).toMatch(/val cosine +val centred .* val MRR +val rank/);
+    expect(table.stdout).toMatch(/^mean +\d+\.\d\d% +-?\d\.\d\d% /m);
     model.dispose();
   });
 });

@@ -4,18 +4,19 @@
 //   ridge      closed-form ridge regression from the flattened context to the target, with an intercept, its
 //              strength chosen on the val split;
 //   oracle     the data's own oracle prediction, where the data has one (the synthetic corpus): the ceiling.
-// A model that does not beat mean, copy-last and ridge on held-out data has learnt nothing worth its cost.
+// A model that does not beat mean, copy-last and ridge on held-out data has learnt nothing worth its cost. Every
+// score has the centred cosine about the train targets' mean (the mean baseline's is about 0 by construction).
 // Fitting and scoring are one native job on a worker thread (native/train/eval.cc): the event loop stays free.
 import type { Dataset } from '../data/dataset.js';
 import { native, type RawTensor } from '../native.js';
-import { rawOf } from '../tensor.js';
-import { metricsOf, type Metrics } from './metrics.js';
+import { rawOf, type Tensor } from '../tensor.js';
+import { centredMetricsOf, checkCentre, targetMean, type CentredMetrics } from './metrics.js';
 
 export type BaselineName = 'mean' | 'copy-last' | 'ridge' | 'oracle';
 
 export interface BaselineResult {
   /** Per baseline (oracle only where the data has one), per split name. */
-  scores: Partial<Record<BaselineName, Record<string, Metrics>>>;
+  scores: Partial<Record<BaselineName, Record<string, CentredMetrics>>>;
   /** The ridge strength chosen on val, as a multiple of the mean eigenvalue of the centred Gram matrix. */
   ridgeLambda: number;
 }
@@ -27,15 +28,26 @@ const NAMES: BaselineName[] = ['mean', 'copy-last', 'ridge', 'oracle'];
 /**
  * Fits the baselines on `train` and scores them on every split given (val picks the ridge strength). Ridge is
  * solved in float64: the Gram matrix of the flattened context (p = T * D) summed over chunks of rows, one Cholesky
- * factorisation per strength (or the N x N kernel where N <= p). The job holds the datasets' tensors: disposing
- * the datasets before the Promise settles is safe.
+ * factorisation per strength (or the N x N kernel where N <= p). The centred cosine is about `opts.centre`
+ * (default: targetMean(train), the mean of the train targets; the Trainer and evaluate() pass the one they centre
+ * the model's scores on). The job holds the datasets' tensors: disposing the datasets before the Promise settles
+ * is safe.
  */
-export async function computeBaselines(train: Dataset, splits: Record<string, Dataset> & { val: Dataset }): Promise<BaselineResult> {
+export async function computeBaselines(train: Dataset, splits: Record<string, Dataset> & { val: Dataset },
+  opts: { centre?: Tensor } = {}): Promise<BaselineResult> {
   const names = Object.keys(splits);
-  const [ridgeLambda, perSplit] = await native().baselinesAsync(rows(train, false), rows(splits.val, false),
-    names.map((name) => rows(splits[name], true)), RIDGE_GRID);
+  if (opts.centre) checkCentre(opts.centre, train.dim);
+  const centre = opts.centre ?? targetMean(train);
+  let job;
+  try {
+    job = native().baselinesAsync(rows(train, false), rows(splits.val, false), names.map((name) => rows(splits[name], true)),
+      RIDGE_GRID, rawOf(centre));
+  } finally {
+    if (!opts.centre) centre.dispose();  // the job holds its own reference
+  }
+  const [ridgeLambda, perSplit] = await job;
   const scores: BaselineResult['scores'] = {};
-  names.forEach((name, i) => perSplit[i].forEach((m, j) => { (scores[NAMES[j]] ??= {})[name] = metricsOf(m); }));
+  names.forEach((name, i) => perSplit[i].forEach((m, j) => { (scores[NAMES[j]] ??= {})[name] = centredMetricsOf(m); }));
   return { scores, ridgeLambda };
 }
 

@@ -7,15 +7,18 @@ import type { Module } from '../models/module.js';
 import type { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
 import { computeBaselines, type BaselineResult } from './baselines.js';
-import { scorePredictions, type Metrics } from './metrics.js';
+import { scorePredictions, targetMean, type CentredMetrics, type Metrics } from './metrics.js';
 
 const ROWS = 1024;
 
 /**
  * The model's scores on a dataset, in eval mode and without a graph: predictAsync per 1,024 rows (which leaves the
- * model's train/eval mode as it was), then one native scoring job.
+ * model's train/eval mode as it was), then one native scoring job; the centred cosine about `opts.centre` ([D],
+ * the train targets' mean: targetMean(train)) where given.
  */
-export async function scoreModel(model: Module, ds: Dataset): Promise<Metrics> {
+export async function scoreModel(model: Module, ds: Dataset, opts: { centre: Tensor }): Promise<CentredMetrics>;
+export async function scoreModel(model: Module, ds: Dataset, opts?: { centre?: Tensor }): Promise<Metrics>;
+export async function scoreModel(model: Module, ds: Dataset, opts: { centre?: Tensor } = {}): Promise<Metrics> {
   const parts: Tensor[] = [];
   try {
     const preds: Tensor[] = [];
@@ -32,14 +35,15 @@ export async function scoreModel(model: Module, ds: Dataset): Promise<Metrics> {
     parts.push(pred);
     const target = torch.cat(ys);
     parts.push(target);
-    return await scorePredictions(pred, target);
+    return await scorePredictions(pred, target, opts);
   } finally {
     for (const t of parts) t.dispose();
   }
 }
 
 export interface Evaluation {
-  scores: { train: Metrics; val: Metrics; test?: Metrics };
+  /** The model's scores; the centred cosine about the train split's target mean, as the baselines'. */
+  scores: { train: CentredMetrics; val: CentredMetrics; test?: CentredMetrics };
   baselines: BaselineResult;
   warnings: string[];
 }
@@ -51,17 +55,20 @@ export interface Evaluation {
 export async function evaluate(model: Module, data: Dataset,
   opts: { seed?: number; split?: { train: number; val: number; test: number } } = {}): Promise<Evaluation> {
   const s = splitByDocument(data, { ...(opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }), seed: opts.seed ?? 0 });
+  let centre: Tensor | undefined;
   try {
+    centre = targetMean(s.train);  // once: the model and the baselines are centred on the same vector
     // One after the other: each job uses every intra-op thread.
-    const train = await scoreModel(model, s.train);
-    const val = await scoreModel(model, s.val);
-    const test = await scoreModel(model, s.test);
+    const train = await scoreModel(model, s.train, { centre });
+    const val = await scoreModel(model, s.val, { centre });
+    const test = await scoreModel(model, s.test, { centre });
     return {
       scores: { train, val, test },
-      baselines: await computeBaselines(s.train, { val: s.val, test: s.test }),
+      baselines: await computeBaselines(s.train, { val: s.val, test: s.test }, { centre }),
       warnings: s.warnings,
     };
   } finally {
+    centre?.dispose();
     for (const d of [s.train, s.val, s.test]) d.dispose();
   }
 }

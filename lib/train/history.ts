@@ -1,5 +1,8 @@
 // training_history.json in the seed's schema ({history: [...], best_val_loss, final_params, trained_at}) with
-// our additions: the baselines on the same splits, the best weights' scores, and per-epoch retrieval and speed.
+// our additions: the baselines on the same splits, the best weights' scores, and per epoch the centred cosine,
+// retrieval (top-1/top-5, MRR, median rank) and speed. The train cosine per epoch is the train steps' own (the
+// model in train mode, before each step): train is not scored separately per epoch, so there is no per-epoch train
+// centred cosine; the final `scores.train` has it.
 // Rewritten atomically after every epoch, so a killed run keeps what it had done.
 import { writeSync } from 'node:fs';
 
@@ -19,8 +22,17 @@ export interface HistoryEntry {
   /** MSE of the normalised prediction against the target, on val: the seed's val_loss. */
   val_loss: number;
   val_cosine: number;
+  /**
+   * Ours: the centred cosine on val, about the train targets' mean (Metrics.centredCosine). Like the other keys
+   * that are ours, absent from entries that a seed-style checkpoint's history brought in on resume.
+   */
+  val_centred_cosine: number;
   val_top1: number;
   val_top5: number;
+  /** Ours: the mean reciprocal rank of the true target on val (Metrics.mrr). */
+  val_mrr: number;
+  /** Ours: the median 1-based rank of the true target on val (Metrics.medianRank). */
+  val_median_rank: number;
   lr: number;
   seconds: number;
   samples_per_second: number;

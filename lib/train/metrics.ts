@@ -1,36 +1,103 @@
-// What a prediction scores against the true next vectors: mean cosine, the seed's val_loss (MSE of the normalised
-// prediction against the target) and retrieval (is the true next vector the nearest of all the split's targets?).
+// What a prediction scores against the true next vectors: mean cosine, the centred cosine (both moved by the train
+// targets' mean, so that predicting the mean direction scores about 0), the seed's val_loss (MSE of the normalised
+// prediction against the target) and retrieval (where the true next vector ranks among all the split's targets).
 // Computed by one native job on a worker thread (native/train/eval.cc): the event loop stays free meanwhile.
+import type { Dataset } from '../data/dataset.js';
+import { isFloating } from '../dtype.js';
 import { native, type NativeScore } from '../native.js';
 import { rawOf, type Tensor } from '../tensor.js';
+import * as torch from '../torch.js';
 
 export interface Metrics {
   /** Mean cosine similarity of prediction and target. */
   cosine: number;
+  /**
+   * Mean cos(normalize(pred) - centre, target - centre): the cosine once the direction every vector shares is taken
+   * out. Real sentence embeddings are anisotropic (two random sentences of a real encoder have cosine ~0.25), so
+   * the raw cosine flatters a predictor of the mean direction; here the mean baseline scores about 0. The centre is
+   * the mean of the train split's target vectors, raw as stored (not normalised; for unit-norm targets, as
+   * sentence encoders give and as `mse` assumes, it is the centroid on which the targets sit). Present where a
+   * centre was given: always in what the Trainer, evaluate() and computeBaselines return (CentredMetrics), and in
+   * scorePredictions' result only with its `centre` option.
+   */
+  centredCosine?: number;
   /** mean((normalize(pred) - target)^2): the seed's val_loss. */
   mse: number;
-  /** Share of rows whose true target is the most similar (cosine) of all the split's targets. */
+  /** Share of rows whose true target is the most similar (cosine) of all the split's targets (rank 0). */
   top1: number;
-  /** Share of rows whose true target is among the 5 most similar. */
+  /** Share of rows whose true target is among the 5 most similar (rank < 5). */
   top5: number;
+  /** Mean reciprocal rank: the mean of 1 / (rank + 1); 1 when every row's target is its nearest. */
+  mrr: number;
+  /** The median of rank + 1 (1-based: 1 = its own target is the nearest); the lower median for an even count. */
+  medianRank: number;
   /** Rows scored. */
   count: number;
+}
+
+/** Metrics with the centred cosine: what the Trainer, evaluate() and computeBaselines give. */
+export type CentredMetrics = Metrics & { centredCosine: number };
+
+export interface ScoreOptions {
+  /** [D]: the centre of the centred cosine (the train targets' mean: targetMean(train)); without it none is computed. */
+  centre?: Tensor;
 }
 
 /**
  * Scores pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets: a row's rank is
  * how many targets are strictly more similar to its prediction than its own (ties count in its favour). The job
- * holds both tensors: disposing them before the Promise settles is safe.
+ * holds the tensors: disposing them before the Promise settles is safe.
  */
-export async function scorePredictions(pred: Tensor, target: Tensor): Promise<Metrics> {
+export async function scorePredictions(pred: Tensor, target: Tensor, opts: ScoreOptions & { centre: Tensor }): Promise<CentredMetrics>;
+export async function scorePredictions(pred: Tensor, target: Tensor, opts?: ScoreOptions): Promise<Metrics>;
+export async function scorePredictions(pred: Tensor, target: Tensor, opts: ScoreOptions = {}): Promise<Metrics> {
   if (pred.ndim !== 2 || target.ndim !== 2 || pred.shape[0] !== target.shape[0] || pred.shape[1] !== target.shape[1]) {
     throw new RangeError(`pred and target must both be [N, D], got [${pred.shape}] and [${target.shape}]`);
   }
   if (pred.shape[0] === 0) throw new RangeError('no rows to score');
-  return metricsOf(await native().scoreAsync(rawOf(pred), rawOf(target)));
+  const { centre } = opts;
+  if (centre !== undefined) checkCentre(centre, pred.shape[1]);
+  return metricsOf(await native().scoreAsync(rawOf(pred), rawOf(target), centre && rawOf(centre)));
 }
 
-/** @internal The native job's [cosine, mse, top-1 count, top-5 count, rows] as Metrics. */
-export function metricsOf([cosine, mse, top1, top5, count]: NativeScore): Metrics {
-  return { cosine, mse, top1: top1 / count, top5: top5 / count, count };
+/** @internal Throws a RangeError unless `centre` is a [d] float tensor. */
+export function checkCentre(centre: Tensor, d: number): void {
+  if (centre.ndim !== 1 || centre.shape[0] !== d || !isFloating(centre.dtype)) {
+    throw new RangeError(`the centre must be a [${d}] float tensor (the vectors' D), got [${centre.shape}] ${centre.dtype}`);
+  }
+}
+
+const ROWS = 4096;
+
+/**
+ * [D]: the mean of a dataset's target vectors (vectors[targetIndex], raw as stored, a target counted once per row
+ * that has it): the centre of the centred cosine, taken on the train split. Summed in float64 over 4,096 rows at a
+ * time (no [N, D] copy), returned in the vectors' dtype, on their device; the caller owns it.
+ */
+export function targetMean(ds: Dataset): Tensor {
+  const n = ds.size;
+  if (n === 0) throw new RangeError('no rows: the target mean needs at least one');
+  return torch.noGrad(() => torch.tidy(() => {
+    const { vectors, targetIndex } = ds;
+    let sum: Tensor | undefined;
+    for (let s = 0; s < n; s += ROWS) {
+      const part = vectors.indexSelect(0, targetIndex.slice(0, s, Math.min(n, s + ROWS))).double().sum(0);
+      sum = sum ? sum.add(part) : part;
+    }
+    return sum!.div(n).to(vectors.dtype);
+  }));
+}
+
+/** @internal The native job's [cosine, mse, top-1 count, top-5 count, rows, centred?, mrr, median rank] as Metrics. */
+export function metricsOf([cosine, mse, top1, top5, count, centred, mrr, medianRank]: NativeScore): Metrics {
+  return {
+    cosine, ...(centred !== null && { centredCosine: centred }), mse, top1: top1 / count, top5: top5 / count, mrr, medianRank, count,
+  };
+}
+
+/** @internal metricsOf for a job that was given a centre. */
+export function centredMetricsOf(score: NativeScore): CentredMetrics {
+  const m = metricsOf(score);
+  if (m.centredCosine === undefined) throw new Error('internal: a score given a centre came back without its centred cosine');
+  return m as CentredMetrics;
 }

@@ -1,4 +1,5 @@
-// report.html of a training run: loss and cosine per epoch with the baselines as lines, and the summary table.
+// report.html of a training run: loss, cosine and centred cosine per epoch with the baselines as lines, and the
+// summary table (raw and centred cosine, retrieval) of the model and every baseline.
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Module } from '../models/module.js';
 import { renderReport } from './report.js';
@@ -10,7 +11,8 @@ export async function writeReport(path: string, result: FitResult, model: Module
   options: { epochs: number; batchSize: number; lr: number; seed: number }): Promise<string> {
   const h = result.history;
   const base = result.baselines.scores;
-  const lines = (split: 'val') => Object.entries(base).flatMap(([name, s]) => (s?.[split] ? [{ label: `${name} (val)`, value: s[split]!.cosine }] : []));
+  const lines = (split: 'val', metric: 'cosine' | 'centredCosine') =>
+    Object.entries(base).flatMap(([name, s]) => (s?.[split] ? [{ label: `${name} (val)`, value: s[split]![metric] }] : []));
   const html = renderReport({
     title: `lvmtorch: ${model.config.kind} training run`,
     facts: [
@@ -28,11 +30,18 @@ export async function writeReport(path: string, result: FitResult, model: Module
       { id: 'cosine', title: 'Cosine per epoch, against the baselines on val', yLabel: 'cosine', series: [
         { label: 'train cosine', values: h.map((e) => e.train_cosine) },
         { label: 'val cosine', values: h.map((e) => e.val_cosine) },
-      ], lines: lines('val') },
+      ], lines: lines('val', 'cosine') },
+      { id: 'centred', title: 'Centred cosine per epoch (both minus the train targets\' mean), against the baselines on val',
+        yLabel: 'centred cosine', series: [
+          // Absent from entries that a seed-style checkpoint brought in on resume.
+          { label: 'val centred cosine', values: h.map((e) => e.val_centred_cosine ?? null) },
+        ], lines: lines('val', 'centredCosine') },
     ],
     table: {
-      headers: ['', 'val cosine', 'test cosine', 'val MSE', 'val top-1', 'val top-5'],
-      rows: summaryRows(result, model.config.kind).map((r) => [r.name, r.val.cosine, r.test?.cosine ?? '-', r.val.mse, r.val.top1, r.val.top5]),
+      headers: ['', 'val cosine', 'val centred', 'test cosine', 'test centred', 'val MSE', 'val top-1', 'val top-5', 'val MRR',
+        'val median rank'],
+      rows: summaryRows(result, model.config.kind).map((r) => [r.name, r.val.cosine, r.val.centredCosine, r.test?.cosine ?? '-',
+        r.test?.centredCosine ?? '-', r.val.mse, r.val.top1, r.val.top5, r.val.mrr, r.val.medianRank]),
     },
   });
   await writeFileAtomic(path, (fd) => { writeSync(fd, html); });

@@ -19,7 +19,7 @@ import { computeBaselines, type BaselineResult } from './baselines.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import { scoreModel } from './evaluate.js';
-import type { Metrics } from './metrics.js';
+import { targetMean, type CentredMetrics, type Metrics } from './metrics.js';
 import { writeReport } from './run-report.js';
 import { trainStep, type Precision } from './step.js';
 
@@ -97,10 +97,11 @@ export interface BatchLogs {
   samplesPerSecond: number;
 }
 
+/** The centred cosine of each is about the train split's target mean (targetMean), as the baselines' are. */
 export interface SplitScores {
-  val: Metrics;
-  test?: Metrics;
-  train: Metrics;
+  val: CentredMetrics;
+  test?: CentredMetrics;
+  train: CentredMetrics;
 }
 
 export interface FitResult {
@@ -131,6 +132,8 @@ export class Trainer {
   readonly options: Readonly<Required<Omit<TrainerOptions, OptionalKeys>>> & Pick<TrainerOptions, OptionalKeys>;
   readonly weights: CompositeWeights;
   #stop = false;
+  // During fit(): the train split's target mean, which every score of the run is centred on.
+  #centre: Tensor | undefined;
 
   constructor(model: Module, opts: TrainerOptions = {}) {
     const optimizer = opts.optimizer ?? 'adamw';
@@ -160,6 +163,8 @@ export class Trainer {
     try {
       return await this.#fit(splits, warnings);
     } finally {
+      this.#centre?.dispose();
+      this.#centre = undefined;
       if (data instanceof Dataset) for (const d of Object.values(splits)) d.dispose();  // the splits made here
     }
   }
@@ -168,6 +173,7 @@ export class Trainer {
     const o = this.options;
     const cb = o.callbacks ?? {};
     this.#check(splits);
+    this.#centre = targetMean(splits.train);  // once per fit: the model and the baselines are centred on it
     torch.manualSeed(o.seed);
     const params = this.#paramGroups();
     const optimizer = o.optimizer === 'adam'
@@ -183,7 +189,7 @@ export class Trainer {
     if (o.outDir) mkdirSync(o.outDir, { recursive: true });
 
     const evalSplits: Record<string, Dataset> & { val: Dataset } = { val: splits.val, ...(splits.test && { test: splits.test }) };
-    const baselines = o.baselines ?? await computeBaselines(splits.train, evalSplits);
+    const baselines = o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre: this.#centre });
     history.baselines = baselines;
     await cb.onTrainBegin?.({
       epochs: o.epochs, firstEpoch, stepsPerEpoch, baselines, warnings,
@@ -198,11 +204,12 @@ export class Trainer {
       for (let epoch = firstEpoch; epoch <= o.epochs; epoch++) {
         await cb.onEpochBegin?.(epoch);
         const train = await this.#trainEpoch(splits.train, optimizer, scheduler, epoch, cb);
-        const val = await this.score(splits.val);
+        const val = await this.#score(splits.val);
         const entry: HistoryEntry = {
           epoch, train_loss: train.loss, train_cosine: train.cosine, train_loss_info: train.info,
           train_loss_moment: train.moment, train_loss_variance: train.variance, train_loss_cos_mse: train.cosMse,
-          val_loss: val.mse, val_cosine: val.cosine, val_top1: val.top1, val_top5: val.top5, lr: train.lr,
+          val_loss: val.mse, val_cosine: val.cosine, val_centred_cosine: val.centredCosine, val_top1: val.top1,
+          val_top5: val.top5, val_mrr: val.mrr, val_median_rank: val.medianRank, lr: train.lr,
           seconds: train.seconds, samples_per_second: train.samplesPerSecond,
         };
         if (scheduler instanceof ReduceLROnPlateau) scheduler.step(val.mse);
@@ -240,8 +247,8 @@ export class Trainer {
     if (best.epoch > 0) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
     bestState.forEach((t) => t.dispose());
     const scores: SplitScores = {
-      train: await this.score(splits.train), val: await this.score(splits.val),
-      ...(splits.test && { test: await this.score(splits.test) }),
+      train: await this.#score(splits.train), val: await this.#score(splits.val),
+      ...(splits.test && { test: await this.#score(splits.test) }),
     };
     history.scores = scores;
     const result: FitResult = { history: history.entries, best, scores, baselines, stoppedEarly, warnings, files };
@@ -253,9 +260,16 @@ export class Trainer {
     return result;
   }
 
-  /** The model's scores on a dataset (eval mode, no graph), computed on worker threads. */
-  score(ds: Dataset): Promise<Metrics> {
-    return scoreModel(this.model, ds);
+  /**
+   * The model's scores on a dataset (eval mode, no graph), computed on worker threads; the centred cosine about
+   * `opts.centre` where given (fit() centres on the train split's target mean: targetMean(train)).
+   */
+  score(ds: Dataset, opts: { centre?: Tensor } = {}): Promise<Metrics> {
+    return scoreModel(this.model, ds, opts);
+  }
+
+  #score(ds: Dataset): Promise<CentredMetrics> {
+    return scoreModel(this.model, ds, { centre: this.#centre! });
   }
 
   #splits(data: Dataset | Splits, warnings: string[]): Splits {

@@ -151,13 +151,33 @@ Ridge fitRidge(const Rows& train, const Rows& val, const std::vector<double>& gr
   return best;
 }
 
+// Each row's rank [N] (int64): how many of the N targets score strictly higher than its own (ties count in the
+// row's favour), from p [N, D] @ t^T (both normalised) in chunks of rows. The true score is read from the same
+// product, so rounding cannot rank a target above itself.
+at::Tensor ranksOf(const at::Tensor& p, const at::Tensor& t) {
+  const int64_t n = p.size(0);
+  const at::Tensor tt = t.t();
+  at::Tensor sims = at::empty({std::min(kScoreRows, n), n}, p.options());  // one buffer for every chunk
+  at::Tensor ranks = at::empty({n}, p.options().dtype(at::kLong));
+  for (int64_t start = 0; start < n; start += kScoreRows) {
+    const int64_t len = std::min(kScoreRows, n - start);
+    at::Tensor chunk = sims.narrow(0, 0, len);
+    at::mm_out(chunk, p.narrow(0, start, len), tt);
+    at::Tensor own = at::arange(start, start + len, p.options().dtype(at::kLong)).unsqueeze(1);
+    ranks.narrow(0, start, len).copy_(chunk.gt(chunk.gather(1, own)).sum(1));
+  }
+  return ranks;
+}
+
 }  // namespace
 
-Score score(const at::Tensor& predIn, const at::Tensor& targetIn) {
+Score score(const at::Tensor& predIn, const at::Tensor& targetIn, const at::Tensor& centreIn) {
   if (predIn.dim() != 2 || targetIn.dim() != 2 || predIn.sizes() != targetIn.sizes())
     throw std::invalid_argument("pred and target must both be [N, D], got " + shapeOf(predIn) + " and " + shapeOf(targetIn));
   const int64_t n = predIn.size(0);
   if (n == 0) throw std::invalid_argument("no rows to score");
+  if (centreIn.defined() && (centreIn.dim() != 1 || centreIn.size(0) != predIn.size(1)))
+    throw std::invalid_argument("the centre must be [" + std::to_string(predIn.size(1)) + "] (pred's D), got " + shapeOf(centreIn));
   const at::Tensor target = targetIn.detach();
   const at::Tensor p = normalize(predIn.detach(), 1);
   const at::Tensor t = normalize(target, 1);
@@ -165,27 +185,30 @@ Score score(const at::Tensor& predIn, const at::Tensor& targetIn) {
   s.count = n;
   s.cosine = p.mul(t).sum(1).mean().item<double>();
   s.mse = p.sub(target).square().mean().item<double>();
-  const at::Tensor tt = t.t();
-  at::Tensor sims = at::empty({std::min(kScoreRows, n), n}, p.options());  // one buffer for every chunk
-  for (int64_t start = 0; start < n; start += kScoreRows) {
-    const int64_t len = std::min(kScoreRows, n - start);
-    at::Tensor chunk = sims.narrow(0, 0, len);
-    at::mm_out(chunk, p.narrow(0, start, len), tt);
-    // Rank = how many targets score strictly higher than the true one (ties count in the row's favour). The true
-    // score is read from the same product, so rounding cannot rank a target above itself.
-    at::Tensor own = at::arange(start, start + len, p.options().dtype(at::kLong)).unsqueeze(1);
-    at::Tensor rank = chunk.gt(chunk.gather(1, own)).sum(1);
-    s.top1 += rank.eq(0).sum().item<int64_t>();
-    s.top5 += rank.lt(5).sum().item<int64_t>();
+  if (centreIn.defined()) {
+    // The normalised prediction (what cosine and mse judge) and the raw target, both moved by the same centre.
+    const at::Tensor c = centreIn.detach().to(target.device());
+    s.centredCosine = normalize(p.sub(c), 1).mul(normalize(target.sub(c), 1)).sum(1).mean().item<double>();
+    s.centred = true;
   }
+  const at::Tensor ranks = ranksOf(p, t);
+  s.top1 = ranks.eq(0).sum().item<int64_t>();
+  s.top5 = ranks.lt(5).sum().item<int64_t>();
+  s.mrr = ranks.to(at::kDouble).add(1).reciprocal().mean().item<double>();
+  s.medianRank = ranks.median().item<int64_t>() + 1;
   return s;
 }
 
-Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>& splits, const std::vector<double>& grid) {
+Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>& splits, const std::vector<double>& grid,
+                    const at::Tensor& centre) {
   checkRows(train, "train", nullptr);
   checkRows(val, "val", &train);
   for (const Rows& r : splits) checkRows(r, "a split", &train);
   if (grid.empty()) throw std::invalid_argument("the ridge grid is empty");
+  if (!centre.defined()) throw std::invalid_argument("no centre given: the train targets' mean, [D]");
+  if (centre.dim() != 1 || centre.size(0) != train.vectors.size(1))
+    throw std::invalid_argument("the centre must be [" + std::to_string(train.vectors.size(1)) + "] (the vectors' D), got " +
+                                shapeOf(centre));
   const int64_t last = train.contextIndex.size(1) - 1;
   // The normalised mean of the train targets, predicted for every row.
   const at::Tensor mean = normalize(targets(train).mean({0}), 0);
@@ -195,10 +218,10 @@ Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>&
   for (const Rows& r : splits) {
     const at::Tensor y = targets(r);
     std::vector<Score> scores;
-    scores.push_back(score(mean.unsqueeze(0).expand({r.size(), mean.size(0)}), y));
-    scores.push_back(score(r.vectors.index_select(0, r.contextIndex.select(1, last)), y));  // copy-last
-    scores.push_back(score(applyRidge(r, ridge), y));
-    if (r.oracle.defined()) scores.push_back(score(r.oracle, y));
+    scores.push_back(score(mean.unsqueeze(0).expand({r.size(), mean.size(0)}), y, centre));
+    scores.push_back(score(r.vectors.index_select(0, r.contextIndex.select(1, last)), y, centre));  // copy-last
+    scores.push_back(score(applyRidge(r, ridge), y, centre));
+    if (r.oracle.defined()) scores.push_back(score(r.oracle, y, centre));
     out.scores.push_back(std::move(scores));
   }
   return out;

@@ -11,15 +11,23 @@ namespace lvm::train {
 
 struct Score {
   double cosine = 0;  // mean cosine of each prediction with its target
-  double mse = 0;     // mean((normalize(pred) - target)^2): the seed's val_loss
-  int64_t top1 = 0;   // rows whose true target is the most similar of all targets
-  int64_t top5 = 0;   // rows whose true target is among the 5 most similar
+  // Mean cos(normalize(pred) - centre, target - centre), where a centre was given (the train targets' mean, raw):
+  // predicting the mean direction scores about 0 here, whatever the raw cosine.
+  double centredCosine = 0;
+  bool centred = false;  // whether centredCosine was computed
+  double mse = 0;        // mean((normalize(pred) - target)^2): the seed's val_loss
+  // A row's rank: how many of the N targets are strictly more similar to its prediction than its own target.
+  int64_t top1 = 0;       // rows of rank 0
+  int64_t top5 = 0;       // rows of rank < 5
+  double mrr = 0;         // mean of 1 / (rank + 1)
+  int64_t medianRank = 0; // the lower median of rank + 1 (1-based; torch.median's choice for even N)
   int64_t count = 0;
 };
 
-// pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets. Throws
-// std::invalid_argument for shapes that differ or no rows.
-Score score(const at::Tensor& pred, const at::Tensor& target);
+// pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets; the centred cosine
+// where centre ([D]) is defined. Throws std::invalid_argument for shapes that differ, no rows, or a centre that
+// is not [D].
+Score score(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& centre = at::Tensor());
 
 // A dataset's rows as lib/data/dataset.ts keeps them: row i's context is vectors[contextIndex[i]] ([T, D]), its
 // target vectors[targetIndex[i]]; oracle [N, D] where the data has one.
@@ -36,8 +44,10 @@ struct Baselines {
 };
 
 // Fits the baselines on train (the ridge strength: the grid's value with the best val cosine, relative to the mean
-// eigenvalue of the centred Gram matrix) and scores them on each split. Throws std::invalid_argument for rows
-// that do not fit together.
-Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>& splits, const std::vector<double>& grid);
+// eigenvalue of the centred Gram matrix) and scores them on each split, the centred cosine about `centre` ([D]:
+// the caller passes the train targets' mean, the one it centres the model's scores on). Throws
+// std::invalid_argument for rows that do not fit together or a centre that is not [D].
+Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>& splits, const std::vector<double>& grid,
+                    const at::Tensor& centre);
 
 }  // namespace lvm::train

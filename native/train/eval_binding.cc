@@ -1,9 +1,11 @@
 // Scoring and the baselines from JS (lib/train/metrics.ts, lib/train/baselines.ts), each one job on a libuv worker
 // thread (native/promise_worker.h), so the event loop stays free while they compute:
-//   scoreAsync(pred, target) -> Promise<[cosine, mse, top1 count, top5 count, rows]>
-//   baselinesAsync(train, val, splits, grid) -> Promise<[lambda, per split [mean, copy-last, ridge, oracle?]]>
-//     where train, val and each split are [vectors, contextIndex, targetIndex, oracle?] and each score is
-//     [cosine, mse, top1 count, top5 count, rows].
+//   scoreAsync(pred, target, centre?) -> Promise<score>
+//   baselinesAsync(train, val, splits, grid, centre) -> Promise<[lambda, per split [mean, copy-last, ridge, oracle?]]>
+//     where train, val and each split are [vectors, contextIndex, targetIndex, oracle?], centre is [D] (the train
+//     targets' mean) and each score is
+//     [cosine, mse, top1 count, top5 count, rows, centred cosine (null without a centre), mrr, median rank].
+//   The first five are the layout before the centred cosine and the ranks were added; the new ones come after.
 // The jobs hold their own references to the tensors: disposing them from JS meanwhile frees nothing they use.
 #include <ATen/core/grad_mode.h>
 
@@ -22,50 +24,61 @@ namespace lvm {
 namespace {
 
 Napi::Array fromScore(Napi::Env env, const train::Score& s) {
-  auto out = Napi::Array::New(env, 5);
+  auto out = Napi::Array::New(env, 8);
   out.Set(0u, s.cosine);
   out.Set(1u, s.mse);
   out.Set(2u, static_cast<double>(s.top1));
   out.Set(3u, static_cast<double>(s.top5));
   out.Set(4u, static_cast<double>(s.count));
+  if (s.centred) {
+    out.Set(5u, s.centredCosine);
+  } else {
+    out.Set(5u, env.Null());
+  }
+  out.Set(6u, s.mrr);
+  out.Set(7u, static_cast<double>(s.medianRank));
   return out;
 }
 
 class ScoreWorker : public PromiseWorker {
  public:
-  ScoreWorker(Napi::Env env, at::Tensor pred, at::Tensor target)
-      : PromiseWorker(env, "lvmtorch.scoreAsync"), pred_(std::move(pred)), target_(std::move(target)) {}
+  // centre: undefined for none.
+  ScoreWorker(Napi::Env env, at::Tensor pred, at::Tensor target, at::Tensor centre)
+      : PromiseWorker(env, "lvmtorch.scoreAsync"), pred_(std::move(pred)), target_(std::move(target)), centre_(std::move(centre)) {}
 
  protected:
   void compute() override {
     // Not needed after: let a dispose() that came meanwhile free them.
-    at::Tensor pred = std::move(pred_), target = std::move(target_);
+    at::Tensor pred = std::move(pred_), target = std::move(target_), centre = std::move(centre_);
     at::NoGradGuard noGrad;  // grad mode is per thread
-    result_ = train::score(pred, target);
+    result_ = train::score(pred, target, centre);
   }
 
   Napi::Value resolve(Napi::Env env) override { return fromScore(env, result_); }
 
  private:
-  at::Tensor pred_, target_;
+  at::Tensor pred_, target_, centre_;
   train::Score result_;
 };
 
 class BaselinesWorker : public PromiseWorker {
  public:
-  BaselinesWorker(Napi::Env env, train::Rows train, train::Rows val, std::vector<train::Rows> splits, std::vector<double> grid)
+  BaselinesWorker(Napi::Env env, train::Rows train, train::Rows val, std::vector<train::Rows> splits, std::vector<double> grid,
+                  at::Tensor centre)
       : PromiseWorker(env, "lvmtorch.baselinesAsync"),
         train_(std::move(train)),
         val_(std::move(val)),
         splits_(std::move(splits)),
-        grid_(std::move(grid)) {}
+        grid_(std::move(grid)),
+        centre_(std::move(centre)) {}
 
  protected:
   void compute() override {
     train::Rows train = std::move(train_), val = std::move(val_);
     std::vector<train::Rows> splits = std::move(splits_);
+    at::Tensor centre = std::move(centre_);
     at::NoGradGuard noGrad;
-    result_ = train::baselines(train, val, splits, grid_);
+    result_ = train::baselines(train, val, splits, grid_, centre);
   }
 
   Napi::Value resolve(Napi::Env env) override {
@@ -85,6 +98,7 @@ class BaselinesWorker : public PromiseWorker {
   train::Rows train_, val_;
   std::vector<train::Rows> splits_;
   std::vector<double> grid_;
+  at::Tensor centre_;
   train::Baselines result_;
 };
 
@@ -102,7 +116,8 @@ train::Rows readRows(Napi::Value v, const char* what) {
 }
 
 Napi::Value scoreAsync(const Napi::CallbackInfo& info) {
-  return (new ScoreWorker(info.Env(), unwrap(info[0], "pred"), unwrap(info[1], "target")))->queue();
+  at::Tensor centre = info[2].IsUndefined() || info[2].IsNull() ? at::Tensor() : unwrap(info[2], "centre");
+  return (new ScoreWorker(info.Env(), unwrap(info[0], "pred"), unwrap(info[1], "target"), std::move(centre)))->queue();
 }
 
 Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
@@ -116,7 +131,9 @@ Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
   auto g = info[3].As<Napi::Array>();
   std::vector<double> grid;
   for (uint32_t i = 0; i < g.Length(); ++i) grid.push_back(toDouble(g.Get(i), "grid"));
-  return (new BaselinesWorker(info.Env(), std::move(train), std::move(val), std::move(splits), std::move(grid)))->queue();
+  at::Tensor centre = unwrap(info[4], "centre");
+  return (new BaselinesWorker(info.Env(), std::move(train), std::move(val), std::move(splits), std::move(grid),
+                              std::move(centre)))->queue();
 }
 
 }  // namespace
