@@ -80,6 +80,53 @@ describe.skipIf(missing)('against the seed classes in PyTorch', () => {
   });
 });
 
+// ridgeContext: the model's output plus a fixed linear map of the flattened context (the Trainer's residual over
+// ridge), against the seed class with the same buffers added in PyTorch.
+describe.skipIf(missing)('a model with a ridge residual (ridgeContext)', () => {
+  torch.manualSeed(5);
+  const kinds = ['gru', 'lstm', 'transformer'] as const;
+  const nets = Object.fromEntries(kinds.map((k) => [k, models[k]({ ...SMALL, ridgeContext: 5 })]));
+  const x = torch.randn([3, 5, 12]);
+  const w = torch.randn([3, 10]);
+  for (const k of kinds) {
+    const sd = nets[k].stateDict();
+    nets[k].loadStateDict({ ...sd, 'ridge.weight': torch.randn([10, 60]).mul(0.3), 'ridge.bias': torch.randn([10]) });
+  }
+  let ran = false;
+
+  it('runs the reference', async () => {
+    for (const k of kinds) await saveTorchFile({ state_dict: nets[k].stateDict(), x, w }, join(dir, `ridge-${k}-in.pt`));
+    runPython('models_reference.py', {
+      dir, jobs: kinds.map((k) => ({ job: 'forward', kind: k, config: nets[k].config, file: `ridge-${k}-in.pt`, out: `ridge-${k}-out.pt` })),
+    });
+    ran = true;
+  });
+
+  it.each(kinds)('%s: outputs and gradients as in PyTorch; the ridge is buffers, not parameters', (k) => {
+    expect(ran).toBe(true);
+    const m = nets[k].eval();
+    expect(m.namedParameters().map(([n]) => n)).not.toContain('ridge.weight');
+    expect(Object.keys(m.stateDict()).slice(-2)).toEqual(['ridge.weight', 'ridge.bias']);
+    const { raw, normalised } = m.forward(x, { raw: true });
+    for (const p of m.parameters()) p.grad = null;
+    raw.mul(w).sum().backward();
+    const want = loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, `ridge-${k}-out.pt`));
+    expectClose(raw, want.raw, 'raw');
+    expectClose(normalised, want.cos, 'normalised');
+    for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
+  });
+
+  it('rebuilds from its state dict with fromCheckpoint; refuses another context length and latent_mamba', () => {
+    const back = models.fromCheckpoint(nets.gru.stateDict());
+    expect(back.config.ridgeContext).toBe(5);
+    expectClose(back.eval().predict(x), nets.gru.eval().predict(x), 'predict after fromCheckpoint');
+    expect(() => back.predict(torch.randn([3, 4, 12]))).toThrow(/x must be \[batch, 5, 12\] \(the ridge reads 5 context vectors\), got \[3, 4, 12\]/);
+    expect(() => models.latentMamba({ ridgeContext: 5 })).toThrow(/latent_mamba has no ridge residual/);
+    expect(() => models.gru({ ridgeContext: -1 })).toThrow(/ridgeContext must be >= 0/);
+    back.dispose();
+  });
+});
+
 // The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/models/gru_layer.cc,
 // lstm_layer.cc): their corners (one step, one row, a longer context, layers of other widths) against PyTorch.
 describe.skipIf(missing)('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => {

@@ -97,7 +97,7 @@ export function fromCheckpoint(ckpt: Record<string, unknown>, opts: FromCheckpoi
     if (outputDim !== undefined) sizes.outputDim = outputDim;
   }
   const model = make(kind, {
-    ...sizes, ...pick(saved, ['dropout', 'heads', 'chunkSize']), ...headsFromArgs(args),
+    ...sizes, ...ridgeContextOf(sd, sizes), ...pick(saved, ['dropout', 'heads', 'chunkSize']), ...headsFromArgs(args),
   });
   try {
     model.loadStateDict(sd, { strict: true });
@@ -106,6 +106,17 @@ export function fromCheckpoint(ckpt: Record<string, unknown>, opts: FromCheckpoi
     throw e;
   }
   return model;
+}
+
+// A model trained as a residual over ridge (the trainer's `residual: 'ridge'`) has ridge.weight [outputDim, T * inputDim].
+function ridgeContextOf(sd: Record<string, unknown>, sizes: ModelOptions): ModelOptions {
+  const w = sd['ridge.weight'];
+  if (!(w instanceof Tensor)) return {};
+  const t = w.shape[1] / sizes.inputDim!;
+  if (w.ndim !== 2 || !Number.isInteger(t) || t < 1) {
+    throw new Error(`fromCheckpoint(): ridge.weight has shape [${w.shape.join(', ')}], not [outputDim, T * ${sizes.inputDim}]`);
+  }
+  return { ridgeContext: t };
 }
 
 function inferKind(sd: Record<string, unknown>): ModelKind {

@@ -43,6 +43,13 @@ export interface ModelConfig {
   headdim?: number;
   ngroups?: number;
   chunkSize?: number;
+  /**
+   * Set: the model learns the residual over a fixed linear predictor of its flattened context of this many
+   * vectors (not latent_mamba). Its weights are the buffers ridge.weight [outputDim, ridgeContext x inputDim] and
+   * ridge.bias [outputDim] (zeros until set; the Trainer's `residual: 'ridge'` loads the ridge regression fitted on
+   * the train split), added to the head's output before it is normalised; inputs must then have this context.
+   */
+  ridgeContext?: number;
 }
 
 export interface LoadStateDictOptions {
@@ -97,7 +104,8 @@ export class Module {
    * loop runs on meanwhile. Resolves with what predict() gives (exactly) on a model in eval mode; with raw, the
    * head's output too. Bad input (shape, dtype, device, a disposed tensor) rejects with the error forward() throws.
    *
-   * Any number may be in flight on one model (the forwards only read it, and run side by side). While any is:
+   * Any number may be in flight on one model (the forwards only read it; they run one after another on the compute
+   * thread, native/compute_thread.h). While any is:
    * the model's native train/eval flag is eval (`training` still says what train()/eval() last asked, and takes
    * effect when the last call settles), a training-mode forward(), to(), loadStateDict() and trainStep() throw,
    * and dispose() frees the module only once the running calls end (they resolve normally). Writing into

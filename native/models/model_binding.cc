@@ -51,6 +51,7 @@ models::Config readConfig(Napi::Value kind, Napi::Value v) {
   size("headdim", c.headdim);
   size("ngroups", c.ngroups);
   size("chunkSize", c.chunkSize);
+  if (o.Has("ridgeContext") && !o.Get("ridgeContext").IsUndefined()) c.ridgeContext = toInt(o.Get("ridgeContext"), "ridgeContext");
   if (o.Has("dropout")) c.dropout = toDouble(o.Get("dropout"), "dropout");
   return c;
 }

@@ -11,6 +11,13 @@ void Predictor::registerHead(int64_t d, int64_t outputDim) {
   head_ = register_module("head", torch::nn::Sequential(torch::nn::Linear(d, d), torch::nn::GELU(),
                                                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})),
                                                         torch::nn::Linear(d, outputDim)));
+  const int64_t t = config_.ridgeContext;
+  if (t > 0) {
+    // Zeros until the trainer loads the fitted ridge; buffers, so no optimiser or weight decay moves them.
+    auto ridge = register_module("ridge", std::make_shared<torch::nn::Module>());
+    ridgeWeight_ = ridge->register_buffer("weight", torch::zeros({outputDim, t * config_.inputDim}));
+    ridgeBias_ = ridge->register_buffer("bias", torch::zeros({outputDim}));
+  }
 }
 
 Output Predictor::predictFromLast(const at::Tensor& hidden) {
@@ -22,6 +29,11 @@ Output Predictor::predict(const at::Tensor& x) {
   if (x.dim() != 3 || x.size(2) != config_.inputDim || x.size(1) < 1) {
     throw std::invalid_argument("x must be [batch, context, " + std::to_string(config_.inputDim) + "], got " + shapeOf(x));
   }
+  if (ridgeWeight_.defined() && x.size(1) != config_.ridgeContext) {
+    throw std::invalid_argument("x must be [batch, " + std::to_string(config_.ridgeContext) + ", " +
+                                std::to_string(config_.inputDim) + "] (the ridge reads " +
+                                std::to_string(config_.ridgeContext) + " context vectors), got " + shapeOf(x));
+  }
   const at::Tensor p = parameters(/*recurse=*/true).front();
   if (x.scalar_type() != p.scalar_type()) {
     throw std::invalid_argument(std::string("x is ") + c10::toString(x.scalar_type()) + " but the model is " +
@@ -31,7 +43,10 @@ Output Predictor::predict(const at::Tensor& x) {
     throw std::invalid_argument("x is on " + x.device().str() + " but the model is on " + p.device().str() +
                                 ": move one of them with to()");
   }
-  return forward(x);
+  Output out = forward(x);
+  if (!ridgeWeight_.defined()) return out;
+  at::Tensor raw = at::addmm(out.raw, x.reshape({x.size(0), -1}), ridgeWeight_.t()).add_(ridgeBias_);
+  return {raw, normalize(raw, -1)};
 }
 
 namespace {
@@ -45,6 +60,10 @@ void checkSizes(const Config& c) {
   positive(c.dModel, "dModel");
   positive(c.numLayers, "numLayers");
   if (!(c.dropout >= 0 && c.dropout < 1)) throw std::invalid_argument("dropout must be in [0, 1)");
+  if (c.ridgeContext < 0) throw std::invalid_argument("ridgeContext must be >= 0, got " + std::to_string(c.ridgeContext));
+  if (c.ridgeContext > 0 && c.kind == "latent_mamba") {
+    throw std::invalid_argument("latent_mamba has no ridge residual (its head is the seed server's)");
+  }
 }
 
 }  // namespace

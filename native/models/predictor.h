@@ -21,6 +21,10 @@ struct Config {
   double dropout = 0.1;
   // mamba2 only: mamba_ssm's Mamba2 defaults (d_state, d_conv, expand, headdim, ngroups, chunk_size).
   int64_t dState = 128, dConv = 4, expand = 2, headdim = 64, ngroups = 1, chunkSize = 256;
+  // > 0: the model learns the residual over a fixed linear predictor of its flattened context of this many steps
+  // (ridge regression, fitted by the trainer): the buffers ridge.weight [outputDim, ridgeContext * inputDim] and
+  // ridge.bias [outputDim], registered after the head, whose output they are added to (not latent_mamba).
+  int64_t ridgeContext = 0;
 };
 
 struct Output {
@@ -32,19 +36,20 @@ class Predictor : public torch::nn::Module {
  public:
   explicit Predictor(Config config) : config_(std::move(config)) {}
 
-  // Checks x ([B, T, inputDim], the parameters' dtype and device), then runs forward().
+  // Checks x ([B, T, inputDim], the parameters' dtype and device), then runs forward() (plus the ridge, if any).
   Output predict(const at::Tensor& x);
   const Config& config() const { return config_; }
 
  protected:
   virtual Output forward(const at::Tensor& x) = 0;
-  // Registers `head` last, as the Python classes do, so state dicts list it last.
+  // Registers `head` last, as the Python classes do, so state dicts list it last (then the ridge buffers, if any).
   void registerHead(int64_t d, int64_t outputDim);
   Output predictFromLast(const at::Tensor& hidden);  // hidden [B, T, d]: the head reads step T-1
 
  private:
   Config config_;
   torch::nn::Sequential head_{nullptr};
+  at::Tensor ridgeWeight_, ridgeBias_;  // undefined unless config_.ridgeContext > 0
 };
 
 // Throws std::invalid_argument naming a bad kind or size.

@@ -106,8 +106,19 @@ class LatentMamba(nn.Module):  # the seed server's model, as its source has it
         return self.output_head(last_h)   # [batch, d_input]
 
 
+class RidgeBuffers(nn.Module):
+    """lvmtorch's ridgeContext: a fixed linear map of the flattened context, added to the head's output."""
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.register_buffer('weight', torch.zeros(n_out, n_in))
+        self.register_buffer('bias', torch.zeros(n_out))
+
+
 def outputs(model, kind, c, x):
     """(raw, normalised) as lvmtorch defines them; for LatentMamba, what the seed server computes."""
+    if hasattr(model, 'ridge'):
+        raw = model(x)[0] + F.linear(x.flatten(1), model.ridge.weight, model.ridge.bias)
+        return raw, F.normalize(raw, p=2, dim=-1)
     if kind == 'latent_mamba':
         raw = model(x)
         return raw, F.normalize(raw[:, :c['outputDim']], p=2, dim=-1)
@@ -115,6 +126,13 @@ def outputs(model, kind, c, x):
 
 
 def build(kind, c):
+    model = build_seed(kind, c)
+    if c.get('ridgeContext'):
+        model.ridge = RidgeBuffers(c['ridgeContext'] * c['inputDim'], c['outputDim'])
+    return model
+
+
+def build_seed(kind, c):
     if kind == 'latent_mamba':
         return LatentMamba(c['inputDim'], c['dModel'], c['numLayers'], c['dropout'])
     if kind == 'gru':
