@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { computeBaselines, datasets, saveTorchFile, scorePredictions, targetMean, torch, Tensor } from '../dist/index.js';
+import { computeBaselines, datasets, fitRidge, saveTorchFile, scorePredictions, targetMean, torch, Tensor } from '../dist/index.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
@@ -74,6 +74,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
   const small = make(30);
   let py: {
     metrics: Record<string, number>; mean: Record<string, number>; copyLast: Record<string, number>; ridge: number[];
+    contextMean: Record<string, number>; ridgePredictions: string[];
     ties: Record<string, number>; trainMean: number[]; centred: Record<string, Record<string, number>>;
     ridgeWide: number[]; ridgeSmall: number[];
     solve: string; cholesky: string; choleskySolve: string;
@@ -131,10 +132,11 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     expect(mu.double().sub(want).abs().max().item()).toBeLessThan(1e-6);
   });
 
-  it('mean, copy-last and ridge (strength chosen on val) score as the formulas do', async () => {
+  it('mean, copy-last, context-mean and ridge (strength chosen on val) score as the formulas do', async () => {
     const r = await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
     expect(r.scores.mean!.val.cosine).toBeCloseTo(py.mean.cosine, 5);
     expect(r.scores['copy-last']!.val.cosine).toBeCloseTo(py.copyLast.cosine, 5);
+    expect(r.scores['context-mean']!.val.cosine).toBeCloseTo(py.contextMean.cosine, 5);
     expect(Math.abs(r.scores['copy-last']!.val.top5 - py.copyLast.top5)).toBeLessThanOrEqual(1 / 150);  // float32 data: one near-tie may flip
     const best = Math.max(...py.ridge);
     expect(r.scores.ridge!.val.cosine).toBeCloseTo(best, 5);
@@ -147,7 +149,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
   it('every baseline\'s centred cosine about the train targets\' mean, MRR and median rank, as PyTorch\'s', async () => {
     const r = await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
     const chosen = `ridge${[1e-3, 1e-2, 1e-1, 1].indexOf(r.ridgeLambda)}`;
-    for (const [ours, theirs] of [['mean', 'mean'], ['copy-last', 'copyLast'], ['ridge', chosen]] as const) {
+    for (const [ours, theirs] of [['mean', 'mean'], ['copy-last', 'copyLast'], ['context-mean', 'contextMean'], ['ridge', chosen]] as const) {
       const got = r.scores[ours]!.val;
       const want = py.centred[theirs];
       expect(got.centredCosine, ours).toBeCloseTo(want.centredCosine, 5);  // float32 data and centre; float64 there
@@ -161,6 +163,18 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     // The centre given explicitly is the one used by default.
     const mu = targetMean(rowsOf(train.x, train.y));
     expect(await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) }, { centre: mu })).toEqual(r);
+  });
+
+  it('fitRidge gives the chosen ridge as a linear map whose predictions are PyTorch\'s', async () => {
+    const { weight, bias, lambda } = await fitRidge(rowsOf(train.x, train.y), rowsOf(val.x, val.y));
+    const i = [1e-3, 1e-2, 1e-1, 1].indexOf(lambda);
+    expect(i).toBe(py.ridge.indexOf(Math.max(...py.ridge)));
+    const [n, t, d] = val.x.shape;
+    expect([weight.shape, bias.shape, weight.dtype]).toEqual([[d, t * d], [d], 'float32']);
+    const ours = val.x.reshape([n, t * d]).matmul(weight.t()).add(bias).double();
+    const diff = ours.sub(fromBase64(py.ridgePredictions[i], [n, d])).abs().max().item() as number;
+    expect(diff).toBeLessThan(1e-4);  // float32 map and data; float64 there
+    for (const x of [weight, bias, ours]) x.dispose();
   });
 
   it('ridge over several row chunks and Gram blocks, and in the kernel form for fewer rows than p', async () => {

@@ -117,6 +117,31 @@ describe('a run', () => {
   });
 });
 
+describe('a residual over ridge (ridgeContext)', () => {
+  it('starts from the ridge baseline (at lr 1e-12 it scores as ridge does), and its checkpoint rebuilds with the ridge', async () => {
+    const out = newDir();
+    torch.manualSeed(6);
+    const model = models.gru({ ...TINY, ridgeContext: 5 });
+    const r = await new Trainer(model, { epochs: 1, batchSize: 16, lr: 1e-12, outDir: out }).fit(data);
+    const ridge = r.baselines.scores.ridge!;
+    expect(r.scores.val.cosine).toBeCloseTo(ridge.val.cosine, 5);
+    expect(r.scores.val.centredCosine).toBeCloseTo(ridge.val.centredCosine, 5);
+    expect(r.scores.test!.cosine).toBeCloseTo(ridge.test!.cosine, 5);
+    const ckpt = await load<Record<string, unknown>>(join(out, 'best_model.pt'));
+    const back = models.fromCheckpoint(ckpt);
+    expect(back.config.ridgeContext).toBe(5);
+    const x = data.batch([0, 1, 2]).x;
+    expect(back.eval().predict(x).sub(model.eval().predict(x)).abs().max().item()).toBeLessThan(1e-6);
+    for (const m of [model, back]) m.dispose();
+  });
+
+  it('refuses data whose windows are not the ridge\'s length', async () => {
+    const model = models.gru({ ...TINY, ridgeContext: 4 });
+    await expect(new Trainer(model, { epochs: 1 }).fit(data)).rejects.toThrow(/the model's ridge reads 4 context vectors but the data's windows have 5/);
+    model.dispose();
+  });
+});
+
 describe('lvmtorch eval', () => {
   it('scores a checkpoint on the documents it did not see, as the Trainer did, against the baselines', async () => {
     const out = newDir();

@@ -11,7 +11,7 @@ import { formatSummary } from '../train/summary.js';
 export function evalCommand(): Command {
   return new Command('eval')
     .description('score a checkpoint on held-out documents (raw and centred cosine, retrieval top-1/top-5, MRR, median rank) ' +
-      'against the global-mean, copy-last, ridge (and oracle) baselines')
+      'against the global-mean, copy-last, context-mean, ridge (and oracle) baselines')
     .requiredOption('--checkpoint <file>', 'a checkpoint (best_model.pt), ours or a seed-style one')
     .option('--data <file>', 'a .npz in the seed\'s layout; default: the built-in synthetic corpus')
     .option('--seed <n>', 'the split\'s seed (default: the checkpoint\'s args.seed, else 0)', (v) => Number(v))

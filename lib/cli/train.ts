@@ -30,6 +30,7 @@ interface TrainFlags {
   layers?: number;
   heads?: number;
   dropout?: number;
+  residual: 'none' | 'ridge';
   device: string;
   out?: string;
   seed: number;
@@ -54,7 +55,7 @@ const num = (name: string) => (v: string) => {
 export function trainCommand(): Command {
   return new Command('train')
     .description('train a latent vector model; prints every epoch and, at the end, the model against the ' +
-      'baselines (global mean, copy-last, ridge, and the oracle on the built-in data) on held-out documents')
+      'baselines (global mean, copy-last, context mean, ridge, and the oracle on the built-in data) on held-out documents')
     .option('--data <file>', 'a .npz in the seed\'s layout (context_sequences, target_vectors[, doc_ids]) or an ordered ' +
       'vectors file (vectors [N, D], doc_ids [N]: windows are cut here); default: the built-in synthetic corpus')
     .option('--context <n>', 'context vectors per window, for an ordered vectors file', int('--context'), 5)
@@ -74,6 +75,8 @@ export function trainCommand(): Command {
     .option('--layers <n>', 'layers (default: the seed\'s for the architecture)', int('--layers'))
     .option('--heads <n>', 'attention heads (transformer)', int('--heads'))
     .option('--dropout <p>', 'dropout', num('--dropout'))
+    .addOption(new Option('--residual <base>', 'ridge: the model learns the residual over the ridge baseline (fitted on ' +
+      'train, kept in the checkpoint as ridge.weight / ridge.bias) and starts from its predictions').choices(['none', 'ridge']).default('none'))
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--out <dir>', 'where best_model.pt, final_model.pt, training_history.json and report.html go ' +
       '(default artifacts/lvm/models/<model>)')
@@ -87,7 +90,7 @@ export function trainCommand(): Command {
       if (flags.threads) torch.setNumThreads(flags.threads);
       torch.manualSeed(flags.seed);
       const data = await loadData(flags);
-      const model = makeModel(flags, data.dim);
+      const model = makeModel(flags, data.dim, data.context);
       if (flags.device !== 'cpu') model.to(flags.device as torch.Device);
       if (flags.device !== 'cpu') data.to(flags.device as torch.Device);
       const out = flags.out ?? `artifacts/lvm/models/${flags.model}`;
@@ -112,8 +115,9 @@ async function loadData(flags: TrainFlags): Promise<Dataset> {
   return datasets.synthetic({ seed: flags.seed });
 }
 
-function makeModel(flags: TrainFlags, inputDim: number) {
+function makeModel(flags: TrainFlags, inputDim: number, context: number) {
   const opts: models.ModelOptions = { inputDim, outputDim: inputDim };
+  if (flags.residual === 'ridge') opts.ridgeContext = context;
   if (flags.dModel !== undefined) opts.dModel = flags.dModel;
   if (flags.layers !== undefined) opts.numLayers = flags.layers;
   if (flags.heads !== undefined) opts.heads = flags.heads;

@@ -15,7 +15,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { CosineWarmupLR, ReduceLROnPlateau } from '../optim/schedulers.js';
 import type { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
-import { computeBaselines, type BaselineResult } from './baselines.js';
+import { computeBaselines, fitRidge, type BaselineResult } from './baselines.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import { scoreModel } from './evaluate.js';
@@ -173,6 +173,7 @@ export class Trainer {
     const o = this.options;
     const cb = o.callbacks ?? {};
     this.#check(splits);
+    if (this.model.config.ridgeContext && !o.resume) await this.#startFromRidge(splits);
     this.#centre = targetMean(splits.train);  // once per fit: the model and the baselines are centred on it
     torch.manualSeed(o.seed);
     const params = this.#paramGroups();
@@ -297,6 +298,25 @@ export class Trainer {
     validate(splits.train, { batchSize: o.batchSize, name: 'train' });
     validate(splits.val, { name: 'val' });
     if (splits.test) validate(splits.test, { name: 'test' });
+  }
+
+  // A model with ridgeContext learns the residual over the ridge baseline: its ridge buffers get the ridge fitted on
+  // train (strength chosen on val, as the baseline's) and its head's last layer starts at zero, so that the first
+  // epoch starts from exactly the ridge baseline's predictions.
+  async #startFromRidge(splits: Splits): Promise<void> {
+    const t = this.model.config.ridgeContext!;
+    if (splits.train.context !== t) {
+      throw new RangeError(`the model's ridge reads ${t} context vectors but the data's windows have ${splits.train.context}`);
+    }
+    const { weight, bias } = await fitRidge(splits.train, splits.val);
+    const sd = this.model.stateDict();
+    const zeros = { 'head.3.weight': torch.zerosLike(sd['head.3.weight']), 'head.3.bias': torch.zerosLike(sd['head.3.bias']) };
+    for (const x of Object.values(sd)) x.dispose();
+    try {
+      this.model.loadStateDict({ 'ridge.weight': weight, 'ridge.bias': bias, ...zeros }, { strict: false });
+    } finally {
+      for (const x of [weight, bias, ...Object.values(zeros)]) x.dispose();
+    }
   }
 
   #scheduler(optimizer: Optimizer<AdamOptions>, stepsPerEpoch: number): ReduceLROnPlateau | CosineWarmupLR | undefined {

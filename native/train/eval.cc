@@ -55,6 +55,16 @@ struct Ridge {
   double lambda = 0;
 };
 
+// The mean of each row's context vectors [N, D], in chunks of rows.
+at::Tensor contextMean(const Rows& r) {
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < r.size(); start += kRows) {
+    const int64_t len = std::min(kRows, r.size() - start);
+    parts.push_back(contexts(r, start, len).view({len, r.contextIndex.size(1), -1}).mean({1}));
+  }
+  return at::cat(parts);
+}
+
 at::Tensor applyRidge(const Rows& r, const Ridge& ridge) {
   std::vector<at::Tensor> parts;
   for (int64_t start = 0; start < r.size(); start += kRows) {
@@ -220,11 +230,21 @@ Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>&
     std::vector<Score> scores;
     scores.push_back(score(mean.unsqueeze(0).expand({r.size(), mean.size(0)}), y, centre));
     scores.push_back(score(r.vectors.index_select(0, r.contextIndex.select(1, last)), y, centre));  // copy-last
+    scores.push_back(score(contextMean(r), y, centre));
     scores.push_back(score(applyRidge(r, ridge), y, centre));
     if (r.oracle.defined()) scores.push_back(score(r.oracle, y, centre));
     out.scores.push_back(std::move(scores));
   }
   return out;
+}
+
+LinearMap ridgeMap(const Rows& train, const Rows& val, const std::vector<double>& grid) {
+  checkRows(train, "train", nullptr);
+  checkRows(val, "val", &train);
+  if (grid.empty()) throw std::invalid_argument("the ridge grid is empty");
+  const Ridge ridge = fitRidge(train, val, grid);
+  // (x - xMean) W + yMean = x W + (yMean - xMean W), as torch.nn.Linear keeps it: weight = W^T.
+  return {ridge.w.t().to(at::kFloat).contiguous(), ridge.yMean.sub(ridge.xMean.matmul(ridge.w)).to(at::kFloat), ridge.lambda};
 }
 
 }  // namespace lvm::train

@@ -1,11 +1,12 @@
-// Scoring and the baselines from JS (lib/train/metrics.ts, lib/train/baselines.ts), each one job on a libuv worker
+// Scoring and the baselines from JS (lib/train/metrics.ts, lib/train/baselines.ts), each one job off the JS
 // thread (native/promise_worker.h), so the event loop stays free while they compute:
 //   scoreAsync(pred, target, centre?) -> Promise<score>
-//   baselinesAsync(train, val, splits, grid, centre) -> Promise<[lambda, per split [mean, copy-last, ridge, oracle?]]>
+//   baselinesAsync(train, val, splits, grid, centre) -> Promise<[lambda, per split [mean, copy-last, context-mean, ridge, oracle?]]>
 //     where train, val and each split are [vectors, contextIndex, targetIndex, oracle?], centre is [D] (the train
 //     targets' mean) and each score is
 //     [cosine, mse, top1 count, top5 count, rows, centred cosine (null without a centre), mrr, median rank].
 //   The first five are the layout before the centred cosine and the ranks were added; the new ones come after.
+//   ridgeAsync(train, val, grid) -> Promise<[weight [D, T * D], bias [D], lambda]>: the ridge baseline as a linear map.
 // The jobs hold their own references to the tensors: disposing them from JS meanwhile frees nothing they use.
 #include <ATen/core/grad_mode.h>
 
@@ -102,6 +103,32 @@ class BaselinesWorker : public PromiseWorker {
   train::Baselines result_;
 };
 
+class RidgeWorker : public PromiseWorker {
+ public:
+  RidgeWorker(Napi::Env env, train::Rows train, train::Rows val, std::vector<double> grid)
+      : PromiseWorker(env, "lvmtorch.ridgeAsync"), train_(std::move(train)), val_(std::move(val)), grid_(std::move(grid)) {}
+
+ protected:
+  void compute() override {
+    train::Rows train = std::move(train_), val = std::move(val_);
+    at::NoGradGuard noGrad;
+    result_ = train::ridgeMap(train, val, grid_);
+  }
+
+  Napi::Value resolve(Napi::Env env) override {
+    auto out = Napi::Array::New(env, 3);
+    out.Set(0u, wrap(env, std::move(result_.weight)));
+    out.Set(1u, wrap(env, std::move(result_.bias)));
+    out.Set(2u, result_.lambda);
+    return out;
+  }
+
+ private:
+  train::Rows train_, val_;
+  std::vector<double> grid_;
+  train::LinearMap result_;
+};
+
 // [vectors, contextIndex, targetIndex] or [vectors, contextIndex, targetIndex, oracle]
 train::Rows readRows(Napi::Value v, const char* what) {
   if (!v.IsArray()) throw TypeError(std::string(what) + " must be [vectors, contextIndex, targetIndex, oracle?]");
@@ -120,6 +147,18 @@ Napi::Value scoreAsync(const Napi::CallbackInfo& info) {
   return (new ScoreWorker(info.Env(), unwrap(info[0], "pred"), unwrap(info[1], "target"), std::move(centre)))->queue();
 }
 
+std::vector<double> readGrid(Napi::Value v) {
+  if (!v.IsArray()) throw TypeError("grid must be an array of numbers");
+  auto g = v.As<Napi::Array>();
+  std::vector<double> grid;
+  for (uint32_t i = 0; i < g.Length(); ++i) grid.push_back(toDouble(g.Get(i), "grid"));
+  return grid;
+}
+
+Napi::Value ridgeAsync(const Napi::CallbackInfo& info) {
+  return (new RidgeWorker(info.Env(), readRows(info[0], "train"), readRows(info[1], "val"), readGrid(info[2])))->queue();
+}
+
 Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
   train::Rows train = readRows(info[0], "train");
   train::Rows val = readRows(info[1], "val");
@@ -127,10 +166,7 @@ Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
   auto list = info[2].As<Napi::Array>();
   std::vector<train::Rows> splits;
   for (uint32_t i = 0; i < list.Length(); ++i) splits.push_back(readRows(list.Get(i), "a split"));
-  if (!info[3].IsArray()) throw TypeError("grid must be an array of numbers");
-  auto g = info[3].As<Napi::Array>();
-  std::vector<double> grid;
-  for (uint32_t i = 0; i < g.Length(); ++i) grid.push_back(toDouble(g.Get(i), "grid"));
+  std::vector<double> grid = readGrid(info[3]);
   at::Tensor centre = unwrap(info[4], "centre");
   return (new BaselinesWorker(info.Env(), std::move(train), std::move(val), std::move(splits), std::move(grid),
                               std::move(centre)))->queue();
@@ -141,6 +177,7 @@ Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
 void initEval(Napi::Env env, Napi::Object exports) {
   exportFunction<scoreAsync>(env, exports, "scoreAsync");
   exportFunction<baselinesAsync>(env, exports, "baselinesAsync");
+  exportFunction<ridgeAsync>(env, exports, "ridgeAsync");
 }
 
 }  // namespace lvm

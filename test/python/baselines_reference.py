@@ -2,7 +2,7 @@
 # xTrain [N,T,D], yTrain, xVal, yVal, pred, target, centre [D], A (SPD), B, two more ridge cases (xWide/yWide with
 # xWideVal/yWideVal; xSmall/ySmall, scored on xVal/yVal), and tiePred/tieTarget (exact ties). stdout JSON: the
 # metrics of pred vs target (cosine, mse, top-1, top-5 among all targets, and in torch the centred cosine about
-# `centre`, MRR and median rank), the baselines on val (mean, copy-last, ridge at each strength of the grid,
+# `centre`, MRR and median rank), the baselines on val (mean, copy-last, context mean, ridge at each strength of the grid,
 # written from the formulas in float64 numpy; ridge's val cosines for each case; in torch each baseline's centred
 # cosine about the train targets' mean, and their MRR/median rank), the train targets' mean, and torch.linalg's
 # solve / cholesky / cholesky_solve as base64.
@@ -85,7 +85,7 @@ def main():
     L = torch.linalg.cholesky(A)
     # The train targets' mean, raw (the centre of every centred cosine), in float64.
     centre = d['yTrain'].double().mean(0)
-    val = {'mean': np.repeat(mean, len(n['yVal']), 0), 'copyLast': n['xVal'][:, -1, :]}
+    val = {'mean': np.repeat(mean, len(n['yVal']), 0), 'copyLast': n['xVal'][:, -1, :], 'contextMean': n['xVal'].mean(1)}
     for i, p in enumerate(ridge_predictions(n['xTrain'], n['yTrain'], n['xVal'])):
         val[f'ridge{i}'] = p
     json.dump({
@@ -96,6 +96,8 @@ def main():
         'centred': {k: torch_metrics(p, d['yVal'].double(), centre) for k, p in val.items()},
         'mean': metrics(np.repeat(mean, len(n['yVal']), 0), n['yVal']),
         'copyLast': metrics(n['xVal'][:, -1, :], n['yVal']),
+        'contextMean': metrics(n['xVal'].mean(1), n['yVal']),
+        'ridgePredictions': [b64(torch.from_numpy(val[f'ridge{i}'])) for i in range(len(GRID))],
         'ridge': ridge(n['xTrain'], n['yTrain'], n['xVal'], n['yVal']),
         'ridgeWide': ridge(n['xWide'], n['yWide'], n['xWideVal'], n['yWideVal']),
         'ridgeSmall': ridge(n['xSmall'], n['ySmall'], n['xVal'], n['yVal']),
