@@ -28,6 +28,22 @@ function stream(m: number, d = 4): { vectors: Tensor; rows: number[][] } {
   return { vectors: torch.tensor(rows, { dtype: 'float32' }), rows };
 }
 
+/** Checks that every window of ds (cut from stream()'s vectors) is the `context` vectors before its target, all of
+ * one document of `docs`. */
+function expectStreamWindows(ds: Dataset, docs: number[], context: number): void {
+  const { x, y } = ds.batch(all(ds.size));
+  const xs = x.toArray() as number[][][];
+  const ys = y.toArray() as number[][];
+  for (let i = 0; i < ds.size; i++) {
+    const t = ys[i][0];
+    const before = all(context).map((j) => t - context + j);
+    expect(xs[i].map((v) => v[0])).toEqual(before);
+    expect(new Set([...before, t].map((k) => docs[k])).size).toBe(1);
+    expect(ds.docIds![i]).toBe(docs[t]);
+  }
+  for (const t of [x, y]) t.dispose();
+}
+
 /** Errors thrown by fn, as a DatasetError's message. */
 function datasetError(fn: () => unknown): string {
   try {
@@ -61,16 +77,7 @@ describe('windows', () => {
     vectors.dispose(); // the dataset holds its own reference
     expect(ds.size).toBe(3 + 4 + 1);
     expect([ds.context, ds.dim, ds.numDocuments]).toEqual([3, 4, 3]);
-    const { x, y } = ds.batch(all(ds.size));
-    const xs = x.toArray() as number[][][];
-    const ys = y.toArray() as number[][];
-    for (let i = 0; i < ds.size; i++) {
-      const t = ys[i][0];
-      expect(xs[i].map((v) => v[0])).toEqual([t - 3, t - 2, t - 1]);
-      expect(new Set([t - 3, t - 2, t - 1, t].map((k) => docs[k])).size).toBe(1);
-      expect(ds.docIds![i]).toBe(docs[t]);
-    }
-    for (const t of [x, y]) t.dispose();
+    expectStreamWindows(ds, docs, 3);
     expect(rows.length).toBe(17);
     ds.dispose();
   });
@@ -482,15 +489,7 @@ describe('an ordered vectors file (vectors + doc_ids, windows cut on reading)', 
       const file = write(`ordered-${key}.npz`, { vectors: stream(17).vectors, [key]: torch.tensor(docs, { dtype: 'int32' }) });
       const ds = datasets.fromNpz(file, { context: 3 });
       expect([ds.size, ds.context, ds.dim, ds.numDocuments]).toEqual([3 + 4 + 1, 3, 4, 3]);
-      const { x, y } = ds.batch(all(ds.size));
-      const xs = x.toArray() as number[][][];
-      const ys = y.toArray() as number[][];
-      for (let i = 0; i < ds.size; i++) {
-        const t = ys[i][0];
-        expect(xs[i].map((v) => v[0])).toEqual([t - 3, t - 2, t - 1]);
-        expect(new Set([t - 3, t - 2, t - 1, t].map((k) => docs[k])).size).toBe(1);
-      }
-      for (const t of [x, y]) t.dispose();
+      expectStreamWindows(ds, docs, 3);
       ds.dispose();
     }
     const five = datasets.fromOrderedNpz(at('ordered-doc_ids.npz'));

@@ -100,7 +100,7 @@ export class Module {
   }
 
   /**
-   * The prediction computed on a libuv worker thread, in eval mode (no dropout) and without a graph: the event
+   * The prediction computed off the JS thread (on the compute thread, native/compute_thread.h), in eval mode (no dropout) and without a graph: the event
    * loop runs on meanwhile. Resolves with what predict() gives (exactly) on a model in eval mode; with raw, the
    * head's output too. Bad input (shape, dtype, device, a disposed tensor) rejects with the error forward() throws.
    *

@@ -1,6 +1,6 @@
 // A model's prediction off the JS thread, for serving (lib/models/module.ts predictAsync):
 // modelPredictAsync(model, x, wantRaw) returns a Promise of [raw | undefined, normalised] and runs the forward on
-// a libuv worker thread with grad mode off (native/promise_worker.h). The worker holds its own references to the
+// the compute thread with grad mode off (native/promise_worker.h). The worker holds its own references to the
 // model and to x, so disposing either from JS meanwhile frees nothing the forward uses. Errors reject with
 // libtorch's message (RangeError for a bad shape, dtype or device, as the synchronous forward throws).
 //

@@ -1,5 +1,6 @@
 // The native train step from JS (lib/train/step.ts): trainStep(model, optimizer, x, y, weights, clipNorm) returns
-// a Promise and runs the whole step on a libuv worker thread, so the event loop stays free while it computes.
+// a Promise and runs the whole step off the JS thread (on the compute thread, native/compute_thread.h), so the
+// event loop stays free while it computes.
 // The worker holds its own references to the model, optimiser and tensors: disposing them from JS meanwhile
 // cannot free what the step is using.
 #include <exception>
