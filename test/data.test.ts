@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Dataset, DatasetError, datasets, torch, type Tensor } from '../dist/index.js';
-import { saveNpz } from '../dist/io/npz.js';
+import { loadNpz, saveNpz } from '../dist/io/npz.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
 const missing = pythonTorchMissing();
@@ -521,6 +521,26 @@ describe('an ordered vectors file (vectors + doc_ids, windows cut on reading)', 
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ridge/);
     expect(JSON.parse(readFileSync(join(out, 'training_history.json'), 'utf8')).history).toHaveLength(1);
+  });
+});
+
+describe('the committed real-text sample (test/fixtures/debian-docs-sample.npz, scripts/corpus/)', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/debian-docs-sample.npz', import.meta.url));
+  const info = JSON.parse(readFileSync(fixture.replace(/\.npz$/, '.json'), 'utf8')) as { sentences: number; documents: number };
+
+  it('reads as an ordered vectors file: what its .json says, unit-norm 512-D sentence vectors, windows inside documents', () => {
+    const ds = datasets.fromNpz(fixture);
+    const { vectors, doc_ids: docIds } = loadNpz(fixture, { keys: ['vectors', 'doc_ids'] });
+    expect([vectors.shape[0], ds.dim, ds.numDocuments]).toEqual([info.sentences, 512, info.documents]);
+    // USE Lite's vectors are unit-norm, as the centred cosine and val_loss assume.
+    expect(vectors.norm(2, 1).sub(1).abs().max().item()).toBeLessThan(1e-3);
+    // Every document of n sentences gives n - 5 windows.
+    const docs = Array.from(docIds.toTypedArray() as Int32Array);
+    const lengths = new Map<number, number>();
+    for (const d of docs) lengths.set(d, (lengths.get(d) ?? 0) + 1);
+    expect(ds.size).toBe([...lengths.values()].reduce((n, len) => n + Math.max(0, len - 5), 0));
+    for (const t of [vectors, docIds]) t.dispose();
+    ds.dispose();
   });
 });
 
