@@ -167,11 +167,10 @@ export interface Addon {
   /**
    * The baselines fitted on train (ridge strength chosen on val from grid) and scored on each split (centred cosine
    * about centre [D]), on a worker thread; each split [vectors, contextIndex, targetIndex, oracle?]:
-   * [lambda, per split [mean, copy-last, context-mean, ridge, oracle?]].
+   * [lambda, per split [mean, copy-last, context-mean, ridge, oracle?], the ridge as a linear map of the flattened
+   * context: weight [D, T * D], bias [D]].
    */
-  baselinesAsync(train: Raw[], val: Raw[], splits: Raw[][], grid: number[], centre: Raw): Promise<[number, NativeScore[][]]>;
-  /** The ridge baseline fitted as baselinesAsync fits it, as a linear map: [weight [D, T * D], bias [D], lambda]. */
-  ridgeAsync(train: Raw[], val: Raw[], grid: number[]): Promise<[Raw, Raw, number]>;
+  baselinesAsync(train: Raw[], val: Raw[], splits: Raw[][], grid: number[], centre: Raw): Promise<[number, NativeScore[][], Raw, Raw]>;
   // ---- storages to and from files (native/storage_io.cc, native/mapped_file.cc) ----
   /** Fills each storage from [position, nbytes, crc or -1] of `places`; null, or the first failure. */
   readStorages(source: number | Uint8Array, tensors: Raw[], places: Float64Array, threads: number): StorageReadFailure | null;

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { datasets, formatSummary, load, models, saveTorchFile, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
+import { computeBaselines, datasets, formatSummary, load, models, saveTorchFile, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
 const missing = pythonTorchMissing();
@@ -133,6 +133,18 @@ describe('a residual over ridge (ridgeContext)', () => {
     const x = data.batch([0, 1, 2]).x;
     expect(back.eval().predict(x).sub(model.eval().predict(x)).abs().max().item()).toBeLessThan(1e-6);
     for (const m of [model, back]) m.dispose();
+  });
+
+  it('starts from the ridge baseline when the baselines are given too', async () => {
+    const s = datasets.splitByDocument(data, { train: 0.8, val: 0.1, test: 0.1, seed: 3 });
+    const given = await computeBaselines(s.train, { val: s.val, test: s.test });
+    torch.manualSeed(6);
+    const model = models.gru({ ...TINY, ridgeContext: 5 });
+    const r = await new Trainer(model, { epochs: 1, batchSize: 16, lr: 1e-12, baselines: given }).fit(s);
+    expect(r.baselines).toBe(given);
+    expect(r.scores.val.cosine).toBeCloseTo(given.scores.ridge!.val.cosine, 5);
+    expect(r.scores.test!.cosine).toBeCloseTo(given.scores.ridge!.test!.cosine, 5);
+    for (const d of [model, s.train, s.val, s.test]) d.dispose();
   });
 
   it('refuses data whose windows are not the ridge\'s length', async () => {

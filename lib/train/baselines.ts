@@ -27,6 +27,13 @@ export interface BaselineResult {
 const RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1];
 const NAMES: BaselineName[] = ['mean', 'copy-last', 'context-mean', 'ridge', 'oracle'];
 
+/** The ridge baseline as a linear map of the flattened context: prediction = x.flatten(1) @ weight^T + bias. */
+export interface RidgeMap {
+  weight: Tensor;  // [D, T * D]
+  bias: Tensor;    // [D]
+  lambda: number;
+}
+
 /**
  * Fits the baselines on `train` and scores them on every split given (val picks the ridge strength). Ridge is
  * solved in float64: the Gram matrix of the flattened context (p = T * D) summed over chunks of rows, one Cholesky
@@ -37,6 +44,21 @@ const NAMES: BaselineName[] = ['mean', 'copy-last', 'context-mean', 'ridge', 'or
  */
 export async function computeBaselines(train: Dataset, splits: Record<string, Dataset> & { val: Dataset },
   opts: { centre?: Tensor } = {}): Promise<BaselineResult> {
+  const { result, ridge } = await baselinesAndRidge(train, splits, opts);
+  ridge.weight.dispose();
+  ridge.bias.dispose();
+  return result;
+}
+
+/** The ridge baseline (fitted on `train`, its strength chosen on `val`, as computeBaselines fits it) as a linear
+ * map of the flattened context; the caller owns (disposes) its tensors. */
+export async function fitRidge(train: Dataset, val: Dataset): Promise<RidgeMap> {
+  return (await baselinesAndRidge(train, { val })).ridge;
+}
+
+/** computeBaselines and fitRidge from one fit: the Trainer needs both for a model with ridgeContext. */
+export async function baselinesAndRidge(train: Dataset, splits: Record<string, Dataset> & { val: Dataset },
+  opts: { centre?: Tensor } = {}): Promise<{ result: BaselineResult; ridge: RidgeMap }> {
   const names = Object.keys(splits);
   if (opts.centre) checkCentre(opts.centre, train.dim);
   const centre = opts.centre ?? targetMean(train);
@@ -47,17 +69,10 @@ export async function computeBaselines(train: Dataset, splits: Record<string, Da
   } finally {
     if (!opts.centre) centre.dispose();  // the job holds its own reference
   }
-  const [ridgeLambda, perSplit] = await job;
+  const [ridgeLambda, perSplit, weight, bias] = await job;
   const scores: BaselineResult['scores'] = {};
   names.forEach((name, i) => perSplit[i].forEach((m, j) => { (scores[NAMES[j]] ??= {})[name] = centredMetricsOf(m); }));
-  return { scores, ridgeLambda };
-}
-
-/** The ridge baseline (fitted on `train`, its strength chosen on `val`, as computeBaselines fits it) as a linear
- * map of the flattened context: prediction = x.flatten(1) @ weight^T + bias, weight [D, T * D], bias [D]. */
-export async function fitRidge(train: Dataset, val: Dataset): Promise<{ weight: Tensor; bias: Tensor; lambda: number }> {
-  const [weight, bias, lambda] = await native().ridgeAsync(rows(train, false), rows(val, false), RIDGE_GRID);
-  return { weight: fromRaw(weight), bias: fromRaw(bias), lambda };
+  return { result: { scores, ridgeLambda }, ridge: { weight: fromRaw(weight), bias: fromRaw(bias), lambda: ridgeLambda } };
 }
 
 function rows(ds: Dataset, withOracle: boolean): RawTensor[] {

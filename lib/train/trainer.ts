@@ -15,7 +15,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { CosineWarmupLR, ReduceLROnPlateau } from '../optim/schedulers.js';
 import type { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
-import { computeBaselines, fitRidge, type BaselineResult } from './baselines.js';
+import { baselinesAndRidge, computeBaselines, fitRidge, type BaselineResult, type RidgeMap } from './baselines.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import { scoreModel } from './evaluate.js';
@@ -173,8 +173,9 @@ export class Trainer {
     const o = this.options;
     const cb = o.callbacks ?? {};
     this.#check(splits);
-    if (this.model.config.ridgeContext && !o.resume) await this.#startFromRidge(splits);
     this.#centre = targetMean(splits.train);  // once per fit: the model and the baselines are centred on it
+    const evalSplits: Record<string, Dataset> & { val: Dataset } = { val: splits.val, ...(splits.test && { test: splits.test }) };
+    const baselines = await this.#baselines(splits, evalSplits);
     torch.manualSeed(o.seed);
     const params = this.#paramGroups();
     const optimizer = o.optimizer === 'adam'
@@ -189,8 +190,6 @@ export class Trainer {
     if (o.resume) firstEpoch = await this.#resume(o.resume, optimizer, scheduler, history, best);
     if (o.outDir) mkdirSync(o.outDir, { recursive: true });
 
-    const evalSplits: Record<string, Dataset> & { val: Dataset } = { val: splits.val, ...(splits.test && { test: splits.test }) };
-    const baselines = o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre: this.#centre });
     history.baselines = baselines;
     await cb.onTrainBegin?.({
       epochs: o.epochs, firstEpoch, stepsPerEpoch, baselines, warnings,
@@ -300,15 +299,32 @@ export class Trainer {
     if (splits.test) validate(splits.test, { name: 'test' });
   }
 
+  // The baselines (the ones given, or fitted here), and for a model with ridgeContext starting afresh its start:
+  // the ridge fitted once for both.
+  async #baselines(splits: Splits, evalSplits: Record<string, Dataset> & { val: Dataset }): Promise<BaselineResult> {
+    const o = this.options;
+    if (!this.model.config.ridgeContext || o.resume) {
+      return o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre: this.#centre });
+    }
+    this.#checkRidgeContext(splits.train);
+    if (o.baselines) {
+      this.#startFromRidge(await fitRidge(splits.train, splits.val));
+      return o.baselines;
+    }
+    const { result, ridge } = await baselinesAndRidge(splits.train, evalSplits, { centre: this.#centre });
+    this.#startFromRidge(ridge);
+    return result;
+  }
+
+  #checkRidgeContext(train: Dataset): void {
+    const t = this.model.config.ridgeContext!;
+    if (train.context !== t) throw new RangeError(`the model's ridge reads ${t} context vectors but the data's windows have ${train.context}`);
+  }
+
   // A model with ridgeContext learns the residual over the ridge baseline: its ridge buffers get the ridge fitted on
   // train (strength chosen on val, as the baseline's) and its head's last layer starts at zero, so that the first
-  // epoch starts from exactly the ridge baseline's predictions.
-  async #startFromRidge(splits: Splits): Promise<void> {
-    const t = this.model.config.ridgeContext!;
-    if (splits.train.context !== t) {
-      throw new RangeError(`the model's ridge reads ${t} context vectors but the data's windows have ${splits.train.context}`);
-    }
-    const { weight, bias } = await fitRidge(splits.train, splits.val);
+  // epoch starts from exactly the ridge baseline's predictions. Takes (disposes) the ridge's tensors.
+  #startFromRidge({ weight, bias }: RidgeMap): void {
     const sd = this.model.stateDict();
     const zeros = { 'head.3.weight': torch.zerosLike(sd['head.3.weight']), 'head.3.bias': torch.zerosLike(sd['head.3.bias']) };
     for (const x of Object.values(sd)) x.dispose();

@@ -225,6 +225,8 @@ Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>&
   const Ridge ridge = fitRidge(train, val, grid);
   Baselines out;
   out.lambda = ridge.lambda;
+  // (x - xMean) W + yMean = x W + (yMean - xMean W), as torch.nn.Linear keeps it: weight = W^T.
+  out.ridge = {ridge.w.t().to(at::kFloat).contiguous(), ridge.yMean.sub(ridge.xMean.matmul(ridge.w)).to(at::kFloat)};
   for (const Rows& r : splits) {
     const at::Tensor y = targets(r);
     std::vector<Score> scores;
@@ -236,15 +238,6 @@ Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>&
     out.scores.push_back(std::move(scores));
   }
   return out;
-}
-
-LinearMap ridgeMap(const Rows& train, const Rows& val, const std::vector<double>& grid) {
-  checkRows(train, "train", nullptr);
-  checkRows(val, "val", &train);
-  if (grid.empty()) throw std::invalid_argument("the ridge grid is empty");
-  const Ridge ridge = fitRidge(train, val, grid);
-  // (x - xMean) W + yMean = x W + (yMean - xMean W), as torch.nn.Linear keeps it: weight = W^T.
-  return {ridge.w.t().to(at::kFloat).contiguous(), ridge.yMean.sub(ridge.xMean.matmul(ridge.w)).to(at::kFloat), ridge.lambda};
 }
 
 }  // namespace lvm::train

@@ -36,12 +36,18 @@ struct Rows {
   int64_t size() const { return targetIndex.size(0); }
 };
 
-// The mean, copy-last, context-mean, ridge and oracle baselines of every split, and the ridge strength that val
-// chose.
+// A linear map in torch.nn.Linear's layout: y = x weight^T + bias.
+struct LinearMap {
+  at::Tensor weight, bias;  // float32 [D, T * D] and [D]
+};
+
+// The mean, copy-last, context-mean, ridge and oracle baselines of every split, the ridge strength that val chose,
+// and the ridge itself as a map of the flattened context [N, T * D] (the start of a model with ridgeContext).
 struct Baselines {
   double lambda = 0;
   // Per split, in the order given: mean, copy-last, context-mean, ridge, and the oracle where the split has one.
   std::vector<std::vector<Score>> scores;
+  LinearMap ridge;
 };
 
 // Fits the baselines on train (the ridge strength: the grid's value with the best val cosine, relative to the mean
@@ -50,14 +56,5 @@ struct Baselines {
 // std::invalid_argument for rows that do not fit together or a centre that is not [D].
 Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>& splits, const std::vector<double>& grid,
                     const at::Tensor& centre);
-
-// A linear map in torch.nn.Linear's layout: y = x weight^T + bias.
-struct LinearMap {
-  at::Tensor weight, bias;  // float32 [D, T * D] and [D]
-  double lambda = 0;        // the ridge strength val chose
-};
-
-// The ridge baseline's map from the flattened context [N, T * D] to the target, fitted as baselines() fits it.
-LinearMap ridgeMap(const Rows& train, const Rows& val, const std::vector<double>& grid);
 
 }  // namespace lvm::train

@@ -1,12 +1,12 @@
 // Scoring and the baselines from JS (lib/train/metrics.ts, lib/train/baselines.ts), each one job off the JS
 // thread (native/promise_worker.h), so the event loop stays free while they compute:
 //   scoreAsync(pred, target, centre?) -> Promise<score>
-//   baselinesAsync(train, val, splits, grid, centre) -> Promise<[lambda, per split [mean, copy-last, context-mean, ridge, oracle?]]>
+//   baselinesAsync(train, val, splits, grid, centre)
+//     -> Promise<[lambda, per split [mean, copy-last, context-mean, ridge, oracle?], ridge weight [D, T * D], ridge bias [D]]>
 //     where train, val and each split are [vectors, contextIndex, targetIndex, oracle?], centre is [D] (the train
 //     targets' mean) and each score is
 //     [cosine, mse, top1 count, top5 count, rows, centred cosine (null without a centre), mrr, median rank].
 //   The first five are the layout before the centred cosine and the ranks were added; the new ones come after.
-//   ridgeAsync(train, val, grid) -> Promise<[weight [D, T * D], bias [D], lambda]>: the ridge baseline as a linear map.
 // The jobs hold their own references to the tensors: disposing them from JS meanwhile frees nothing they use.
 #include <ATen/core/grad_mode.h>
 
@@ -89,9 +89,11 @@ class BaselinesWorker : public PromiseWorker {
       for (uint32_t j = 0; j < result_.scores[i].size(); ++j) scores.Set(j, fromScore(env, result_.scores[i][j]));
       splits.Set(i, scores);
     }
-    auto out = Napi::Array::New(env, 2);
+    auto out = Napi::Array::New(env, 4);
     out.Set(0u, result_.lambda);
     out.Set(1u, splits);
+    out.Set(2u, wrap(env, std::move(result_.ridge.weight)));
+    out.Set(3u, wrap(env, std::move(result_.ridge.bias)));
     return out;
   }
 
@@ -101,32 +103,6 @@ class BaselinesWorker : public PromiseWorker {
   std::vector<double> grid_;
   at::Tensor centre_;
   train::Baselines result_;
-};
-
-class RidgeWorker : public PromiseWorker {
- public:
-  RidgeWorker(Napi::Env env, train::Rows train, train::Rows val, std::vector<double> grid)
-      : PromiseWorker(env, "lvmtorch.ridgeAsync"), train_(std::move(train)), val_(std::move(val)), grid_(std::move(grid)) {}
-
- protected:
-  void compute() override {
-    train::Rows train = std::move(train_), val = std::move(val_);
-    at::NoGradGuard noGrad;
-    result_ = train::ridgeMap(train, val, grid_);
-  }
-
-  Napi::Value resolve(Napi::Env env) override {
-    auto out = Napi::Array::New(env, 3);
-    out.Set(0u, wrap(env, std::move(result_.weight)));
-    out.Set(1u, wrap(env, std::move(result_.bias)));
-    out.Set(2u, result_.lambda);
-    return out;
-  }
-
- private:
-  train::Rows train_, val_;
-  std::vector<double> grid_;
-  train::LinearMap result_;
 };
 
 // [vectors, contextIndex, targetIndex] or [vectors, contextIndex, targetIndex, oracle]
@@ -155,10 +131,6 @@ std::vector<double> readGrid(Napi::Value v) {
   return grid;
 }
 
-Napi::Value ridgeAsync(const Napi::CallbackInfo& info) {
-  return (new RidgeWorker(info.Env(), readRows(info[0], "train"), readRows(info[1], "val"), readGrid(info[2])))->queue();
-}
-
 Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
   train::Rows train = readRows(info[0], "train");
   train::Rows val = readRows(info[1], "val");
@@ -177,7 +149,6 @@ Napi::Value baselinesAsync(const Napi::CallbackInfo& info) {
 void initEval(Napi::Env env, Napi::Object exports) {
   exportFunction<scoreAsync>(env, exports, "scoreAsync");
   exportFunction<baselinesAsync>(env, exports, "baselinesAsync");
-  exportFunction<ridgeAsync>(env, exports, "ridgeAsync");
 }
 
 }  // namespace lvm
