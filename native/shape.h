@@ -7,7 +7,14 @@
 
 namespace lvm {
 
-inline std::string shapeOf(at::IntArrayRef sizes) { return "[" + c10::Join(", ", sizes) + "]"; }
+// Appended, not "[" + Join(...): GCC 12 warns (-Wstringop-overflow, a false positive) on the
+// insert that `const char* + std::string&&` inlines.
+inline std::string shapeOf(at::IntArrayRef sizes) {
+  std::string s = "[";
+  s += c10::Join(", ", sizes);
+  s += ']';
+  return s;
+}
 inline std::string shapeOf(const at::Tensor& t) { return shapeOf(t.sizes()); }
 
 }  // namespace lvm
