@@ -1,7 +1,8 @@
 // eval: what `lvmtorch eval` does with a checkpoint, timed: read it and rebuild the model (readCheckpoint +
 // models.fromCheckpoint), build the default corpus (datasets.synthetic({ seed: 0 }): 500 documents, 9,500
 // windows), and evaluate(model, data): split by document, score the model on train/val/test, fit and score the
-// baselines (mean, copy-last, ridge with its strength chosen on val, and the oracle). The checkpoint is the GRU at
+// baselines (mean, copy-last, context-mean, ridge with its strength chosen on val, and the oracle); every score's
+// centred cosine, MRR and median rank too. The checkpoint is the GRU at
 // npm start's size (models.gru({ dModel: 256, numLayers: 2 }), written by writeCheckpoint). lvmtorch runs on each
 // libtorch variant at its defaults; against it, the same work written in PyTorch 2.13 (bench/python/eval.py:
 // torch.load + the seed's class + load_state_dict; the model scored and the baselines fitted as lib/train does, in
@@ -139,7 +140,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     '',
     formatTable(['<stage', '<implementation', '<threads (as run)', 's', 'min–max', 'py best ÷ this'], tableRows),
     '',
-    `scores checked: max |Δ| of every model and baseline score (cosine, mse, top-1, top-5) against ${pyWorkers[0]?.id}: ` +
+    `scores checked: max |Δ| of every model and baseline score (cosine, mse, top-1, top-5, centred cosine, MRR; median rank equal) against ${pyWorkers[0]?.id}: ` +
       `${worst.toExponential(1)}; ridge strength ${lam} on every side: ${Object.values(check).every((c) => c.sameLambda) ? 'yes' : 'NO'}` +
       `${agree ? '' : ' — THE SIDES DISAGREE: the times compare different work'}`,
     ref ? `scores (val cosine): model ${ref.scores.val.cosine.toFixed(4)}, ` +
@@ -164,8 +165,8 @@ function compareScores(a, ref) {
   if (!a || !ref) return { maxAbsDiff: Infinity, sameLambda: false };
   let m = 0;
   const metrics = (x, y) => {
-    for (const k of ['cosine', 'mse', 'top1', 'top5']) m = Math.max(m, Math.abs(x[k] - y[k]));
-    if (x.count !== y.count) m = Infinity;
+    for (const k of ['cosine', 'mse', 'top1', 'top5', 'centredCosine', 'mrr']) m = Math.max(m, Math.abs(x[k] - y[k]));
+    if (x.count !== y.count || x.medianRank !== y.medianRank) m = Infinity;
   };
   for (const split of ['train', 'val', 'test']) metrics(a.scores[split], ref.scores[split]);
   for (const [name, bySplit] of Object.entries(ref.baselines.scores)) {

@@ -47,7 +47,7 @@ export {
 } from './train/trainer.js';
 export { trainStep, type Precision, type TrainStepOptions, type TrainStepResult } from './train/step.js';
 export { scorePredictions, targetMean, type CentredMetrics, type Metrics, type ScoreOptions } from './train/metrics.js';
-export { computeBaselines, fitRidge, type BaselineResult, type BaselineName } from './train/baselines.js';
+export { computeBaselines, fitRidge, type BaselineResult, type BaselineName, type RidgeMap } from './train/baselines.js';
 export { evaluate, scoreModel, type Evaluation } from './train/evaluate.js';
 export { readCheckpoint, writeCheckpoint, type Checkpoint, type LoadedCheckpoint } from './train/checkpoint.js';
 export type { HistoryEntry } from './train/history.js';

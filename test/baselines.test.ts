@@ -10,6 +10,8 @@ import { computeBaselines, datasets, fitRidge, saveTorchFile, scorePredictions, 
 import type { Dataset } from '../dist/data/dataset.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 
+// lib/train/baselines.ts and test/python/baselines_reference.py: the ridge strengths tried.
+const RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100];
 const missing = pythonTorchMissing();
 if (missing) console.warn(`baseline and metric comparisons with PyTorch skipped: ${missing}`);
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-baselines-'));
@@ -86,7 +88,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
       xWide: wide.x, yWide: wide.y, xWideVal: wideVal.x, yWideVal: wideVal.y, xSmall: small.x, ySmall: small.y,
     }, join(dir, 'in.pt'));
     py = runPython('baselines_reference.py', { file: join(dir, 'in.pt') });
-    expect(py.ridge).toHaveLength(4);
+    expect(py.ridge).toHaveLength(RIDGE_GRID.length);
   });
 
   it('scorePredictions: cosine, MSE and retrieval top-1/top-5 over all targets (2,500 rows, in chunks)', async () => {
@@ -140,7 +142,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     expect(Math.abs(r.scores['copy-last']!.val.top5 - py.copyLast.top5)).toBeLessThanOrEqual(1 / 150);  // float32 data: one near-tie may flip
     const best = Math.max(...py.ridge);
     expect(r.scores.ridge!.val.cosine).toBeCloseTo(best, 5);
-    expect([1e-3, 1e-2, 1e-1, 1][py.ridge.indexOf(best)]).toBe(r.ridgeLambda);
+    expect(RIDGE_GRID[py.ridge.indexOf(best)]).toBe(r.ridgeLambda);
     expect(r.scores.oracle).toBeUndefined();  // this data has none
     // Ridge learns the linear part: it must beat predicting the mean here.
     expect(r.scores.ridge!.val.cosine).toBeGreaterThan(r.scores.mean!.val.cosine);
@@ -148,7 +150,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
 
   it('every baseline\'s centred cosine about the train targets\' mean, MRR and median rank, as PyTorch\'s', async () => {
     const r = await computeBaselines(rowsOf(train.x, train.y), { val: rowsOf(val.x, val.y) });
-    const chosen = `ridge${[1e-3, 1e-2, 1e-1, 1].indexOf(r.ridgeLambda)}`;
+    const chosen = `ridge${RIDGE_GRID.indexOf(r.ridgeLambda)}`;
     for (const [ours, theirs] of [['mean', 'mean'], ['copy-last', 'copyLast'], ['context-mean', 'contextMean'], ['ridge', chosen]] as const) {
       const got = r.scores[ours]!.val;
       const want = py.centred[theirs];
@@ -167,7 +169,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
 
   it('fitRidge gives the chosen ridge as a linear map whose predictions are PyTorch\'s', async () => {
     const { weight, bias, lambda } = await fitRidge(rowsOf(train.x, train.y), rowsOf(val.x, val.y));
-    const i = [1e-3, 1e-2, 1e-1, 1].indexOf(lambda);
+    const i = RIDGE_GRID.indexOf(lambda);
     expect(i).toBe(py.ridge.indexOf(Math.max(...py.ridge)));
     const [n, t, d] = val.x.shape;
     expect([weight.shape, bias.shape, weight.dtype]).toEqual([[d, t * d], [d], 'float32']);
@@ -184,7 +186,7 @@ describe.skipIf(missing)('against numpy and PyTorch', () => {
     ] as const) {
       const best = Math.max(...want);
       expect(got.scores.ridge!.val.cosine).toBeCloseTo(best, 5);
-      expect([1e-3, 1e-2, 1e-1, 1][want.indexOf(best)]).toBe(got.ridgeLambda);
+      expect(RIDGE_GRID[want.indexOf(best)]).toBe(got.ridgeLambda);
     }
   });
 

@@ -4,9 +4,10 @@ metrics.ts and baselines.ts do it (the same chunks, dtypes and ridge grid), on t
   load      torch.load(checkpoint) + the seed's class (test/python/models_reference.py, from its model_config) +
             load_state_dict
   evaluate  the model scored on train/val/test (eval mode, inference_mode, 1,024 rows a forward; cosine, mse, top-1
-            and top-5 against all the split's targets), then the baselines fitted on train and scored on val and
-            test: mean (normalised mean train target), copy-last, ridge (float64 closed form on the centred
-            flattened context, strength chosen on val from the grid), oracle
+            and top-5 against all the split's targets, MRR, median rank, and the centred cosine about the train
+            targets' mean), then the baselines fitted on train and scored on val and test: mean (normalised mean
+            train target), copy-last, context-mean, ridge (float64 closed form on the centred flattened context,
+            strength chosen on val from the grid), oracle
 Reading the data file (np.load) is timed apart, as `read`: lvmtorch builds the corpus instead.
 
 Protocol: one greeting line of JSON, then per request line {"checkpoint", "data", "seed", "split"} one answer line
@@ -30,7 +31,7 @@ import bench_threads  # noqa: E402
 SCORE_ROWS = 1024      # lib/train/evaluate.ts: rows a forward
 BASELINE_ROWS = 2048   # lib/train/baselines.ts: rows gathered at once
 CHUNK = 1024           # lib/train/metrics.ts: rows of similarities at once
-RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1]
+RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100]
 
 
 class Split:
@@ -47,30 +48,31 @@ class Split:
         return [(s, min(s + rows, self.size)) for s in range(0, self.size, rows)]
 
 
-def score(pred, target):
+def score(pred, target, centre):
     n = pred.shape[0]
     p = F.normalize(pred, dim=1)
     t = F.normalize(target, dim=1)
     own = (p * t).sum(1)
-    top1 = top5 = 0
+    ranks = []
     for s in range(0, n, CHUNK):
         e = min(s + CHUNK, n)
         sims = p[s:e] @ t.T
         diag = torch.arange(s, e).unsqueeze(1)
-        rank = (sims > sims.gather(1, diag)).sum(1)
-        top1 += int((rank == 0).sum())
-        top5 += int((rank < 5).sum())
-    return {'cosine': float(own.mean()), 'mse': float((p - target).square().mean()), 'top1': top1 / n,
-            'top5': top5 / n, 'count': n}
+        ranks.append((sims > sims.gather(1, diag)).sum(1))
+    rank = torch.cat(ranks)
+    centred = (F.normalize(p - centre, dim=1) * F.normalize(target - centre, dim=1)).sum(1)
+    return {'cosine': float(own.mean()), 'mse': float((p - target).square().mean()), 'top1': int((rank == 0).sum()) / n,
+            'top5': int((rank < 5).sum()) / n, 'count': n, 'centredCosine': float(centred.mean()),
+            'mrr': float((rank.double() + 1).reciprocal().mean()), 'medianRank': int(rank.median()) + 1}
 
 
-def score_model(model, ds):
+def score_model(model, ds, centre):
     preds, ys = [], []
     for s, e in ds.ranges(SCORE_ROWS):
         x, y = ds.batch(s, e)
         preds.append(model(x)[1])
         ys.append(y)
-    return score(torch.cat(preds), torch.cat(ys))
+    return score(torch.cat(preds), torch.cat(ys), centre)
 
 
 def targets(ds):
@@ -79,6 +81,10 @@ def targets(ds):
 
 def last_context(ds):
     return torch.cat([ds.batch(s, e)[0][:, -1] for s, e in ds.ranges(BASELINE_ROWS)])
+
+
+def context_mean(ds):
+    return torch.cat([ds.batch(s, e)[0].mean(1) for s, e in ds.ranges(BASELINE_ROWS)])
 
 
 def apply_ridge(ds, w, x_mean, y_mean):
@@ -112,7 +118,7 @@ def ridge_system(train):
     return x_mean, y_mean, Xc @ Xc.T, Y - y_mean, trace / X.shape[1], lambda sol: Xc.T @ sol
 
 
-def baselines(train, splits):
+def baselines(train, splits, centre):
     mean = F.normalize(targets(train).mean(0), dim=0)
     x_mean, y_mean, matrix, rhs, scale, weights = ridge_system(train)
     n = matrix.shape[0]
@@ -122,18 +128,19 @@ def baselines(train, splits):
     for rel in RIDGE_GRID:
         factor = torch.linalg.cholesky(matrix + eye * (rel * scale))
         w = weights(torch.cholesky_solve(rhs, factor))
-        cosine = score(apply_ridge(splits['val'], w, x_mean, y_mean), y_val)['cosine']
+        cosine = score(apply_ridge(splits['val'], w, x_mean, y_mean), y_val, centre)['cosine']
         if best is None or cosine > best[2]:
             best = (rel, w, cosine)
     lam, w, _ = best
-    scores = {'mean': {}, 'copy-last': {}, 'ridge': {}}
+    scores = {'mean': {}, 'copy-last': {}, 'context-mean': {}, 'ridge': {}}
     for name, ds in splits.items():
         y = targets(ds)
-        scores['mean'][name] = score(mean.unsqueeze(0).expand(ds.size, -1), y)
-        scores['copy-last'][name] = score(last_context(ds), y)
-        scores['ridge'][name] = score(apply_ridge(ds, w, x_mean, y_mean), y)
+        scores['mean'][name] = score(mean.unsqueeze(0).expand(ds.size, -1), y, centre)
+        scores['copy-last'][name] = score(last_context(ds), y, centre)
+        scores['context-mean'][name] = score(context_mean(ds), y, centre)
+        scores['ridge'][name] = score(apply_ridge(ds, w, x_mean, y_mean), y, centre)
         if ds.oracle is not None:
-            scores.setdefault('oracle', {})[name] = score(ds.oracle, y)
+            scores.setdefault('oracle', {})[name] = score(ds.oracle, y, centre)
     return {'scores': scores, 'ridgeLambda': lam}
 
 
@@ -159,8 +166,9 @@ def evaluate(req):
 
     t = time.perf_counter()
     with torch.inference_mode():
-        scores = {k: score_model(model, ds) for k, ds in splits.items()}
-        base = baselines(splits['train'], {'val': splits['val'], 'test': splits['test']})
+        centre = targets(splits['train']).double().mean(0).float()  # lib/train/metrics.ts targetMean
+        scores = {k: score_model(model, ds, centre) for k, ds in splits.items()}
+        base = baselines(splits['train'], {'val': splits['val'], 'test': splits['test']}, centre)
     seconds = time.perf_counter() - t
     return {'seconds': {'load': load, 'read': read, 'evaluate': seconds}, 'scores': scores, 'baselines': base}
 

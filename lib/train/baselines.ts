@@ -24,7 +24,7 @@ export interface BaselineResult {
 }
 
 // Ridge strengths tried, relative to trace(X^T X) / p (so they mean the same at any data scale).
-const RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1];
+const RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100];
 const NAMES: BaselineName[] = ['mean', 'copy-last', 'context-mean', 'ridge', 'oracle'];
 
 /** The ridge baseline as a linear map of the flattened context: prediction = x.flatten(1) @ weight^T + bias. */
