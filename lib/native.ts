@@ -299,12 +299,30 @@ function load(): LoadedAddon {
       return loaded;
     } catch (e) {
       if (e instanceof LibtorchLoadError) throw e;
-      failures.push(`  ${c.label}: ${(e as Error).message.split('\n')[0]}`);
+      const message = (e as Error).message.split('\n')[0];
+      const cudaLib = lt.cuda ? missingCudaLibrary(message) : null;
+      if (cudaLib) throw cudaLibraryMissing(lt, cudaLib);  // libtorch itself cannot load: no other binary helps
+      failures.push(`  ${c.label}: ${message}`);
     }
   }
   throw new LibtorchLoadError(
     `lvmtorch: no lvmtorch binary fits libtorch ${lt.version} (${lt.source}, ${lt.libDir}).\n` +
       `libtorch search:\n${searched}\nbinaries tried:\n${failures.join('\n')}\n${fixHint(lt.variant)}`,
+  );
+}
+
+// "cannot load libcublas.so.13: cannot open shared object file": a CUDA library libtorch_cuda needs.
+function missingCudaLibrary(message: string): string | null {
+  return /^cannot load (lib(?:cu|nv|nccl)[\w-]*\.so[.\d]*): cannot open shared object file/.exec(message)?.[1] ?? null;
+}
+
+function cudaLibraryMissing(lt: Libtorch, lib: string): LibtorchLoadError {
+  return new LibtorchLoadError(
+    `lvmtorch: libtorch ${lt.version} (${lt.source}, ${lt.libDir}) is built with CUDA and needs ${lib}, which this ` +
+      'machine does not have.\nFix, one of:\n' +
+      `  - install PyTorch with its CUDA libraries (pip install torch==${lt.version.replace(/\+.*/, '')}: its nvidia-* ` +
+      'packages are found beside it), or put a CUDA installation\'s libraries on LD_LIBRARY_PATH;\n' +
+      '  - on a machine without CUDA, use a CPU libtorch: LIBTORCH=<its folder> or LIBTORCH_PYTHON=<a python with CPU torch>.',
   );
 }
 

@@ -6,6 +6,9 @@
 #   torch-2.13-cpu: PyTorch 2.13 CPU from pip into .venv/ (the loader finds it there; its python computes the
 #                   tests' references). The default: the fastest here (README, "Variants").
 #   torch-1.13-cpu: Debian's libtorch-dev 1.13 with OpenBLAS, and Debian's python3-torch for the references.
+#   torch-2.14-cuda: PyTorch 2.14.1 with CUDA 13's wheel, unpacked (its libtorch only, no nvidia-* wheels) into
+#                   .libtorch/torch-2.14-cuda/, built with the CUDA toolkit's nvcc (/usr/local/cuda). Builds and
+#                   packs on a machine without a GPU; runs where PyTorch 2.14 with CUDA is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variant=${1:-torch-2.13-cpu}
@@ -17,7 +20,8 @@ case "$variant" in
   # libtorch and its CMake package; OpenBLAS (the reference BLAS is ~15x slower); PyTorch 1.13 and numpy for
   # the references.
   torch-1.13-cpu) packages+=(libtorch-dev libopenblas0-pthread python3-torch python3-numpy) ;;
-  *) echo "lvmtorch setup: unknown variant $variant (torch-2.13-cpu or torch-1.13-cpu)" >&2; exit 2 ;;
+  torch-2.14-cuda) ;;
+  *) echo "lvmtorch setup: unknown variant $variant (torch-2.13-cpu, torch-1.13-cpu or torch-2.14-cuda)" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${packages[@]}"; do
@@ -62,6 +66,30 @@ if [ "$variant" = torch-2.13-cpu ]; then
   fi
 fi
 
+cuda_libtorch=.libtorch/torch-2.14-cuda/torch
+if [ "$variant" = torch-2.14-cuda ]; then
+  cuda_bin=$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")
+  if [ ! -x "$cuda_bin/nvcc" ]; then
+    echo "lvmtorch setup: torch-2.14-cuda needs the CUDA 13 toolkit (nvcc, headers, libcudart): none on PATH or in /usr/local/cuda" >&2
+    exit 1
+  fi
+  if [ ! -f "$cuda_libtorch/version.py" ]; then
+    echo "lvmtorch setup: PyTorch 2.14.1 (CUDA 13) wheel's libtorch into ${cuda_libtorch%/torch}/"
+    wheels=$(mktemp -d)
+    # shellcheck disable=SC2046
+    python3 -m pip download -q --disable-pip-version-check --no-deps $(pip_indexes) 'torch==2.14.1' -d "$wheels"
+    # Only what a build needs: headers, CMake package, libraries (not the Python extension), version.py.
+    python3 - "$wheels"/torch-2.14.1-*.whl "${cuda_libtorch%/torch}" <<'PY'
+import sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    keep = [n for n in z.namelist() if n.startswith(('torch/include/', 'torch/share/', 'torch/lib/')) or n == 'torch/version.py']
+    z.extractall(dest, [n for n in keep if not n.endswith('libtorch_python.so')])
+PY
+    rm -rf "$wheels"
+  fi
+fi
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
@@ -69,4 +97,5 @@ npm run --silent build:ts
 case "$variant" in
   torch-2.13-cpu) LIBTORCH="$PWD/$(ls -d .venv/lib/python3*/site-packages/torch | head -1)" npm run --silent build:native ;;
   torch-1.13-cpu) LIBTORCH=/usr/lib/x86_64-linux-gnu/cmake/Torch npm run --silent build:native ;;
+  torch-2.14-cuda) PATH="$cuda_bin:$PATH" LIBTORCH="$PWD/$cuda_libtorch" npm run --silent build:native ;;
 esac

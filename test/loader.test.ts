@@ -187,6 +187,17 @@ describe('binaries built for another libtorch', () => {
     expect(r.out).toContain('compile a binary for the libtorch found: npx lvmtorch build');
   });
 
+  // scripts/setup.sh torch-2.14-cuda unpacks PyTorch's CUDA libtorch without the nvidia-* libraries it needs: a
+  // user's CUDA torch installed without them.
+  const cudaLibtorch = join(root, '.libtorch', 'torch-2.14-cuda', 'torch');
+  it.skipIf(!existsSync(join(cudaLibtorch, 'version.py')))('names the CUDA library a CUDA libtorch misses, and the fix', () => {
+    const r = doctor({ LIBTORCH: cudaLibtorch });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/libtorch 2\.14\.1\+cu130 \(LIBTORCH, .*\) is built with CUDA and needs lib(cu|nv)\w*\.so\.\d+, which this machine does not have/);
+    expect(r.out).toContain('pip install torch==2.14.1: its nvidia-* packages are found beside it');
+  });
+
   it('throws LibtorchLoadError from the library itself, on first use', () => {
     const dir = binaryBuiltFor('9.9.0');
     const fake = fakeLibtorch('8.8.0');

@@ -238,7 +238,10 @@ const LIBRARY_STEMS = ['libc10', 'libtorch_cpu', 'libc10_cuda', 'libtorch_cuda',
 
 /** The libraries to link, as linker flags (-lc10 -ltorch_cpu ...), for builds without CMake (binding.gyp). */
 export function linkFlags(lt: Libtorch): string[] {
-  return libtorchLibraries(lt).map((path) => `-l${/lib([^/]+?)\.so/.exec(path)![1]}`);
+  const libs = libtorchLibraries(lt).map((path) => `-l${/lib([^/]+?)\.so/.exec(path)![1]}`);
+  // The addon calls nothing in libtorch_cuda: a linker that drops unneeded libraries would drop it, and with it
+  // the registration of libtorch's CUDA kernels (as CMakeLists.txt says).
+  return lt.cuda ? ['-Wl,--no-as-needed', ...libs, '-Wl,--as-needed'] : libs;
 }
 
 /** The shared libraries to load, in dependency order, before the addon itself. */

@@ -18,6 +18,14 @@ export function checkShippable(file: string, variant: string): string[] {
     // Debian names its libraries libtorch.so.1.13; pip's are unversioned: either way, one version.
     if (suffix && majorMinor(suffix) !== version) problems.push(`needs ${lib}, a library of another libtorch than ${variant}'s`);
   }
+  // A CUDA variant's addon calls nothing in libtorch_cuda itself; linked --as-needed it would not need it, and
+  // then libtorch's CUDA kernels never register (CMakeLists.txt links it with --no-as-needed).
+  const linksTorch = dyn.needed.some((n) => /^libtorch/.test(n));
+  if (variant.endsWith('-cuda') && linksTorch) {
+    for (const lib of ['libtorch_cuda.so', 'libc10_cuda.so']) {
+      if (!dyn.needed.includes(lib)) problems.push(`does not need ${lib}: a ${variant} binary without it has no CUDA backend`);
+    }
+  }
   const suffixes = new Set(dyn.needed.filter((n) => /^lib(c10|torch)/.test(n)).map((n) => /\.so(\.[\d.]+)?$/.exec(n)?.[1] ?? ''));
   if (suffixes.size > 1) problems.push(`needs libtorch libraries of more than one version: ${dyn.needed.filter((n) => /^lib(c10|torch)/.test(n)).join(', ')}`);
   return problems;
