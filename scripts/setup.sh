@@ -68,11 +68,17 @@ fi
 
 cuda_libtorch=.libtorch/torch-2.14-cuda/torch
 if [ "$variant" = torch-2.14-cuda ]; then
-  cuda_bin=$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")
-  if [ ! -x "$cuda_bin/nvcc" ]; then
-    echo "lvmtorch setup: torch-2.14-cuda needs the CUDA 13 toolkit (nvcc, headers, libcudart): none on PATH or in /usr/local/cuda" >&2
+  # The toolkit's own bin/ first on PATH: Caffe2's FindCUDA takes the toolkit root from the nvcc it finds, and an
+  # nvcc on PATH may be a wrapper elsewhere (here /usr/local/bin/nvcc), beside no headers or libcudart.
+  cuda_root=${CUDA_HOME:-${CUDA_PATH:-/usr/local/cuda}}
+  if [ ! -x "$cuda_root/bin/nvcc" ] && command -v nvcc >/dev/null; then
+    cuda_root=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+  fi
+  if [ ! -x "$cuda_root/bin/nvcc" ] || [ ! -f "$cuda_root/include/cuda_runtime.h" ]; then
+    echo "lvmtorch setup: torch-2.14-cuda needs the CUDA 13 toolkit (nvcc, headers, libcudart): set CUDA_HOME (none in $cuda_root)" >&2
     exit 1
   fi
+  cuda_bin=$cuda_root/bin
   if [ ! -f "$cuda_libtorch/version.py" ]; then
     echo "lvmtorch setup: PyTorch 2.14.1 (CUDA 13) wheel's libtorch into ${cuda_libtorch%/torch}/"
     wheels=$(mktemp -d)
@@ -97,5 +103,5 @@ npm run --silent build:ts
 case "$variant" in
   torch-2.13-cpu) LIBTORCH="$PWD/$(ls -d .venv/lib/python3*/site-packages/torch | head -1)" npm run --silent build:native ;;
   torch-1.13-cpu) LIBTORCH=/usr/lib/x86_64-linux-gnu/cmake/Torch npm run --silent build:native ;;
-  torch-2.14-cuda) PATH="$cuda_bin:$PATH" LIBTORCH="$PWD/$cuda_libtorch" npm run --silent build:native ;;
+  torch-2.14-cuda) PATH="$cuda_bin:$PATH" CUDA_PATH="$cuda_root" LIBTORCH="$PWD/$cuda_libtorch" npm run --silent build:native ;;
 esac
