@@ -14,7 +14,7 @@
       'sources': ['<!@(node -p "require(\'fs\').readdirSync(\'native\', { recursive: true }).filter(f => f.endsWith(\'.cc\') && f !== \'preload.cc\').sort().map(f => \'native/\' + f).join(\' \')")'],
       'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")', '<@(libtorch_include)'],
       'defines': [
-        'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', '_GLIBCXX_USE_CXX11_ABI=<(libtorch_abi)',
+        'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'USE_C10D_GLOO', '_GLIBCXX_USE_CXX11_ABI=<(libtorch_abi)',
         'LVMTORCH_LIBTORCH_VERSION="<(libtorch_version)"',
       ],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++14', '-std=gnu++20'],

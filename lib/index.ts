@@ -46,6 +46,8 @@ export {
   type SplitScores,
 } from './train/trainer.js';
 export { trainStep, type Precision, type TrainStepOptions, type TrainStepResult } from './train/step.js';
+export { World, DistributedError, type WorldOptions, type ReduceOp } from './distributed/world.js';
+export { launch, type LaunchOptions } from './distributed/launch.js';
 export { scorePredictions, targetMean, type CentredMetrics, type Metrics, type ScoreOptions } from './train/metrics.js';
 export { computeBaselines, fitRidge, type BaselineResult, type BaselineName, type RidgeMap } from './train/baselines.js';
 export { evaluate, scoreModel, type Evaluation } from './train/evaluate.js';

@@ -161,7 +161,14 @@ export interface Addon {
   bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/train/) ----
   /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
-  trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean): Promise<number[]>;
+  trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean,
+    world?: ProcessGroupHandle): Promise<number[]>;
+  // ---- torch.distributed (native/distributed/) ----
+  /** The rendezvous on a worker thread: rank 0 hosts the TCPStore at masterAddr:port. Rejects with code ERR_DISTRIBUTED. */
+  processGroupInit(masterAddr: string, port: number, rank: number, worldSize: number, timeoutMs: number): Promise<ProcessGroupHandle>;
+  /** In place on a worker thread: all-reduce ('sum' | 'mean'), 'broadcast' from root, or 'barrier'. */
+  processGroupCollective(h: ProcessGroupHandle, op: 'sum' | 'mean' | 'broadcast' | 'barrier', tensors: Raw[], root: number): Promise<void>;
+  processGroupClose(h: ProcessGroupHandle): void;
   /** pred [N, D] against target [N, D] on a worker thread, the centred cosine about centre [D] where given. */
   scoreAsync(pred: Raw, target: Raw, centre?: Raw): Promise<NativeScore>;
   /**
@@ -201,6 +208,7 @@ export type ModelHandle = object & { readonly __model: unique symbol };
 
 /** A native optimiser (native/optim/optim_binding.cc): an External. */
 export type OptimizerHandle = object & { readonly __optimizer: unique symbol };
+export type ProcessGroupHandle = object & { readonly __processGroup: unique symbol };
 
 /** The hyperparameters native/optim/optimizer.h knows; each optimiser reads its own. */
 export interface NativeHyper {

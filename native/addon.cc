@@ -16,6 +16,7 @@ void initQuantized(Napi::Env, Napi::Object);
 void initServe(Napi::Env, Napi::Object);
 void initStorageIo(Napi::Env, Napi::Object);
 void initMappedFile(Napi::Env, Napi::Object);
+void initDistributed(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -33,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initServe(env, exports);
   lvm::initStorageIo(env, exports);
   lvm::initMappedFile(env, exports);
+  lvm::initDistributed(env, exports);
   return exports;
 }
 

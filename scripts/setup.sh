@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 variant=${1:-torch-2.13-cpu}
 
-# cmake and g++ for the addon; Chromium for the test that renders the training report.
-packages=(cmake g++ make chromium)
+# cmake and g++ for the addon; Gloo's headers for torch.distributed (c10d's ProcessGroupGloo.hpp includes them;
+# PyTorch's wheels ship none); Chromium for the test that renders the training report.
+packages=(cmake g++ make chromium libgloo-dev)
 case "$variant" in
   torch-2.13-cpu) python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv) ;;
   # libtorch and its CMake package; OpenBLAS (the reference BLAS is ~15x slower); PyTorch 1.13 and numpy for

@@ -112,6 +112,18 @@ describe('the npm package', () => {
     expect(checkShippable(file, cpu.lt.variant)).toEqual([]);
   });
 
+  it('refuses to ship an addon that calls Gloo itself (its Gloo headers are not the libtorch\'s)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-gloo-'));
+    try {
+      writeFileSync(join(dir, 'calls-gloo.cc'), 'namespace gloo { void connect(); }\nextern "C" void f() { gloo::connect(); }\n');
+      execFileSync('g++', ['-shared', '-fPIC', join(dir, 'calls-gloo.cc'), '-o', join(dir, 'calls-gloo.so')]);
+      expect(checkShippable(join(dir, 'calls-gloo.so'), 'torch-2.13-cpu').join('\n'))
+        .toMatch(/links Gloo symbols itself \(_ZN4gloo7connectEv\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('installs with npm\'s defaults without running any script or compiler', () => {
     const pkg = join(project, 'node_modules', 'lvmtorch');
     expect(existsSync(pkg)).toBe(true);

@@ -31,10 +31,15 @@ function missingTools(): string[] {
   return ['python3', 'make', 'g++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
 }
 
+// Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (native/distributed/) and PyTorch's wheels lack.
+function hasGlooHeaders(): boolean {
+  return existsSync('/usr/include/gloo/rendezvous/store.h') || existsSync('/usr/local/include/gloo/rendezvous/store.h');
+}
+
 export function buildCommand(): Command {
   return new Command('build')
     .description('compile a binary for the libtorch found (node-gyp, into the package\'s build/Release): for a ' +
-      'libtorch that no shipped binary fits; needs python3, make and g++')
+      'libtorch that no shipped binary fits; needs python3, make, g++ and Gloo\'s headers (libgloo-dev)')
     .option('-j, --jobs <n>', 'parallel compile jobs', String(cpus().length))
     .action((opts: { jobs: string }) => {
       const search = findLibtorch();
@@ -42,6 +47,7 @@ export function buildCommand(): Command {
       if (!lt) throw new Error(`libtorch not found, nothing to build against. Searched:\n${describeSearch(search)}`);
       const missing = missingTools();
       if (missing.length) throw new Error(`building needs ${missing.join(', ')}, not found on PATH (Debian: apt-get install python3 make g++)`);
+      if (!hasGlooHeaders()) throw new Error('building needs Gloo\'s headers (torch.distributed\'s ProcessGroupGloo.hpp includes them; Debian: apt-get install libgloo-dev)');
       console.log(`lvmtorch build: ${lt.variant} for libtorch ${lt.version} (${lt.source}, ${lt.libDir}) in ${packageRoot}`);
       const [cmd, ...args] = nodeGyp();
       // binding.gyp asks scripts/libtorch-paths.mjs again: LIBTORCH pins its answer to the libtorch found here.

@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 
 import * as datasets from '../data/index.js';
+import { launch } from '../distributed/launch.js';
+import { World } from '../distributed/world.js';
 import type { Dataset } from '../data/dataset.js';
 import { COSINE_REGRESSION_WEIGHTS, SEED_COMPOSITE_WEIGHTS } from '../loss/composite.js';
 import * as models from '../models/index.js';
@@ -38,6 +40,7 @@ interface TrainFlags {
   patience?: number;
   monitor: 'val_loss' | 'val_cosine';
   threads?: number;
+  nproc?: number;
   progress: boolean;
 }
 
@@ -84,23 +87,38 @@ export function trainCommand(): Command {
     .option('--resume <checkpoint>', 'continue from a checkpoint (ours or a seed-style one)')
     .option('--patience <n>', 'stop after n epochs without a better val metric', int('--patience'))
     .addOption(new Option('--monitor <metric>', 'what picks best_model.pt').choices(['val_loss', 'val_cosine']).default('val_loss'))
-    .option('--threads <n>', 'libtorch intra-op threads', int('--threads'))
+    .option('--threads <n>', 'libtorch intra-op threads (default: every core; with --nproc, each rank its share)', int('--threads'))
+    .option('--nproc <n>', 'data-parallel ranks on this machine (torch.distributed with Gloo; --batch-size stays the ' +
+      'global batch). For several machines start each rank with torchrun\'s variables (RANK, WORLD_SIZE, MASTER_ADDR, ' +
+      'MASTER_PORT) instead', int('--nproc'))
     .option('--no-progress', 'plain log lines even on a terminal')
     .action(async (flags: TrainFlags) => {
-      if (flags.threads) torch.setNumThreads(flags.threads);
+      if (flags.nproc && flags.nproc > 1 && process.env.WORLD_SIZE === undefined) {
+        const r = await launch(flags.nproc, { threads: flags.threads });
+        if (r.failed) throw new Error(`rank ${r.failed.rank} of ${flags.nproc} failed (${r.failed.how}); the run stopped`);
+        return;
+      }
+      const threads = flags.threads ?? (Number(process.env.LVMTORCH_NUM_THREADS) || undefined);
+      if (threads) torch.setNumThreads(threads);
       torch.manualSeed(flags.seed);
-      const data = await loadData(flags);
+      const worldOptions = World.fromEnv();
+      const world = worldOptions && await World.init(worldOptions);
+      const quiet = world !== undefined && !world.isMain;  // every rank has the same numbers: rank 0 prints them
+      const data = await loadData(flags, quiet);
       const model = makeModel(flags, data.dim, data.context);
       if (flags.device !== 'cpu') model.to(flags.device as torch.Device);
       if (flags.device !== 'cpu') data.to(flags.device as torch.Device);
       const out = flags.out ?? `artifacts/lvm/models/${flags.model}`;
-      const trainer = new Trainer(model, trainerOptions(flags, out));
+      const trainer = new Trainer(model, { ...trainerOptions(flags, out, quiet), world });
       process.once('SIGINT', () => {
         console.error('\nstopping after this epoch (Ctrl-C again to quit now)');
         trainer.stop();
         process.once('SIGINT', () => process.exit(130));
       });
       const result = await trainer.fit(data);
+      world?.close();
+      if (quiet) return;
+      if (world) console.log(`\ndata-parallel over ${world.worldSize} ranks (torch.distributed, Gloo), global batch ${flags.batchSize}`);
       console.log(`\n${model.config.kind} (${model.numParameters().toLocaleString('en')} parameters), best epoch ${result.best.epoch}:\n`);
       console.log(formatSummary(result, model.config.kind));
       console.log(`\nfiles: ${Object.values(result.files).filter(Boolean).join(', ')}`);
@@ -109,9 +127,9 @@ export function trainCommand(): Command {
     });
 }
 
-async function loadData(flags: TrainFlags): Promise<Dataset> {
+async function loadData(flags: TrainFlags, quiet: boolean): Promise<Dataset> {
   if (flags.data) return datasets.fromNpz(flags.data, { context: flags.context });
-  console.log(`data: the built-in synthetic corpus (seed ${flags.seed}); write it with \`lvmtorch data synth --out x.npz\``);
+  if (!quiet) console.log(`data: the built-in synthetic corpus (seed ${flags.seed}); write it with \`lvmtorch data synth --out x.npz\``);
   return datasets.synthetic({ seed: flags.seed });
 }
 
@@ -125,14 +143,14 @@ function makeModel(flags: TrainFlags, inputDim: number, context: number) {
   return models[flags.model](opts);
 }
 
-function trainerOptions(flags: TrainFlags, outDir: string): TrainerOptions {
+function trainerOptions(flags: TrainFlags, outDir: string, quiet: boolean): TrainerOptions {
   return {
     epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr, weightDecay: flags.weightDecay,
     optimizer: flags.optimizer, schedule: flags.schedule, clipNorm: flags.clipNorm, precision: flags.precision,
     loss: flags.loss === 'seed' ? SEED_COMPOSITE_WEIGHTS : COSINE_REGRESSION_WEIGHTS,
     seed: flags.seed, outDir, resume: flags.resume, patience: flags.patience, monitor: flags.monitor,
     args: { ...flags, model_type: flags.model } as Record<string, unknown>,
-    callbacks: process.stdout.isTTY && flags.progress ? progressBar() : logLines(),
+    callbacks: quiet ? {} : process.stdout.isTTY && flags.progress ? progressBar() : logLines(),
   };
 }
 

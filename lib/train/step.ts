@@ -4,6 +4,8 @@
 import {
   compositeWeights, NonFiniteLossError, type CompositeLossResult, type CompositeWeights,
 } from '../loss/composite.js';
+import type { World } from '../distributed/world.js';
+import { settle } from '../distributed/world.js';
 import type { Module } from '../models/module.js';
 import { libtorchMajor, native } from '../native.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -19,6 +21,8 @@ export interface TrainStepOptions {
    * weights, gradients, optimiser state and loss. Default 'fp32'.
    */
   precision?: Precision;
+  /** Data-parallel: the gradients are averaged over the world's ranks after backward, before clipping (DDP). */
+  world?: World;
 }
 
 export type Precision = 'fp32' | 'bf16';
@@ -57,10 +61,10 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
   // BFloat16 but found Float", in Python as here).
   if (precision === 'bf16' && libtorchMajor() < 2) throw new RangeError("precision 'bf16' needs libtorch 2.x (1.13's autocast cannot run these models)");
   const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
-    [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm, precision === 'bf16');
+    [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm, precision === 'bf16', opts.world?.handle);
   busy.add(model);
   try {
-    const [loss, info, moment, variance, mse, cosMse, cosine, gradNorm] = await pending;
+    const [loss, info, moment, variance, mse, cosMse, cosine, gradNorm] = await settle(pending);
     return { loss, info, moment, variance, mse, cosMse, cosine, gradNorm };
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);

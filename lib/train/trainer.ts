@@ -7,6 +7,8 @@ import { join } from 'node:path';
 
 import { Dataset } from '../data/dataset.js';
 import { splitByDocument, validate } from '../data/index.js';
+import { shardRows } from '../distributed/shard.js';
+import type { World } from '../distributed/world.js';
 import { COSINE_REGRESSION_WEIGHTS, compositeWeights, NonFiniteLossError, type CompositeWeights } from '../loss/composite.js';
 import type { Module } from '../models/module.js';
 import { Adam, type AdamOptions } from '../optim/adam.js';
@@ -62,6 +64,14 @@ export interface TrainerOptions {
   resume?: string;
   /** Baselines already computed on the same split (computeBaselines), to spare fitting them again. */
   baselines?: BaselineResult;
+  /**
+   * Data-parallel training over a process group (World.init), with DistributedDataParallel's semantics: rank 0's
+   * initial weights on every rank, each step's gradients averaged over the ranks, the train split dealt out by
+   * document afresh each epoch. `batchSize` stays the global batch (each rank steps on batchSize / worldSize rows),
+   * so a run gives the same dynamics at any world size. Every rank scores the whole val and test splits and reports
+   * the same numbers; only rank 0 writes files.
+   */
+  world?: World;
   /** Recorded as the checkpoints' `args` (the CLI records its options). */
   args?: Record<string, unknown>;
   callbacks?: TrainerCallbacks;
@@ -125,7 +135,7 @@ export class TrainingError extends Error {
 }
 
 type Splits = { train: Dataset; val: Dataset; test?: Dataset };
-type OptionalKeys = 'outDir' | 'resume' | 'patience' | 'callbacks' | 'warmupSteps' | 'baselines';
+type OptionalKeys = 'outDir' | 'resume' | 'patience' | 'callbacks' | 'warmupSteps' | 'baselines' | 'world';
 
 export class Trainer {
   readonly model: Module;
@@ -145,7 +155,7 @@ export class Trainer {
       monitor: opts.monitor ?? 'val_loss',
       seed: opts.seed ?? 0, split: opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }, args: opts.args ?? {},
       outDir: opts.outDir, resume: opts.resume, patience: opts.patience, callbacks: opts.callbacks,
-      warmupSteps: opts.warmupSteps, baselines: opts.baselines,
+      warmupSteps: opts.warmupSteps, baselines: opts.baselines, world: opts.world,
     };
     this.weights = compositeWeights(this.options.loss);
     checkOptions(this.options);
@@ -181,14 +191,17 @@ export class Trainer {
     const optimizer = o.optimizer === 'adam'
       ? new Adam(params, { lr: o.lr, weightDecay: o.weightDecay })
       : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
-    const stepsPerEpoch = Math.ceil(splits.train.size / o.batchSize);
+    const stepsPerEpoch = this.#stepsPerEpoch(splits.train);
     const scheduler = this.#scheduler(optimizer, stepsPerEpoch);
-    const history = new HistoryFile(o.outDir && join(o.outDir, 'training_history.json'));
+    const outDir = this.#outDir();
+    const history = new HistoryFile(outDir && join(outDir, 'training_history.json'));
     history.finalParams = this.model.numParameters();
     const best = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity };
     let firstEpoch = 1;
     if (o.resume) firstEpoch = await this.#resume(o.resume, optimizer, scheduler, history, best);
-    if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+    // Rank 0's weights everywhere (each rank drew its own, or fitted its own ridge start).
+    await o.world?.broadcast(this.model.parameters().concat(this.model.buffers()), 0);
+    if (outDir) mkdirSync(outDir, { recursive: true });
 
     history.baselines = baselines;
     await cb.onTrainBegin?.({
@@ -204,7 +217,7 @@ export class Trainer {
       for (let epoch = firstEpoch; epoch <= o.epochs; epoch++) {
         await cb.onEpochBegin?.(epoch);
         const train = await this.#trainEpoch(splits.train, optimizer, scheduler, epoch, cb);
-        const val = await this.#score(splits.val);
+        const val = await this.#sameOnEveryRank(await this.#score(splits.val));
         const entry: HistoryEntry = {
           epoch, train_loss: train.loss, train_cosine: train.cosine, train_loss_info: train.info,
           train_loss_moment: train.moment, train_loss_variance: train.variance, train_loss_cos_mse: train.cosMse,
@@ -218,7 +231,7 @@ export class Trainer {
           bestState.forEach((t) => t.dispose());
           bestState = this.#snapshot();
           badEpochs = 0;
-          if (o.outDir) files.best = await this.#save('best_model.pt', epoch, optimizer, scheduler, val, history);
+          if (outDir) files.best = await this.#save('best_model.pt', epoch, optimizer, scheduler, val, history);
         } else {
           badEpochs++;
         }
@@ -229,10 +242,10 @@ export class Trainer {
           stoppedEarly = true;
           break;
         }
-        if (this.#stop) break;
+        if (await this.#stopRequested()) break;
       }
       const last = history.entries.at(-1);
-      if (o.outDir && last) {
+      if (outDir && last) {
         const val = { mse: last.val_loss, cosine: last.val_cosine } as Metrics;
         files.final = await this.#save('final_model.pt', last.epoch, optimizer, scheduler, val, history);
       }
@@ -252,9 +265,9 @@ export class Trainer {
     };
     history.scores = scores;
     const result: FitResult = { history: history.entries, best, scores, baselines, stoppedEarly, warnings, files };
-    if (o.outDir) {
+    if (outDir) {
       files.history = await history.write();
-      files.report = await writeReport(join(o.outDir, 'report.html'), result, this.model, o);
+      files.report = await writeReport(join(outDir, 'report.html'), result, this.model, o);
     }
     await cb.onTrainEnd?.(result);
     return result;
@@ -352,40 +365,86 @@ export class Trainer {
     const sums = { loss: 0, info: 0, moment: 0, variance: 0, cosMse: 0, cosine: 0 };
     let rows = 0;
     let done = 0;
-    const steps = Math.ceil(ds.size / o.batchSize);
+    const world = o.world;
+    const seed = o.seed * 100003 + epoch;
+    // This rank's share of the epoch's documents, or all of them.
+    const share = world ? ds.subset(shardRows(ds.docIds, ds.size, world.rank, world.worldSize, seed)) : ds;
+    const batchSize = o.batchSize / (world?.worldSize ?? 1);
+    const steps = Math.ceil(share.size / batchSize);
     const start = performance.now();
     // A last batch of one row has no std for the moment and variance terms: it is dropped then.
-    const dropLast = ds.size % o.batchSize === 1;
-    for (const { x, y } of ds.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed * 100003 + epoch, dropLast })) {
-      const n = x.shape[0];
-      let r;
-      try {
-        r = await trainStep(this.model, optimizer, x, y, { weights: this.weights, clipNorm: o.clipNorm, precision: o.precision });
-      } catch (e) {
-        if (e instanceof NonFiniteLossError) {
-          throw new TrainingError(`the loss is not finite at epoch ${epoch}, batch ${done + 1} of ${steps}: ${e.message}. ` +
-            'Nothing was updated by that batch; the last good checkpoint is best_model.pt', epoch, done + 1);
+    const dropLast = share.size % batchSize === 1;
+    try {
+      for (const { x, y } of share.batches({ batchSize, shuffle: true, seed, dropLast })) {
+        const n = x.shape[0];
+        let r;
+        try {
+          r = await trainStep(this.model, optimizer, x, y, { weights: this.weights, clipNorm: o.clipNorm, precision: o.precision, world });
+        } catch (e) {
+          if (e instanceof NonFiniteLossError) {
+            throw new TrainingError(`the loss is not finite at epoch ${epoch}, batch ${done + 1} of ${steps}: ${e.message}. ` +
+              'Nothing was updated by that batch; the last good checkpoint is best_model.pt', epoch, done + 1);
+          }
+          throw e;
+        } finally {
+          x.dispose();
+          y.dispose();
         }
-        throw e;
-      } finally {
-        x.dispose();
-        y.dispose();
+        if (scheduler instanceof CosineWarmupLR) scheduler.step();
+        rows += n;
+        done++;
+        for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += (k === 'loss' ? r.loss : r[k]) * n;
+        await cb.onBatchEnd?.(done, {
+          epoch, done, steps, size: n, loss: r.loss, cosine: r.cosine,
+          samplesPerSecond: rows * (world?.worldSize ?? 1) / ((performance.now() - start) / 1000),
+        });
       }
-      if (scheduler instanceof CosineWarmupLR) scheduler.step();
-      rows += n;
-      done++;
-      for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += (k === 'loss' ? r.loss : r[k]) * n;
-      await cb.onBatchEnd?.(done, {
-        epoch, done, steps, size: n, loss: r.loss, cosine: r.cosine,
-        samplesPerSecond: rows / ((performance.now() - start) / 1000),
-      });
+    } finally {
+      if (share !== ds) share.dispose();
     }
     const seconds = (performance.now() - start) / 1000;
+    if (world) {  // the epoch's means over every rank's rows
+      const keys = Object.keys(sums) as (keyof typeof sums)[];
+      const total = await world.allReduceNumbers([...keys.map((k) => sums[k]), rows]);
+      keys.forEach((k, i) => { sums[k] = total[i]; });
+      rows = total[keys.length];
+    }
     const mean = (v: number) => v / rows;
     return {
       loss: mean(sums.loss), info: mean(sums.info), moment: mean(sums.moment), variance: mean(sums.variance),
       cosMse: mean(sums.cosMse), cosine: mean(sums.cosine), lr, seconds, samplesPerSecond: rows / seconds,
     };
+  }
+
+  // Steps per epoch: of the global batch over the rows every rank keeps (shardRows; as in the first epoch, later
+  // deals of the documents can differ by a step).
+  #stepsPerEpoch(train: Dataset): number {
+    const o = this.options;
+    if (!o.world) return Math.ceil(train.size / o.batchSize);
+    const rows = shardRows(train.docIds, train.size, 0, o.world.worldSize, o.seed * 100003 + 1).length;
+    return Math.ceil(rows / (o.batchSize / o.world.worldSize));
+  }
+
+  // Where this process writes: outDir, on rank 0 only.
+  #outDir(): string | undefined {
+    return this.options.world && !this.options.world.isMain ? undefined : this.options.outDir;
+  }
+
+  // Rank 0's val scores on every rank: ranks with other thread counts can differ in the last bits, and every
+  // decision taken on them (the best epoch, the lr plateau, early stopping) must be the same everywhere.
+  async #sameOnEveryRank(val: CentredMetrics): Promise<CentredMetrics> {
+    const world = this.options.world;
+    if (!world) return val;
+    const keys = (Object.keys(val) as (keyof CentredMetrics)[]).filter((k) => typeof val[k] === 'number');
+    const values = await world.broadcastNumbers(keys.map((k) => val[k] as number), 0);
+    return Object.fromEntries(keys.map((k, i) => [k, values[i]])) as unknown as CentredMetrics;
+  }
+
+  // stop() on any rank stops every rank after this epoch.
+  async #stopRequested(): Promise<boolean> {
+    const world = this.options.world;
+    if (!world) return this.#stop;
+    return (await world.allReduceNumbers([this.#stop ? 1 : 0]))[0] > 0;
   }
 
   // mamba_ssm keeps A_log, D and dt_bias out of weight decay (_no_weight_decay); so do we, in a second group. The
@@ -452,4 +511,7 @@ function checkOptions(o: Trainer['options']): void {
   if (!['plateau', 'cosine', 'none'].includes(o.schedule)) throw new RangeError(`schedule must be 'plateau', 'cosine' or 'none', got ${o.schedule}`);
   if (!['val_loss', 'val_cosine'].includes(o.monitor)) throw new RangeError(`monitor must be 'val_loss' or 'val_cosine', got ${o.monitor}`);
   if (o.patience !== undefined) positiveInt(o.patience, 'patience');
+  if (o.world && o.batchSize % o.world.worldSize !== 0) {
+    throw new RangeError(`batchSize (the global batch) must be a multiple of the world size ${o.world.worldSize}, got ${o.batchSize}`);
+  }
 }

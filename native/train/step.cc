@@ -1,8 +1,10 @@
 #include "step.h"
 
 #include "../autocast.h"
+#include "../distributed/grad_reducer.h"
 
 #include <limits>
+#include <optional>
 
 namespace lvm::train {
 
@@ -28,7 +30,11 @@ StepResult trainStep(models::Predictor& model, optim::Optimizer& optimizer, cons
   // The loss in fp32, as autocast runs reductions and norms: a bf16 prediction is widened first.
   if (raw.scalar_type() != y.scalar_type()) raw = raw.to(y.scalar_type());
   loss::CompositeLoss l = loss::compositeLoss(raw, y, options.weights, /*checkFinite=*/true);
+  // Data-parallel: the buckets' all-reduces run while backward computes the rest (DDP).
+  std::optional<distributed::GradReducer> reducer;
+  if (options.world) reducer.emplace(*options.world, allParams(optimizer));
   l.total.backward();
+  if (reducer) reducer->finish();
   StepResult result;
   result.loss = l.values;
   result.gradNorm = std::numeric_limits<double>::quiet_NaN();

@@ -5,7 +5,9 @@
 #include <ATen/ATen.h>
 
 #include <array>
+#include <memory>
 
+#include "../distributed/process_group.h"
 #include "../loss/composite_loss.h"
 #include "../models/predictor.h"
 #include "../optim/optimizer.h"
@@ -16,6 +18,8 @@ struct StepOptions {
   loss::CompositeWeights weights;
   double clipNorm = 0;  // 0: no clipping
   bool bf16 = false;    // the forward under bf16 autocast (fp32 weights, optimiser state and loss)
+  // Data-parallel: the gradients are averaged over this group's ranks between backward and clipping (DDP).
+  std::shared_ptr<distributed::ProcessGroup> world;
 };
 
 struct StepResult {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "../args.h"
+#include "../distributed/process_group_binding.h"
 #include "../handle.h"
 #include "../models/model_binding.h"
 #include "../optim/optim_binding.h"
@@ -49,6 +50,10 @@ class StepWorker : public PromiseWorker {
       auto err = Napi::Error::New(env, e.what());
       err.Set("code", Napi::String::New(env, "ERR_LOSS_NOT_FINITE"));
       return err;
+    } catch (const distributed::DistributedError& e) {
+      auto err = Napi::Error::New(env, e.what());
+      err.Set("code", Napi::String::New(env, "ERR_DISTRIBUTED"));
+      return err;
     } catch (...) {
       return PromiseWorker::rejection(env, std::current_exception());
     }
@@ -75,13 +80,14 @@ loss::CompositeWeights readWeights(Napi::Value v) {
   return w;
 }
 
-// trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse], clipNorm, bf16)
+// trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse], clipNorm, bf16, processGroup?)
 //   -> Promise<[total, info, moment, variance, mse, cosMse, cosine, gradNorm]>
 Napi::Value trainStep(const Napi::CallbackInfo& info) {
   train::StepOptions options;
   options.weights = readWeights(info[4]);
   options.clipNorm = toDouble(info[5], "clipNorm");
   options.bf16 = info.Length() > 6 && toBool(info[6], "bf16");
+  options.world = sharedProcessGroup(info[7]);
   return (new StepWorker(info.Env(), sharedModel(info[0]), sharedOptimizer(info[1]), unwrap(info[2], "x"),
                          unwrap(info[3], "y"), options))->queue();
 }

@@ -1,0 +1,142 @@
+// The process group's entry points from JS (lib/distributed/). A group crosses to JS as an External holding a
+// shared_ptr, as an optimiser does; the rendezvous and every collective run off the JS thread.
+#include "process_group_binding.h"
+
+#include <exception>
+#include <string>
+
+#include "../args.h"
+#include "../handle.h"
+#include "../promise_worker.h"
+#include "../protect.h"
+
+namespace lvm {
+
+namespace {
+
+using distributed::ProcessGroup;
+
+struct Holder {
+  std::shared_ptr<ProcessGroup> group;
+};
+
+constexpr napi_type_tag kGroupTag = {0x6c766d746f726368ULL, 0x7072636772707570ULL};
+
+Holder& holderOf(Napi::Value v) {
+  if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kGroupTag)) {
+    throw TypeError("expected a process group handle");
+  }
+  return *v.As<Napi::External<Holder>>().Data();
+}
+
+// A DistributedError rejects with code ERR_DISTRIBUTED (lib/distributed/world.ts makes it a DistributedError).
+class GroupWorker : public PromiseWorker {
+ protected:
+  using PromiseWorker::PromiseWorker;
+  Napi::Error rejection(Napi::Env env, std::exception_ptr error) override {
+    try {
+      std::rethrow_exception(error);
+    } catch (const distributed::DistributedError& e) {
+      auto err = Napi::Error::New(env, e.what());
+      err.Set("code", Napi::String::New(env, "ERR_DISTRIBUTED"));
+      return err;
+    } catch (...) {
+      return PromiseWorker::rejection(env, std::current_exception());
+    }
+  }
+};
+
+class RendezvousWorker : public GroupWorker {
+ public:
+  RendezvousWorker(Napi::Env env, distributed::WorldOptions options)
+      : GroupWorker(env, "lvmtorch.rendezvous"), options_(std::move(options)) {}
+
+ protected:
+  void compute() override { group_ = ProcessGroup::rendezvous(options_); }
+  Napi::Value resolve(Napi::Env env) override {
+    auto external = Napi::External<Holder>::New(env, new Holder{std::move(group_)}, [](Napi::Env, Holder* h) { delete h; });
+    external.TypeTag(&kGroupTag);
+    return external;
+  }
+
+ private:
+  distributed::WorldOptions options_;
+  std::shared_ptr<ProcessGroup> group_;
+};
+
+// allReduce, broadcast and barrier: one collective on the group's tensors, in place.
+class CollectiveWorker : public GroupWorker {
+ public:
+  enum class Op { AllReduceSum, AllReduceMean, Broadcast, Barrier };
+  CollectiveWorker(Napi::Env env, std::shared_ptr<ProcessGroup> group, Op op, std::vector<at::Tensor> tensors, int root)
+      : GroupWorker(env, "lvmtorch.collective"), group_(std::move(group)), op_(op), tensors_(std::move(tensors)), root_(root) {}
+
+ protected:
+  void compute() override {
+    switch (op_) {
+      case Op::AllReduceSum: group_->allReduce(tensors_, false); break;
+      case Op::AllReduceMean: group_->allReduce(tensors_, true); break;
+      case Op::Broadcast: group_->broadcast(tensors_, root_); break;
+      case Op::Barrier: group_->barrier(); break;
+    }
+  }
+  Napi::Value resolve(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::shared_ptr<ProcessGroup> group_;
+  Op op_;
+  std::vector<at::Tensor> tensors_;
+  int root_;
+};
+
+std::shared_ptr<ProcessGroup> openGroup(Napi::Value v) {
+  Holder& h = holderOf(v);
+  if (!h.group) throw Napi::Error::New(v.Env(), "the process group was closed and can no longer be used");
+  return h.group;
+}
+
+// processGroupInit(masterAddr, port, rank, worldSize, timeoutMs) -> Promise<handle>
+Napi::Value init(const Napi::CallbackInfo& info) {
+  distributed::WorldOptions o;
+  if (!info[0].IsString()) throw TypeError("masterAddr must be a string");
+  o.masterAddr = info[0].As<Napi::String>().Utf8Value();
+  o.port = static_cast<int>(toInt(info[1], "port"));
+  o.rank = static_cast<int>(toInt(info[2], "rank"));
+  o.worldSize = static_cast<int>(toInt(info[3], "worldSize"));
+  o.timeout = std::chrono::milliseconds(toInt(info[4], "timeoutMs"));
+  return (new RendezvousWorker(info.Env(), o))->queue();
+}
+
+// processGroupCollective(handle, op, tensors, root) -> Promise<void>; op: "sum", "mean", "broadcast", "barrier"
+Napi::Value collective(const Napi::CallbackInfo& info) {
+  auto group = openGroup(info[0]);
+  if (!info[1].IsString()) throw TypeError("op must be a string");
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  using Op = CollectiveWorker::Op;
+  Op op = name == "sum" ? Op::AllReduceSum : name == "mean" ? Op::AllReduceMean : name == "broadcast" ? Op::Broadcast
+        : name == "barrier" ? Op::Barrier : throw RangeError("unknown collective '" + name + "'");
+  std::vector<at::Tensor> tensors = op == Op::Barrier ? std::vector<at::Tensor>{} : unwrapList(info[2], "tensors");
+  int root = op == Op::Broadcast ? static_cast<int>(toInt(info[3], "root")) : 0;
+  return (new CollectiveWorker(info.Env(), std::move(group), op, std::move(tensors), root))->queue();
+}
+
+// Leaves the group now (its threads and sockets), not at garbage collection; a step still running keeps it alive.
+Napi::Value close(const Napi::CallbackInfo& info) {
+  holderOf(info[0]).group.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+std::shared_ptr<distributed::ProcessGroup> sharedProcessGroup(Napi::Value v) {
+  if (isMissing(v)) return nullptr;
+  return openGroup(v);
+}
+
+void initDistributed(Napi::Env env, Napi::Object exports) {
+  exportFunction<init>(env, exports, "processGroupInit");
+  exportFunction<collective>(env, exports, "processGroupCollective");
+  exportFunction<close>(env, exports, "processGroupClose");
+}
+
+}  // namespace lvm
