@@ -46,7 +46,17 @@ export function doctor(): DoctorReport {
   try {
     loaded = loadedAddon();
   } catch (e) {
-    return { ok: false, searched: describeSearch(findLibtorch()), warnings, error: (e as Error).message };
+    // What needs no addon still helps: the libtorch found, the cores, what bf16 runs on.
+    const search = findLibtorch();
+    const lt = search.libtorch;
+    return {
+      ok: false, searched: describeSearch(search), warnings, error: (e as Error).message,
+      ...(lt && {
+        variant: lt.variant,
+        libtorch: { version: lt.version, source: lt.source, libDir: lt.libDir, cudaLibrary: lt.cuda, python: lt.python },
+      }),
+      bf16: bf16Support(cpuFlags()),
+    };
   }
   const { addon, libtorch, binary, searched, skipped } = loaded;
   for (const why of skipped) warnings.push(`binary refused, ${binary.path} used instead: ${why}`);

@@ -196,6 +196,10 @@ describe('binaries built for another libtorch', () => {
     expect(r.status).toBe(1);
     expect(r.out).toMatch(/libtorch 2\.14\.1\+cu130 \(LIBTORCH, .*\) is built with CUDA and needs lib(cu|nv)\w*\.so\.\d+, which this machine does not have/);
     expect(r.out).toContain('pip install torch==2.14.1: its nvidia-* packages are found beside it');
+    // The rest of the report that needs no addon comes first.
+    expect(r.out).toMatch(/^variant: +torch-2\.14-cuda$/m);
+    expect(r.out).toMatch(/^libtorch: +2\.14\.1\+cu130 \(LIBTORCH\) in .*, with CUDA$/m);
+    expect(r.out).toMatch(/^bf16: +/m);
   });
 
   it('throws LibtorchLoadError from the library itself, on first use', () => {

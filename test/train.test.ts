@@ -147,6 +147,23 @@ describe('a residual over ridge (ridgeContext)', () => {
     for (const d of [model, s.train, s.val, s.test]) d.dispose();
   });
 
+  it('keeps its start (epoch 0: ridge) when no epoch beats it on val, and saves it as best_model.pt', async () => {
+    const out = newDir();
+    torch.manualSeed(6);
+    const model = models.gru({ ...TINY, ridgeContext: 5 });
+    // lr 0.3 wrecks the head at once: every epoch scores below the start.
+    const r = await new Trainer(model, { epochs: 2, batchSize: 16, lr: 0.3, outDir: out }).fit(data);
+    const ridge = r.baselines.scores.ridge!;
+    expect(r.history.map((e) => e.val_cosine).every((c) => c < ridge.val.cosine)).toBe(true);
+    expect(r.best.epoch).toBe(0);
+    expect(r.scores.val.cosine).toBeCloseTo(ridge.val.cosine, 5);
+    expect(r.scores.test!.cosine).toBeCloseTo(ridge.test!.cosine, 5);
+    const ckpt = await load<{ epoch: number; val_cosine: number }>(join(out, 'best_model.pt'));
+    expect(ckpt.epoch).toBe(0);
+    expect(ckpt.val_cosine).toBeCloseTo(ridge.val.cosine, 5);
+    model.dispose();
+  });
+
   it('refuses data whose windows are not the ridge\'s length', async () => {
     const model = models.gru({ ...TINY, ridgeContext: 4 });
     await expect(new Trainer(model, { epochs: 1 }).fit(data)).rejects.toThrow(/the model's ridge reads 4 context vectors but the data's windows have 5/);

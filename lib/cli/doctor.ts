@@ -1,3 +1,5 @@
+import { cpus } from 'node:os';
+
 import { Command } from 'commander';
 
 import { doctor, type DoctorReport } from '../doctor.js';
@@ -15,12 +17,20 @@ export function doctorCommand(): Command {
 
 export function format(r: DoctorReport): string {
   const lines = ['libtorch search:', r.searched];
-  if (r.error) return [...lines, '', r.error].join('\n');
-  const lt = r.libtorch!;
+  const lt = r.libtorch;
+  if (lt) {
+    lines.push(
+      `variant:   ${r.variant}`,
+      `libtorch:  ${lt.version} (${lt.source}) in ${lt.libDir}${lt.cudaLibrary ? ', with CUDA' : ', CPU only'}` +
+        (lt.python ? `; its Python: ${lt.python}` : ''),
+    );
+  }
+  if (r.error) {
+    // The addon did not load: what needs none, then why.
+    if (r.bf16) lines.push(`cores:     ${cpus().length}`, `bf16:      ${r.bf16.detail}`);
+    return [...lines, '', r.error].join('\n');
+  }
   lines.push(
-    `variant:   ${r.variant}`,
-    `libtorch:  ${lt.version} (${lt.source}) in ${lt.libDir}${lt.cudaLibrary ? ', with CUDA' : ', CPU only'}` +
-      (lt.python ? `; its Python: ${lt.python}` : ''),
     `binary:    ${r.binary!.path} (built for libtorch ${r.binary!.builtFor}${r.binary!.cuda ? ', CUDA' : ''})`,
     `CUDA:      ${r.cuda!.built ? `built, ${r.cuda!.devices} device(s)` : 'not built'}`,
     `BLAS:      ${blasLine(r)}`,

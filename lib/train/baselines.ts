@@ -53,18 +53,23 @@ export async function computeBaselines(train: Dataset, splits: Record<string, Da
 /** The ridge baseline (fitted on `train`, its strength chosen on `val`, as computeBaselines fits it) as a linear
  * map of the flattened context; the caller owns (disposes) its tensors. */
 export async function fitRidge(train: Dataset, val: Dataset): Promise<RidgeMap> {
-  return (await baselinesAndRidge(train, { val })).ridge;
+  return (await fit(train, val, {})).ridge;  // val picks the strength; no split is scored
 }
 
 /** computeBaselines and fitRidge from one fit: the Trainer needs both for a model with ridgeContext. */
-export async function baselinesAndRidge(train: Dataset, splits: Record<string, Dataset> & { val: Dataset },
+export function baselinesAndRidge(train: Dataset, splits: Record<string, Dataset> & { val: Dataset },
+  opts: { centre?: Tensor } = {}): Promise<{ result: BaselineResult; ridge: RidgeMap }> {
+  return fit(train, splits.val, splits, opts);
+}
+
+async function fit(train: Dataset, val: Dataset, splits: Record<string, Dataset>,
   opts: { centre?: Tensor } = {}): Promise<{ result: BaselineResult; ridge: RidgeMap }> {
   const names = Object.keys(splits);
   if (opts.centre) checkCentre(opts.centre, train.dim);
   const centre = opts.centre ?? targetMean(train);
   let job;
   try {
-    job = native().baselinesAsync(rows(train, false), rows(splits.val, false), names.map((name) => rows(splits[name], true)),
+    job = native().baselinesAsync(rows(train, false), rows(val, false), names.map((name) => rows(splits[name], true)),
       RIDGE_GRID, rawOf(centre));
   } finally {
     if (!opts.centre) centre.dispose();  // the job holds its own reference

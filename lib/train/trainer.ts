@@ -116,7 +116,10 @@ export interface SplitScores {
 
 export interface FitResult {
   history: HistoryEntry[];
-  /** The epoch whose weights the model holds at the end (the best one) and its scores. */
+  /**
+   * The epoch whose weights the model holds at the end (the best one) and its scores; 0 for a model that starts
+   * from ridge (ridgeContext) when no epoch beat its start on val.
+   */
   best: { epoch: number; val_loss: number; val_cosine: number };
   /** The best weights on every split, and the baselines on the same splits. */
   scores: SplitScores;
@@ -213,6 +216,15 @@ export class Trainer {
     let badEpochs = 0;
     let stoppedEarly = false;
     const files: FitResult['files'] = {};
+    // A model that starts from ridge has an epoch 0, its start (ridge's predictions exactly): the first candidate for
+    // the best weights, so that training keeps ridge's val score unless an epoch beats it.
+    const fromRidge = this.model.config.ridgeContext !== undefined && !o.resume;
+    if (fromRidge) {
+      const val = await this.#sameOnEveryRank(await this.#score(splits.val));
+      Object.assign(best, { epoch: 0, val_loss: val.mse, val_cosine: val.cosine });
+      history.bestValLoss = val.mse;
+      if (outDir) files.best = await this.#save('best_model.pt', 0, optimizer, scheduler, val, history);
+    }
     try {
       for (let epoch = firstEpoch; epoch <= o.epochs; epoch++) {
         await cb.onEpochBegin?.(epoch);
@@ -257,7 +269,7 @@ export class Trainer {
     }
 
     // The model ends with the best weights, and is judged with them.
-    if (best.epoch > 0) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
+    if (best.epoch > 0 || fromRidge) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
     bestState.forEach((t) => t.dispose());
     const scores: SplitScores = {
       train: await this.#score(splits.train), val: await this.#score(splits.val),
