@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { formatTable, median, outDir, rootDir, spread } from './lib/harness.js';
+import { writeRandomWindows } from './lib/data.js';
 
 export const description = 'data-parallel training of the seed GRU: 2 ranks x 1 thread vs 1 rank x 2 threads, lvmtorch (World, Gloo) vs PyTorch DDP (gloo), samples/s, and all-reduce bytes/s';
 
@@ -38,7 +39,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     { id: `PyTorch ${python.minor} DDP, 2 ranks x 1 thread`, impl: 'python', ranks: 2, threads: 1 },
   ];
   const file = join(outDir, 'distributed-data.npz');
-  await writeData(file, rows);
+  await writeRandomWindows(file, rows);
   log(`  ${rows} rows per epoch, global batch ${sizes.join(' and ')}; ${rounds} rounds; Python: ${python.python} (torch ${python.version})`);
 
   const samples = Object.fromEntries(sizes.map((B) => [B, Object.fromEntries(jobs.map((j) => [j.id, []]))]));
@@ -98,15 +99,6 @@ function runJob(job, req, python, port) {
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${job.id}: rank ${rank} exited with ${code}`))));
   }));
   return Promise.all(ranks).then((outs) => JSON.parse(outs[0].trim().split('\n').at(-1)));
-}
-
-async function writeData(file, rows) {
-  const { torch, saveNpz } = await import('../dist/index.js');
-  torch.manualSeed(0);
-  torch.tidy(() => saveNpz({
-    context_sequences: torch.randn([rows, 5, 768]).normalize({ dim: 2 }),
-    target_vectors: torch.randn([rows, 768]).normalize({ dim: 1 }),
-  }, file));
 }
 
 // ---- one lvmtorch rank --------------------------------------------------------------------------------------

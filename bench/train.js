@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 
 import { floorSamplesPerSecond, trainingFlops } from './lib/flops.js';
 import { formatTable, median, outDir, spread } from './lib/harness.js';
+import { writeRandomWindows } from './lib/data.js';
 
 export const description = 'one training epoch of the seed GRU, LSTM and Transformer: lvmtorch per libtorch variant vs Python PyTorch 2.13 (best threads) and 1.13, samples/s and share of the GEMM floor';
 
@@ -115,7 +116,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   const runs = (w, kind) => w.all || sweep.has(kind);
 
   const file = join(outDir, 'train-data.npz');
-  await writeData(file, rows);
+  await writeRandomWindows(file, rows);
   log(`  models: ${kinds.map((k) => `${k} (${params[k].toLocaleString('en-US')} parameters${sweep.has(k) ? ', every thread setting' : ''})`).join(', ')}`);
   log(`  starting ${plan.length} workers ...`);
   const workers = await startPlan(plan, log, 15);
@@ -320,16 +321,6 @@ export async function run({ options = {}, log = console.log } = {}) {
       results,
     },
   };
-}
-
-// Random unit vectors: speed does not depend on what the vectors say.
-async function writeData(file, rows) {
-  const { torch, saveNpz } = await import('../dist/index.js');
-  torch.manualSeed(0);
-  torch.tidy(() => saveNpz({
-    context_sequences: torch.randn([rows, 5, 768]).normalize({ dim: 2 }),
-    target_vectors: torch.randn([rows, 768]).normalize({ dim: 1 }),
-  }, file));
 }
 
 // ---- the lvmtorch worker ----------------------------------------------------------------------------------

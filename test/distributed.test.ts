@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DistributedError, SGD, loadTorchFileSync, models, saveTorchFile, torch, trainStep, World, Tensor } from '../dist/index.js';
 import { freePort } from '../dist/distributed/launch.js';
@@ -33,10 +33,20 @@ function start(cmd: string, args: string[], input?: string) {
   child.stderr.on('data', (d: Buffer) => { stderr += d; });
   child.stdin.end(input ?? '');
   const done = new Promise<Done>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, ready, done };
+  // A process that exits before its first line fails what waits for it, with its output.
+  const readyOrExit = Promise.race([ready, done.then((d) => { throw new Error(`exited (${d.code ?? d.signal}) before printing: ${d.stderr}`); })]);
+  readyOrExit.catch(() => {});  // only a test that awaits it fails by it
+  return { child, ready: readyOrExit, done };
 }
 
 const rank = (o: object) => start(process.execPath, [RANK, JSON.stringify(o)]);
+
+// A small synthetic corpus (120 documents of 64-D vectors) for the CLI runs, written once.
+function writeSynth(file: string): void {
+  if (existsSync(file)) return;
+  const w = spawnSync(process.execPath, [CLI, 'data', 'synth', '--out', file, '--docs', '120', '--dim', '64'], { encoding: 'utf8' });
+  if (w.status !== 0) throw new Error(`lvmtorch data synth failed: ${w.stderr}`);
+}
 
 describe('World: rendezvous and collectives with another lvmtorch process', () => {
   it('all-reduces (sum, mean) and broadcasts across two ranks', async () => {
@@ -81,6 +91,27 @@ describe('World: rendezvous and collectives with another lvmtorch process', () =
       world.close();
     }
   }, 30_000);
+
+  it('when rank 0, the store\'s host, is killed, the others fail within seconds saying so', async () => {
+    const port = await freePort();
+    const master = rank({ mode: 'loop', rank: 0, worldSize: 2, port, timeoutMs: 60_000 });
+    const world = await World.init({ rank: 1, worldSize: 2, masterPort: port, timeoutMs: 60_000 });
+    const t = torch.ones([1000]);
+    try {
+      await world.allReduce([t], 'mean');
+      await master.ready;
+      master.child.kill('SIGKILL');
+      const began = performance.now();
+      const error = await (async () => {
+        for (;;) await world.allReduce([t], 'mean');
+      })().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DistributedError);
+      expect((error as Error).message).toMatch(/rank 1 of 2: all_reduce failed: .*Rank 0, which hosts the store at 127\.0\.0\.1:\d+, is unreachable: it has stopped/s);
+      expect(performance.now() - began).toBeLessThan(20_000);
+    } finally {
+      world.close();
+    }
+  }, 40_000);
 
   it('a rank started with another WORLD_SIZE is refused, naming both', async () => {
     const port = await freePort();
@@ -228,9 +259,9 @@ describe('lvmtorch train --nproc 2', () => {
   const valCosine = (out: string) => (JSON.parse(readFileSync(join(out, 'training_history.json'), 'utf8')) as
     { history: { val_cosine: number }[] }).history.map((e) => e.val_cosine);
 
+  beforeAll(() => writeSynth(data));
+
   it('reaches the val cosine of one process, and a run resumed with one process continues', () => {
-    const w = spawnSync(process.execPath, [CLI, 'data', 'synth', '--out', data, '--docs', '120', '--dim', '64'], { encoding: 'utf8' });
-    expect(w.status, w.stderr).toBe(0);
     const two = train(join(dir, 'two'), ['--epochs', '3', '--nproc', '2']);
     expect(two.status, two.stderr).toBe(0);
     expect(two.stdout).toMatch(/data-parallel over 2 ranks \(torch\.distributed, Gloo\), global batch 32/);
@@ -294,7 +325,7 @@ afterAll(() => {
 describe.skipIf(netnsMissing)('two hosts (network namespaces joined by a veth pair)', () => {
   it('trains with one rank on each, rendezvous at rank 0\'s address', async () => {
     const data = join(dir, 'synth.npz');
-    if (!existsSync(data)) spawnSync(process.execPath, [CLI, 'data', 'synth', '--out', data, '--docs', '120', '--dim', '64']);
+    writeSynth(data);
     const runs = [0, 1].map((r) => start('ip', ['netns', 'exec', NS[r], 'env', `RANK=${r}`, 'WORLD_SIZE=2',
       'MASTER_ADDR=10.231.0.1', 'MASTER_PORT=29500', 'LVMTORCH_DIST_TIMEOUT_MS=60000', process.execPath, CLI, 'train',
       '--data', data, '--d-model', '32', '--layers', '1', '--epochs', '2', '--threads', '1', '--out', join(dir, `hosts-${r}`),

@@ -9,14 +9,16 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-#include <condition_variable>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace lvm::distributed {
@@ -73,18 +75,19 @@ std::shared_ptr<::gloo::transport::Device> makeDevice(const WorldOptions& o) {
 }
 
 // `join`: this connection is the rank's own, counted among the world's (rank 0's constructor waits for them all);
-// the heartbeat's and the diagnosis's are extra.
-c10::intrusive_ptr<c10d::TCPStore> connectStore(const WorldOptions& o, bool join) {
+// the heartbeat's and the diagnosis's are extra. `timeout` (default: the world's) bounds connecting and each call.
+c10::intrusive_ptr<c10d::TCPStore> connectStore(const WorldOptions& o, bool join, std::optional<milliseconds> timeout = {}) {
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(o.port);
   so.isServer = join && o.rank == 0;
   so.numWorkers = static_cast<size_t>(o.worldSize);
   so.waitWorkers = join;
-  so.timeout = o.timeout;
+  so.timeout = timeout.value_or(o.timeout);
   return c10::make_intrusive<c10d::TCPStore>(o.masterAddr, so);
 }
 
 constexpr milliseconds kHeartbeat{500};
+constexpr milliseconds kDiagnosisTimeout{5000};  // a store that does not answer in this is taken for gone
 
 std::vector<uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
 
@@ -106,14 +109,14 @@ struct ProcessGroup::Impl {
 
   void startHeartbeat(int rank) {
     beat = std::thread([this, key = "lvmtorch/heartbeat/" + std::to_string(rank)] {
-      std::unique_lock<std::mutex> lock(mutex);
-      while (!stopping) {
+      for (;;) {
         try {
-          beatStore->add(key, 1);
+          beatStore->add(key, 1);  // not under the lock: closing must not wait for a slow store
         } catch (...) {
           return;  // the store's host is gone; the next collective reports it
         }
-        stopped.wait_for(lock, kHeartbeat, [this] { return stopping; });
+        std::unique_lock<std::mutex> lock(mutex);
+        if (stopped.wait_for(lock, kHeartbeat, [this] { return stopping; })) return;
       }
     });
   }
@@ -186,7 +189,7 @@ std::string ProcessGroup::diagnose() {
   // Reads every rank's counter twice, a few heartbeats apart, on a connection of its own (the group's may be
   // the one that broke).
   try {
-    auto store = connectStore(options_, /*join=*/false);
+    auto store = connectStore(options_, /*join=*/false, std::min(options_.timeout, kDiagnosisTimeout));
     auto read = [&] {
       std::vector<int64_t> counts;
       for (int r = 0; r < size(); ++r) counts.push_back(store->add("lvmtorch/heartbeat/" + std::to_string(r), 0));

@@ -29,7 +29,6 @@ Holder& holderOf(Napi::Value v) {
   return *v.As<Napi::External<Holder>>().Data();
 }
 
-// A DistributedError rejects with code ERR_DISTRIBUTED (lib/distributed/world.ts makes it a DistributedError).
 class GroupWorker : public PromiseWorker {
  protected:
   using PromiseWorker::PromiseWorker;
@@ -37,9 +36,7 @@ class GroupWorker : public PromiseWorker {
     try {
       std::rethrow_exception(error);
     } catch (const distributed::DistributedError& e) {
-      auto err = Napi::Error::New(env, e.what());
-      err.Set("code", Napi::String::New(env, "ERR_DISTRIBUTED"));
-      return err;
+      return distributedError(env, e);
     } catch (...) {
       return PromiseWorker::rejection(env, std::current_exception());
     }
@@ -127,6 +124,12 @@ Napi::Value close(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Napi::Error distributedError(Napi::Env env, const distributed::DistributedError& e) {
+  auto err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, "ERR_DISTRIBUTED"));
+  return err;
+}
 
 std::shared_ptr<distributed::ProcessGroup> sharedProcessGroup(Napi::Value v) {
   if (isMissing(v)) return nullptr;

@@ -51,9 +51,7 @@ class StepWorker : public PromiseWorker {
       err.Set("code", Napi::String::New(env, "ERR_LOSS_NOT_FINITE"));
       return err;
     } catch (const distributed::DistributedError& e) {
-      auto err = Napi::Error::New(env, e.what());
-      err.Set("code", Napi::String::New(env, "ERR_DISTRIBUTED"));
-      return err;
+      return distributedError(env, e);
     } catch (...) {
       return PromiseWorker::rejection(env, std::current_exception());
     }
