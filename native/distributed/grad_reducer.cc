@@ -1,5 +1,7 @@
 #include "grad_reducer.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 
 namespace lvm::distributed {
