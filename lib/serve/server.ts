@@ -266,6 +266,11 @@ export async function createServer(opts: ServeOptions): Promise<LvmtorchServer> 
   if (opts.cors) await app.register(cors, { origin: opts.cors === '*' ? true : opts.cors });
   await app.register(lvmtorchServe, { state });
   app.addHook('onClose', async () => state.bank?.dispose());
+  // Once closing, every answer ends its keep-alive connection: close() would otherwise wait for each client's idle
+  // connection to time out (Fastify's keepAliveTimeout, 72 s) after the requests in flight have been answered.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onSend', async (_req, reply) => { if (closing) reply.header('connection', 'close'); });
   app.decorate('lvmtorch', state);
   return app as unknown as LvmtorchServer;
 }
