@@ -1,5 +1,5 @@
-// The process group's entry points from JS (lib/distributed/). A group crosses to JS as an External holding a
-// shared_ptr, as an optimiser does; the rendezvous and every collective run off the JS thread.
+// The process group's entry points from JS (lib/distributed/). A group crosses to JS as a SharedHandle, as an
+// optimiser does; the rendezvous and every collective run off the JS thread.
 #include "process_group_binding.h"
 
 #include <exception>
@@ -9,6 +9,7 @@
 #include "../handle.h"
 #include "../promise_worker.h"
 #include "../protect.h"
+#include "../shared_handle.h"
 
 namespace lvm {
 
@@ -16,18 +17,8 @@ namespace {
 
 using distributed::ProcessGroup;
 
-struct Holder {
-  std::shared_ptr<ProcessGroup> group;
-};
-
 constexpr napi_type_tag kGroupTag = {0x6c766d746f726368ULL, 0x7072636772707570ULL};
-
-Holder& holderOf(Napi::Value v) {
-  if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kGroupTag)) {
-    throw TypeError("expected a process group handle");
-  }
-  return *v.As<Napi::External<Holder>>().Data();
-}
+constexpr SharedHandle<ProcessGroup> kGroups(&kGroupTag, "a process group", "the process group was closed and can no longer be used");
 
 class GroupWorker : public PromiseWorker {
  protected:
@@ -51,9 +42,7 @@ class RendezvousWorker : public GroupWorker {
  protected:
   void compute() override { group_ = ProcessGroup::rendezvous(options_); }
   Napi::Value resolve(Napi::Env env) override {
-    auto external = Napi::External<Holder>::New(env, new Holder{std::move(group_)}, [](Napi::Env, Holder* h) { delete h; });
-    external.TypeTag(&kGroupTag);
-    return external;
+    return kGroups.wrap(env, std::move(group_));
   }
 
  private:
@@ -86,12 +75,6 @@ class CollectiveWorker : public GroupWorker {
   int root_;
 };
 
-std::shared_ptr<ProcessGroup> openGroup(Napi::Value v) {
-  Holder& h = holderOf(v);
-  if (!h.group) throw Napi::Error::New(v.Env(), "the process group was closed and can no longer be used");
-  return h.group;
-}
-
 // processGroupInit(masterAddr, port, rank, worldSize, timeoutMs) -> Promise<handle>
 Napi::Value init(const Napi::CallbackInfo& info) {
   distributed::WorldOptions o;
@@ -106,7 +89,7 @@ Napi::Value init(const Napi::CallbackInfo& info) {
 
 // processGroupCollective(handle, op, tensors, root) -> Promise<void>; op: "sum", "mean", "broadcast", "barrier"
 Napi::Value collective(const Napi::CallbackInfo& info) {
-  auto group = openGroup(info[0]);
+  auto group = kGroups.shared(info[0]);
   if (!info[1].IsString()) throw TypeError("op must be a string");
   std::string name = info[1].As<Napi::String>().Utf8Value();
   using Op = CollectiveWorker::Op;
@@ -119,7 +102,7 @@ Napi::Value collective(const Napi::CallbackInfo& info) {
 
 // Leaves the group now (its threads and sockets), not at garbage collection; a step still running keeps it alive.
 Napi::Value close(const Napi::CallbackInfo& info) {
-  holderOf(info[0]).group.reset();
+  kGroups.dispose(info[0]);
   return info.Env().Undefined();
 }
 
@@ -133,7 +116,7 @@ Napi::Error distributedError(Napi::Env env, const distributed::DistributedError&
 
 std::shared_ptr<distributed::ProcessGroup> sharedProcessGroup(Napi::Value v) {
   if (isMissing(v)) return nullptr;
-  return openGroup(v);
+  return kGroups.shared(v);
 }
 
 void initDistributed(Napi::Env env, Napi::Object exports) {

@@ -1,6 +1,6 @@
-// The models' entry points from JS (lib/models/). A model crosses to JS as a type-tagged External holding a
-// shared_ptr, so a native train step can hold it too. Its parameters and buffers cross as ordinary tensor ids
-// that share the module's tensors: what JS writes into them (loadStateDict) is what the module computes with.
+// The models' entry points from JS (lib/models/). A model crosses to JS as a SharedHandle, so a native train
+// step can hold it too. Its parameters and buffers cross as ordinary tensor ids that share the module's tensors:
+// what JS writes into them (loadStateDict) is what the module computes with.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -8,6 +8,7 @@
 #include "../args.h"
 #include "../handle.h"
 #include "../protect.h"
+#include "../shared_handle.h"
 #include "model_binding.h"
 #include "predictor.h"
 
@@ -17,18 +18,10 @@ namespace {
 
 using models::Predictor;
 
-struct Holder {
-  std::shared_ptr<Predictor> model;
-};
-
 constexpr napi_type_tag kModelTag = {0x6c766d746f726368ULL, 0x6d6f64656c686e64ULL};
+constexpr SharedHandle<Predictor> kModels(&kModelTag, "a model", "the model was disposed and can no longer be used");
 
-Predictor& modelOf(Napi::Value v) {
-  if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kModelTag)) throw TypeError("expected a model handle");
-  Holder* h = v.As<Napi::External<Holder>>().Data();
-  if (!h->model) throw Napi::Error::New(v.Env(), "the model was disposed and can no longer be used");
-  return *h->model;
-}
+Predictor& modelOf(Napi::Value v) { return kModels.get(v); }
 
 models::Config readConfig(Napi::Value kind, Napi::Value v) {
   if (!v.IsObject()) throw TypeError("model config must be an object");
@@ -64,10 +57,7 @@ Napi::Value create(const Napi::CallbackInfo& info) {
   } catch (const std::invalid_argument& e) {
     throw RangeError(e.what());
   }
-  auto out = Napi::External<Holder>::New(info.Env(), new Holder{std::move(model)},
-                                         [](Napi::Env, Holder* h) { delete h; });
-  out.TypeTag(&kModelTag);
-  return out;
+  return kModels.wrap(info.Env(), std::move(model));
 }
 
 // modelForward(model, x) -> [raw, normalised]
@@ -128,16 +118,14 @@ Napi::Value to(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value dispose(const Napi::CallbackInfo& info) {
-  if (info[0].IsExternal() && info[0].As<Napi::External<Holder>>().CheckTypeTag(&kModelTag))
-    info[0].As<Napi::External<Holder>>().Data()->model.reset();
+  if (kModels.isOurs(info[0])) kModels.dispose(info[0]);
   return info.Env().Undefined();
 }
 
 }  // namespace
 
 std::shared_ptr<Predictor> sharedModel(Napi::Value v) {
-  modelOf(v);  // the checks, with their messages
-  return v.As<Napi::External<Holder>>().Data()->model;
+  return kModels.shared(v);
 }
 
 void initModels(Napi::Env env, Napi::Object exports) {

@@ -1,6 +1,6 @@
-// The optimisers' entry points from JS (lib/optim/). An optimiser crosses to JS as an External holding a
-// shared_ptr, so a native train step can later hold it too; lib/optim/optimizer.ts keeps the hyperparameters'
-// JS mirror and writes every change through.
+// The optimisers' entry points from JS (lib/optim/). An optimiser crosses to JS as a SharedHandle, so a native
+// train step can hold it too; lib/optim/optimizer.ts keeps the hyperparameters' JS mirror and writes every change
+// through.
 #include <memory>
 #include <string>
 
@@ -8,6 +8,7 @@
 #include "../shape.h"
 #include "../handle.h"
 #include "../protect.h"
+#include "../shared_handle.h"
 #include "optim_binding.h"
 #include "optimizer.h"
 
@@ -17,21 +18,10 @@ namespace {
 
 using optim::Optimizer;
 
-struct Holder {
-  std::shared_ptr<Optimizer> optimizer;
-};
-
-// Marks our Externals, so that another addon's External (or a disposed optimiser) is refused, not misread.
 constexpr napi_type_tag kOptimizerTag = {0x6c766d746f726368ULL, 0x6f7074696d697a72ULL};
+constexpr SharedHandle<Optimizer> kOptimizers(&kOptimizerTag, "an optimizer", "the optimizer was disposed and can no longer be used");
 
-Optimizer& optimizerOf(Napi::Value v) {
-  if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kOptimizerTag)) {
-    throw TypeError("expected an optimizer handle");
-  }
-  Holder* h = v.As<Napi::External<Holder>>().Data();
-  if (!h->optimizer) throw Napi::Error::New(v.Env(), "the optimizer was disposed and can no longer be used");
-  return *h->optimizer;
-}
+Optimizer& optimizerOf(Napi::Value v) { return kOptimizers.get(v); }
 
 void readHyper(Napi::Object o, optim::Hyper& h) {
   auto num = [&](const char* key, double& field) {
@@ -83,11 +73,7 @@ Napi::Value create(const Napi::CallbackInfo& info) {
     readHyper(g.As<Napi::Object>(), group.hyper);
     groups.push_back(std::move(group));
   }
-  auto external = Napi::External<Holder>::New(
-      env, new Holder{std::make_shared<Optimizer>(kind, std::move(groups))},
-      [](Napi::Env, Holder* h) { delete h; });
-  external.TypeTag(&kOptimizerTag);
-  return external;
+  return kOptimizers.wrap(env, std::make_shared<Optimizer>(kind, std::move(groups)));
 }
 
 Napi::Value step(const Napi::CallbackInfo& info) {
@@ -191,10 +177,7 @@ Napi::Value loadState(const Napi::CallbackInfo& info) {
 
 // Frees the state now (and the optimiser's references to its parameters) rather than at garbage collection.
 Napi::Value dispose(const Napi::CallbackInfo& info) {
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<Holder>>().CheckTypeTag(&kOptimizerTag)) {
-    throw TypeError("expected an optimizer handle");
-  }
-  info[0].As<Napi::External<Holder>>().Data()->optimizer.reset();
+  kOptimizers.dispose(info[0]);
   return info.Env().Undefined();
 }
 
@@ -209,8 +192,7 @@ Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
 }  // namespace
 
 std::shared_ptr<optim::Optimizer> sharedOptimizer(Napi::Value v) {
-  optimizerOf(v);  // the checks, with their messages
-  return v.As<Napi::External<Holder>>().Data()->optimizer;
+  return kOptimizers.shared(v);
 }
 
 void initOptim(Napi::Env env, Napi::Object exports) {
