@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <numeric>
 
 namespace lvm::distributed {
 
@@ -13,29 +14,20 @@ GradReducer::GradReducer(ProcessGroup& group, std::vector<at::Tensor> params) : 
     if (p.requires_grad()) params_.push_back(std::move(p));
   }
   slots_.resize(params_.size());
-  // Reverse order; a new bucket where the cap or the dtype or device changes.
-  int64_t bytes = 0;
-  for (size_t k = params_.size(); k-- > 0;) {
-    const at::Tensor& p = params_[k];
-    int64_t n = p.numel() * static_cast<int64_t>(p.element_size());
-    int64_t cap = buckets_.size() <= 1 ? kFirstBucketBytes : kBucketBytes;  // the bucket being filled: first or later
-    const at::Tensor* first = buckets_.empty() ? nullptr : &params_[buckets_.back().params.front()];
-    bool fits = first && bytes + n <= cap && first->scalar_type() == p.scalar_type() && first->device() == p.device();
-    if (!fits) {
-      buckets_.emplace_back();
-      bytes = 0;
-    }
-    buckets_.back().params.push_back(k);
-    bytes += n;
-  }
+  std::vector<size_t> reverse(params_.size());
+  std::iota(reverse.rbegin(), reverse.rend(), size_t{0});
+  std::vector<std::vector<size_t>> assigned = assignBuckets(params_, reverse, kFirstBucketBytes, kBucketBytes);
+  buckets_.resize(assigned.size());
   for (size_t b = 0; b < buckets_.size(); ++b) {
     Bucket& bucket = buckets_[b];
+    bucket.params = std::move(assigned[b]);
     int64_t numel = 0;
     for (size_t k : bucket.params) {
       slots_[k] = {b, numel};
       numel += params_[k].numel();
     }
-    bucket.flat = at::ones({numel + static_cast<int64_t>(bucket.params.size())}, params_[bucket.params.front()].options());
+    bucket.flat = group_.bucketBuffer(b, numel + static_cast<int64_t>(bucket.params.size()), params_[bucket.params.front()].options());
+    bucket.flat.slice(0, numel).fill_(1);  // the flags: 1 until finish() finds a parameter without a gradient
     bucket.missing = bucket.params.size();
   }
   for (size_t k = 0; k < params_.size(); ++k) {

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <thread>
 
@@ -107,6 +108,8 @@ struct ProcessGroup::Impl {
   std::mutex mutex;
   std::condition_variable stopped;
   bool stopping = false;
+  std::mutex buffersMutex;
+  std::vector<at::Tensor> buffers;  // bucketBuffer()'s
 
   void startHeartbeat(int rank) {
     beat = std::thread([this, key = "lvmtorch/heartbeat/" + std::to_string(rank)] {
@@ -211,22 +214,46 @@ std::string ProcessGroup::diagnose() {
   }
 }
 
-namespace {
-
-// Consecutive tensors of one dtype and device, at most kBucketBytes each (a bigger tensor is a bucket alone).
-std::vector<std::vector<at::Tensor>> buckets(const std::vector<at::Tensor>& tensors, int64_t capBytes) {
-  std::vector<std::vector<at::Tensor>> out;
+std::vector<std::vector<size_t>> assignBuckets(const std::vector<at::Tensor>& tensors, const std::vector<size_t>& order,
+                                               int64_t firstCapBytes, int64_t capBytes) {
+  std::vector<std::vector<size_t>> out;
   int64_t bytes = 0;
-  for (const at::Tensor& t : tensors) {
+  for (size_t i : order) {
+    const at::Tensor& t = tensors[i];
     int64_t n = t.numel() * static_cast<int64_t>(t.element_size());
-    bool fits = !out.empty() && bytes + n <= capBytes && out.back().front().scalar_type() == t.scalar_type() &&
-                out.back().front().device() == t.device();
+    int64_t cap = out.size() <= 1 ? firstCapBytes : capBytes;  // the bucket being filled: the first or a later one
+    const at::Tensor* first = out.empty() ? nullptr : &tensors[out.back().front()];
+    bool fits = first && bytes + n <= cap && first->scalar_type() == t.scalar_type() && first->device() == t.device();
     if (!fits) {
       out.emplace_back();
       bytes = 0;
     }
-    out.back().push_back(t);
+    out.back().push_back(i);
     bytes += n;
+  }
+  return out;
+}
+
+at::Tensor ProcessGroup::bucketBuffer(size_t slot, int64_t numel, const at::TensorOptions& options) {
+  std::lock_guard<std::mutex> lock(impl_->buffersMutex);
+  std::vector<at::Tensor>& buffers = impl_->buffers;
+  if (buffers.size() <= slot) buffers.resize(slot + 1);
+  at::Tensor& b = buffers[slot];
+  if (!b.defined() || b.numel() != numel || b.scalar_type() != options.dtype().toScalarType() || b.device() != options.device())
+    b = at::empty({numel}, options);
+  return b;
+}
+
+namespace {
+
+// Consecutive tensors, in buckets of at most kBucketBytes.
+std::vector<std::vector<at::Tensor>> buckets(const std::vector<at::Tensor>& tensors) {
+  std::vector<size_t> order(tensors.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::vector<std::vector<at::Tensor>> out;
+  for (const std::vector<size_t>& bucket : assignBuckets(tensors, order, ProcessGroup::kBucketBytes, ProcessGroup::kBucketBytes)) {
+    out.emplace_back();
+    for (size_t i : bucket) out.back().push_back(tensors[i]);
   }
   return out;
 }
@@ -263,7 +290,7 @@ ProcessGroup::Pending ProcessGroup::allReduceAsync(at::Tensor flat) {
 
 void ProcessGroup::allReduce(const std::vector<at::Tensor>& tensors, bool mean) {
   at::NoGradGuard noGrad;
-  std::vector<std::vector<at::Tensor>> groups = buckets(tensors, kBucketBytes);
+  std::vector<std::vector<at::Tensor>> groups = buckets(tensors);
   std::vector<at::Tensor> flats;
   std::vector<Pending> pending;
   for (const auto& group : groups) {
@@ -280,7 +307,7 @@ void ProcessGroup::allReduce(const std::vector<at::Tensor>& tensors, bool mean) 
 void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root) {
   if (root < 0 || root >= size()) throw std::invalid_argument("broadcast: root must be a rank in [0, " + std::to_string(size() - 1) + "], got " + std::to_string(root));
   at::NoGradGuard noGrad;
-  std::vector<std::vector<at::Tensor>> groups = buckets(tensors, kBucketBytes);
+  std::vector<std::vector<at::Tensor>> groups = buckets(tensors);
   run("broadcast", [&] {
     for (const auto& group : groups) {
       std::vector<at::Tensor> flat{flatten(group)};

@@ -27,6 +27,12 @@ struct DistributedError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// DDP's bucket assignment: the indices of `tensors`, taken in `order`, into buckets of at most firstCapBytes (the
+// first) and capBytes (the others); a new bucket also where the dtype or the device changes. A tensor bigger than
+// the cap is a bucket alone.
+std::vector<std::vector<size_t>> assignBuckets(const std::vector<at::Tensor>& tensors, const std::vector<size_t>& order,
+                                               int64_t firstCapBytes, int64_t capBytes);
+
 class ProcessGroup {
  public:
   // Blocks until every rank has joined (or the timeout): rank 0 hosts the store, the others connect to it.
@@ -58,6 +64,10 @@ class ProcessGroup {
   // In place: root's values on every rank.
   void broadcast(const std::vector<at::Tensor>& tensors, int root);
   void barrier();
+
+  // A flat buffer kept between steps for gradient bucket `slot` (DDP keeps its buckets: no allocation and no page
+  // faults per step), reallocated only when its size or options change. Its contents are whatever was left there.
+  at::Tensor bucketBuffer(size_t slot, int64_t numel, const at::TensorOptions& options);
 
   static constexpr int64_t kBucketBytes = 25 << 20;
 
