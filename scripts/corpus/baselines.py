@@ -69,6 +69,15 @@ def ridge_path(x, y, lams):
     return fits
 
 
+def draw(n_vectors, doc_ids):
+    """The random pairs for the anisotropy and the split by document (80/10/10), both from one default_rng(SEED)."""
+    rng = np.random.default_rng(SEED)
+    pairs = rng.integers(0, n_vectors, (2, 200_000))
+    docs = rng.permutation(np.unique(doc_ids))
+    n_train, n_val = int(0.8 * len(docs)), int(0.1 * len(docs))
+    return pairs, {"train": docs[:n_train], "val": docs[n_train : n_train + n_val], "test": docs[n_train + n_val :]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("npz")
@@ -76,16 +85,11 @@ def main():
     args = ap.parse_args()
     z = np.load(args.npz, allow_pickle=False)
     vectors, doc_ids = z["vectors"].astype(np.float64), z["doc_ids"]
-    rng = np.random.default_rng(SEED)
 
+    (i, j), split = draw(len(vectors), doc_ids)
     # Anisotropy: two random distinct sentences.
-    i, j = rng.integers(0, len(vectors), (2, 200_000))
     same = i == j
     pair_cos = cos(vectors[i[~same]], vectors[j[~same]])
-
-    docs = rng.permutation(np.unique(doc_ids))
-    n_train, n_val = int(0.8 * len(docs)), int(0.1 * len(docs))
-    split = {"train": docs[:n_train], "val": docs[n_train : n_train + n_val], "test": docs[n_train + n_val :]}
     data = {k: windows(vectors, doc_ids, v) for k, v in split.items()}
     xtr, ytr = data["train"]
     mu = ytr.mean(0)
