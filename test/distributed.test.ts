@@ -119,6 +119,17 @@ describe('World: rendezvous and collectives with another lvmtorch process', () =
     expect((error as Error).message).toMatch(new RegExp(`rank 1 of 2: could not reach the master at 127\\.0\\.0\\.1:${port} within 1500 ms`));
   });
 
+  it('gives each rank of a machine its own GPU: cuda is cuda:LOCAL_RANK', async () => {
+    const world = await World.init({ rank: 0, worldSize: 1, localRank: 3, masterPort: await freePort(), timeoutMs: 10_000 });
+    try {
+      expect(world.device('cuda')).toBe('cuda:3');
+      expect(world.device('cuda:1')).toBe('cuda:1');
+      expect(world.device('cpu')).toBe('cpu');
+    } finally {
+      world.close();
+    }
+  });
+
   it('refuses bad options before connecting', async () => {
     await expect(World.init({ rank: 2, worldSize: 2 })).rejects.toThrow(/rank must be below worldSize 2, got 2/);
     await expect(World.init({ rank: 0, worldSize: 0 })).rejects.toThrow(/worldSize must be an integer >= 1, got 0/);

@@ -80,7 +80,7 @@ export function trainCommand(): Command {
     .option('--dropout <p>', 'dropout', num('--dropout'))
     .addOption(new Option('--residual <base>', 'ridge: the model learns the residual over the ridge baseline (fitted on ' +
       'train, kept in the checkpoint as ridge.weight / ridge.bias) and starts from its predictions').choices(['none', 'ridge']).default('none'))
-    .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--device <device>', 'cpu, cuda or cuda:N (cuda with --nproc or torchrun\'s variables: cuda:LOCAL_RANK)', 'cpu')
     .option('--out <dir>', 'where best_model.pt, final_model.pt, training_history.json and report.html go ' +
       '(default artifacts/lvm/models/<model>)')
     .option('--seed <n>', 'seeds the data, the split, the shuffling and the weights', (v) => Number(v), 0)
@@ -106,8 +106,9 @@ export function trainCommand(): Command {
       const quiet = world !== undefined && !world.isMain;  // every rank has the same numbers: rank 0 prints them
       const data = await loadData(flags, quiet);
       const model = makeModel(flags, data.dim, data.context);
-      if (flags.device !== 'cpu') model.to(flags.device as torch.Device);
-      if (flags.device !== 'cpu') data.to(flags.device as torch.Device);
+      const device = (world ? world.device(flags.device) : flags.device) as torch.Device;  // cuda: one GPU per rank
+      if (device !== 'cpu') model.to(device);
+      if (device !== 'cpu') data.to(device);
       const out = flags.out ?? `artifacts/lvm/models/${flags.model}`;
       const trainer = new Trainer(model, { ...trainerOptions(flags, out, quiet), world });
       process.once('SIGINT', () => {

@@ -92,6 +92,14 @@ export class World {
     return this.rank === 0;
   }
 
+  /**
+   * This rank's device for `device`: 'cuda' becomes `cuda:<localRank>`, one GPU per rank of a machine (what a
+   * torchrun script sets with torch.cuda.set_device(LOCAL_RANK)); 'cpu' and an explicit 'cuda:N' stay as they are.
+   */
+  device(device: string): string {
+    return device === 'cuda' ? `cuda:${this.localRank}` : device;
+  }
+
   /** In place on every rank: the sum (or mean) over the ranks, packed into 25 MiB buckets. */
   allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): Promise<void> {
     if (op !== 'sum' && op !== 'mean') throw new RangeError(`op must be 'sum' or 'mean', got ${String(op)}`);
