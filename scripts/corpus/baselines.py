@@ -4,8 +4,9 @@
 
 Split by document, 80/10/10 with a fixed seed; windows never cross a document. For the global train mean,
 copy-last, the mean of the 5 context vectors and closed-form ridge on the flattened 5 x D context (strength chosen
-on val) it prints raw cosine, centred cosine (prediction and target both minus the train mean: raw cosine
-flatters anything that points along the mean direction of anisotropic sentence vectors) and the rank of the true
+on val) it prints raw cosine, centred cosine (the unit prediction and the target both minus the train mean, as
+lvmtorch scores it: raw cosine flatters anything that points along the mean direction of anisotropic sentence
+vectors) and the rank of the true
 next sentence among all targets of the split (by raw and by centred cosine). Also the anisotropy: mean cosine of random sentence pairs.
 """
 import argparse
@@ -38,16 +39,16 @@ def cos(a, b):
 
 
 def scores(pred, target, mu, ranks=True):
-    """Raw and centred mean cosine, and the rank of each true target among all the split's targets."""
+    """Raw and centred mean cosine, and the rank of each true target among all the split's targets. Centred as
+    lvmtorch scores it: the unit prediction (what raw cosine judges) and the target, both minus the train mean."""
     raw = float(cos(pred, target).mean())
-    pc, tc = pred - mu, target - mu
-    centred = float(cos(pc, tc).mean()) if np.abs(pc).max() > 0 else 0.0  # the train mean itself: 0 by definition
+    unit = pred / np.maximum(np.linalg.norm(pred, axis=1, keepdims=True), 1e-12)
+    pc, tc = unit - mu, target - mu
+    centred = float(cos(pc, tc).mean())
     if not ranks:  # the train split is too large for an all-pairs matrix, and its ranks say little
         return {"cosine": raw, "centred_cosine": centred}
     out = {"cosine": raw, "centred_cosine": centred, "candidates": len(target)}
     for name, p, t in (("", pred, target), ("centred_", pc, tc)):
-        if name and not np.abs(p).max() > 0:
-            continue  # the train mean, centred, is the zero vector: no ranking
         p = p / np.linalg.norm(p, axis=1, keepdims=True)
         t = t / np.linalg.norm(t, axis=1, keepdims=True)
         sim = p @ t.T
