@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DistributedError, SGD, loadTorchFileSync, models, saveTorchFile, torch, trainStep, World, Tensor } from '../dist/index.js';
+import { DistributedError, SGD, Trainer, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep, World, Tensor } from '../dist/index.js';
 import { freePort } from '../dist/distributed/launch.js';
 import { shardRows } from '../dist/distributed/shard.js';
 import { PYTHON, pythonTorchMissing } from './helpers/python.js';
@@ -275,6 +275,29 @@ describe('lvmtorch train --nproc 2', () => {
     expect(resumed.stdout.match(/^epoch \d+:/gm)).toEqual(['epoch 4:']);
     expect(valCosine(join(dir, 'two'))).toHaveLength(4);
   }, 300_000);
+
+  it('a rank whose fit fails leaves the group: the others fail at once, not at the timeout', async () => {
+    const port = await freePort();
+    const other = rank({ mode: 'fit', rank: 1, worldSize: 2, port, timeoutMs: 120_000, file: data, failAtEpoch: 1 });
+    const world = await World.init({ rank: 0, worldSize: 2, masterPort: port, timeoutMs: 120_000 });
+    const ds = datasets.fromNpz(data);
+    const model = models.gru({ inputDim: ds.dim, outputDim: ds.dim, dModel: 16, numLayers: 1 });
+    try {
+      const fit = new Trainer(model, { epochs: 20, batchSize: 32, world }).fit(ds).catch((e: unknown) => e);
+      await other.ready;  // rank 1 printed its failure and lives on
+      const began = performance.now();
+      const error = await fit;
+      expect(error).toBeInstanceOf(DistributedError);
+      expect((error as Error).message).toMatch(/rank 0 of 2: .* failed: .*Rank 1 has stopped/s);
+      expect(performance.now() - began, 'the collectives time out after 120 s').toBeLessThan(20_000);
+      expect(other.child.exitCode, 'rank 1 left the group, not the process').toBeNull();
+    } finally {
+      other.child.kill('SIGKILL');
+      world.close();
+      model.dispose();
+      ds.dispose();
+    }
+  }, 120_000);
 
   it('a rank that is killed ends the run with an error naming it', async () => {
     const run = start(process.execPath, [CLI, 'train', '--data', data, '--d-model', '32', '--layers', '1', '--epochs', '50',

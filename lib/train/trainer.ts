@@ -69,7 +69,8 @@ export interface TrainerOptions {
    * initial weights on every rank, each step's gradients averaged over the ranks, the train split dealt out by
    * document afresh each epoch. `batchSize` stays the global batch (each rank steps on batchSize / worldSize rows),
    * so a run gives the same dynamics at any world size. Every rank scores the whole val and test splits and reports
-   * the same numbers; only rank 0 writes files.
+   * the same numbers; only rank 0 writes files. A fit that fails on one rank (a NaN loss, a throwing callback)
+   * closes the world there, so that the others fail at once instead of at the timeout.
    */
   world?: World;
   /** Recorded as the checkpoints' `args` (the CLI records its options). */
@@ -175,6 +176,11 @@ export class Trainer {
     const splits = this.#splits(data, warnings);
     try {
       return await this.#fit(splits, warnings);
+    } catch (e) {
+      // This rank's collectives are now out of step with the others', which would wait for the next one until the
+      // timeout: leaving the group fails theirs at once, naming this rank as stopped.
+      this.options.world?.close();
+      throw e;
     } finally {
       this.#centre?.dispose();
       this.#centre = undefined;

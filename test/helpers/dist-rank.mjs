@@ -5,7 +5,9 @@
 //   join:        only the rendezvous (a wrong WORLD_SIZE fails here)
 //   step:        one data-parallel train step on rows [start, end) of the batch in `file` (state_dict, x, y), the
 //                weights after it saved to `out`
-import { SGD, World, loadTorchFileSync, models, saveTorchFile, torch, trainStep } from '../../dist/index.js';
+//   fit:         Trainer.fit on the corpus in `file`, whose onEpochEnd throws at `failAtEpoch`: prints the error
+//                and stays alive (a library user's process that caught it), until killed
+import { SGD, Trainer, World, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep } from '../../dist/index.js';
 
 const o = JSON.parse(process.argv[2]);
 try {
@@ -25,6 +27,15 @@ try {
     const opt = new SGD(model.parameters(), o.optim);
     await trainStep(model, opt, x.slice(0, o.start, o.end), y.slice(0, o.start, o.end), { weights: o.weights, clipNorm: 0.5, world });
     await saveTorchFile({ state_dict: model.stateDict() }, o.out);
+  } else if (o.mode === 'fit') {
+    const data = datasets.fromNpz(o.file);
+    const model = models.gru({ inputDim: data.dim, outputDim: data.dim, dModel: 16, numLayers: 1 });
+    const onEpochEnd = (epoch) => {
+      if (epoch === o.failAtEpoch) throw new Error(`rank ${o.rank} gives up at epoch ${epoch}`);
+    };
+    const error = await new Trainer(model, { epochs: 20, batchSize: 32, world, callbacks: { onEpochEnd } }).fit(data).catch((e) => e);
+    console.log(`fit failed: ${error.message}`);
+    await new Promise((resolve) => setTimeout(resolve, 600_000));
   } else if (o.mode === 'loop') {
     const t = torch.ones([1000]);
     for (let i = 0; ; i++) {
