@@ -22,10 +22,13 @@ if (!lt) {
   process.exit(1);
 }
 const system = process.env.LVMTORCH_BUILD_SYSTEM ?? 'cmake';
+if (system !== 'cmake' && system !== 'node-gyp') {
+  console.error(`lvmtorch build: LVMTORCH_BUILD_SYSTEM must be cmake or node-gyp, got ${system}`);
+  process.exit(2);
+}
 console.log(`lvmtorch build: ${lt.variant} against libtorch ${lt.version} (${lt.source}, ${lt.libDir}) with ${system}`);
 // CMake and binding.gyp ask scripts/libtorch-paths.mjs again: LIBTORCH pins its answer to this one.
 const env = { ...process.env, LIBTORCH: lt.source === 'system' ? join(lt.cmakePrefix, 'Torch') : lt.root };
-const out = join(root, 'build', lt.variant, 'Release');
 
 if (system === 'cmake') {
   const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
@@ -33,22 +36,24 @@ if (system === 'cmake') {
     cwd: root, env, stdio: 'inherit',
   });
   process.exit(r.status ?? 1);
-} else if (system === 'node-gyp') {
+} else {
   // In a scratch copy of what the package ships: node-gyp owns (and cleans) the build/ folder it builds in.
   const scratch = mkdtempSync(join(tmpdir(), 'lvmtorch-gyp-'));
+  let status = 0;
   try {
     for (const part of ['native', 'scripts', 'dist', 'binding.gyp', 'package.json']) cpSync(join(root, part), join(scratch, part), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
     const r = spawnSync(process.execPath, [join(scratch, 'dist', 'cli', 'main.js'), 'build', '-j', '2'], { cwd: scratch, env, stdio: 'inherit' });
-    if (r.status !== 0) process.exit(r.status ?? 1);
-    rmSync(join(root, 'build', lt.variant), { recursive: true, force: true });  // no CMake cache beside it
-    mkdirSync(out, { recursive: true });
-    for (const file of ['lvmtorch.node', 'lvmtorch_preload.node', 'lvmtorch.json']) copyFileSync(join(scratch, 'build', 'Release', file), join(out, file));
-    console.log(`lvmtorch build: ${out} (node-gyp)`);
+    status = r.status ?? 1;
+    if (status === 0) {
+      rmSync(join(root, 'build', lt.variant), { recursive: true, force: true });  // no CMake cache beside it
+      const out = join(root, 'build', lt.variant, 'Release');
+      mkdirSync(out, { recursive: true });
+      for (const file of ['lvmtorch.node', 'lvmtorch_preload.node', 'lvmtorch.json']) copyFileSync(join(scratch, 'build', 'Release', file), join(out, file));
+      console.log(`lvmtorch build: ${out} (node-gyp)`);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-} else {
-  console.error(`lvmtorch build: LVMTORCH_BUILD_SYSTEM must be cmake or node-gyp, got ${system}`);
-  process.exit(2);
+  process.exit(status);
 }

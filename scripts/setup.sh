@@ -9,6 +9,7 @@
 #   torch-2.14-cuda: PyTorch 2.14.1 with CUDA 13's wheel, unpacked (its libtorch only, no nvidia-* wheels) into
 #                   .libtorch/torch-2.14-cuda/, built with the CUDA toolkit's nvcc (/usr/local/cuda). Builds and
 #                   packs on a machine without a GPU; runs where PyTorch 2.14 with CUDA is installed.
+# LVMTORCH_BUILD_SYSTEM=node-gyp builds with binding.gyp instead of CMake (scripts/build-native.mjs; CI does for 1.13).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variant=${1:-torch-2.13-cpu}
