@@ -99,11 +99,16 @@ using WorkPtr = decltype(std::declval<c10d::ProcessGroupGloo&>().allreduce(std::
 }  // namespace
 
 // Besides the group, each rank ticks a counter in the store every kHeartbeat from a thread of its own (on a
-// connection of its own): when a collective fails, the counters that stopped name the ranks that died.
+// connection of its own): when a collective fails, the counters that stopped name the ranks that died. The diagnosis
+// reads them on a third connection, made at the rendezvous while rank 0 is surely up: one made after a failure can
+// reach a dying rank 0 whose listening socket still takes it and is then reset, and libtorch 1.13's TCPStore reads a
+// connection of its own on a thread that ends the process (std::terminate) when that connection is reset.
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
   c10::intrusive_ptr<c10d::TCPStore> beatStore;
+  c10::intrusive_ptr<c10d::TCPStore> diagnosisStore;
+  std::mutex diagnosisMutex;  // a TCPStore of 1.13 takes no lock: one request and its answer at a time
   std::thread beat;
   std::mutex mutex;
   std::condition_variable stopped;
@@ -170,6 +175,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::rendezvous(const WorldOptions& o) {
     options->devices.push_back(makeDevice(o));
     impl->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, o.rank, o.worldSize, options);
     impl->beatStore = connectStore(o, /*join=*/false);
+    impl->diagnosisStore = connectStore(o, /*join=*/false, std::min(o.timeout, kDiagnosisTimeout));
     impl->startHeartbeat(o.rank);
   } catch (const DistributedError&) {
     throw;
@@ -192,8 +198,9 @@ void ProcessGroup::run(const char* name, const std::function<void()>& issue) {
 std::string ProcessGroup::diagnose() {
   // Reads every rank's counter twice, a few heartbeats apart, on a connection of its own (the group's may be
   // the one that broke).
+  std::lock_guard<std::mutex> lock(impl_->diagnosisMutex);
   try {
-    auto store = connectStore(options_, /*join=*/false, std::min(options_.timeout, kDiagnosisTimeout));
+    c10d::TCPStore* store = impl_->diagnosisStore.get();
     auto read = [&] {
       std::vector<int64_t> counts;
       for (int r = 0; r < size(); ++r) counts.push_back(store->add("lvmtorch/heartbeat/" + std::to_string(r), 0));
