@@ -44,13 +44,14 @@ const BY_CODE = new Map<number, DType>(Object.entries(CODES).map(([name, code]) 
 export const DTYPES = Object.keys(CODES) as DType[];
 
 export function isDType(name: unknown): name is DType | keyof typeof ALIASES {
-  return typeof name === 'string' && (name in CODES || name in ALIASES);
+  return typeof name === 'string' && (Object.hasOwn(CODES, name) || Object.hasOwn(ALIASES, name));
 }
 
 export function parseDType(name: unknown): DType {
   if (typeof name === 'string') {
-    if (name in CODES) return name as DType;
-    if (name in ALIASES) return ALIASES[name];
+    // Own properties only: 'constructor' or 'toString' is no dtype.
+    if (Object.hasOwn(CODES, name)) return name as DType;
+    if (Object.hasOwn(ALIASES, name)) return ALIASES[name];
   }
   throw new TypeError(`unknown dtype ${JSON.stringify(name)}; expected one of ${DTYPES.join(', ')}`);
 }

@@ -6,7 +6,7 @@ export type { QScheme } from './dtype.js';
 export type { Device } from './device.js';
 export { LibtorchLoadError } from './errors.js';
 export { doctor, type DoctorReport } from './doctor.js';
-export { load, save, detectFormat, type FileFormat, type LoadFileOptions, type SaveFileOptions } from './io/load.js';
+export { load, loadBytes, save, detectFormat, FileFormatError, type FileFormat, type LoadFileOptions, type SaveFileOptions } from './io/load.js';
 export {
   loadTorchFile, loadTorchFileSync, loadTorchBuffer, saveTorchFile, TorchFileError, type LoadOptions,
 } from './io/torch-file.js';
@@ -59,6 +59,6 @@ export {
   Dataset, DatasetError, type DatasetInit, type Batch, type BatchesOptions, type Splits, type SplitOptions,
   type SynthesizeOptions, type SyntheticCorpus, type SyntheticStats,
 } from './data/index.js';
-export { createServer, lvmtorchServe, ServingState, type LvmtorchServer, type ServeOptions } from './serve/server.js';
+export { createServer, lvmtorchServe, ServingState, DEFAULT_TIMEOUTS, type LvmtorchServer, type ServeOptions, type ServeTimeouts } from './serve/server.js';
 export { ServedModel } from './serve/served-model.js';
 export { VectorBank, type Neighbour } from './serve/bank.js';

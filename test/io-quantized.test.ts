@@ -7,9 +7,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { load, saveTorchFile, torch, Tensor } from '../dist/index.js';
+import { FileFormatError, load, saveTorchFile, torch, Tensor } from '../dist/index.js';
 import { loadTorchBuffer, loadTorchFile, TorchFileError } from '../dist/io/torch-file.js';
 import {
   PersistentRef, PickleError, PickleGlobal, PickleObject, Tuple, dumps, orderedDict, tuple,
@@ -21,7 +22,9 @@ import { ZipError, ZipWriter } from '../dist/io/zip.js';
 import { native } from '../dist/native.js';
 import { rawOf } from '../dist/tensor.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
-import { fuzz as fuzzWith, mutate as mutateWith, pickleOf } from './helpers/fuzz.js';
+import {
+  applyBytes, applyZip, byteMutation, fuzzFiles, fuzzRuns, fuzzSeed, lengthLies, zipMutation, zipSource, type FileReader,
+} from './helpers/fuzz.js';
 
 const missing = pythonTorchMissing();
 if (missing) console.log(`io-quantized: PyTorch tests skip: ${missing}`);
@@ -376,18 +379,15 @@ describe('malformed quantized tensors in a file', () => {
 });
 
 // ---- fuzzing: mutated quantized files end in a value or one of the readers' own errors, never a crash ----
+// fast-check mutants (test/helpers/fuzz.ts), each written to a file and read by load(path) and loadTorchBuffer;
+// the fields made to lie include BINFLOAT scales (8 bytes, big-endian): NaN, negative, zero, infinite, huge.
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x4b /* BININT1 */, 0x47 /* BINFLOAT */, 0x52 /* REDUCE */];
-
-const MUTATIONS = {
-  interesting: INTERESTING,
-  // an 8-byte field (a BINFLOAT scale, a length) made to lie
-  field: (b: Buffer, pick: (n: number) => number) => b.writeDoubleBE([NaN, -1, 0, Infinity, 1e308, -0.5][pick(6)], pick(Math.max(1, b.length - 8))),
-  slice: 48,
-};
-const fuzz = (name: string, seed: number, cases: number, make: (random: () => number) => Buffer) =>
-  fuzzWith(`io-quantized fuzz ${name}`, seed, cases, make, (b) => loadTorchBuffer(b), [TorchFileError, ZipError, PickleError]);
-const mutate = (src: Buffer, random: () => number): Buffer => mutateWith(src, random, MUTATIONS);
+const scaleLies = fc.record({ encoding: fc.constant('f64be' as const), value: fc.constantFrom(NaN, -1, 0, Infinity, 1e308, -0.5, 5e-324) });
+const quantizedReaders: FileReader[] = [
+  { name: 'load', read: (p) => load(p) },
+  { name: 'loadTorchBuffer', read: (p, b) => loadTorchBuffer(b, { name: p }) },
+];
 
 describe('mutated quantized files', () => {
   it('the pickle inside a valid zip', async () => {
@@ -399,14 +399,29 @@ describe('mutated quantized files', () => {
       c: torch.quantizePerChannel(x, [0.1, 0.2, 0.4], [0, -5, 9], 0, 'qint8'),
       f: torch.quantizePerChannel(x, [0.1, 0.2, 0.4], [0.5, -1.25, 2], 0, 'quint8'),
     }, path);
-    const { pickle, rezip } = pickleOf(readFileSync(path), join(dir, 'fuzz-rezip.pt'));
-    fuzz('pickle in .pt', 11, 1500, (r) => rezip(mutate(pickle, r)));
+    const src = zipSource(readFileSync(path), join(dir, 'fuzz-rezip.pt'));
+    const pickle = src.entries.find((e) => e.name.endsWith('data.pkl'))!.data;
+    const r = await fuzzFiles({
+      label: 'io-quantized fuzz pickle in .pt', path: join(dir, 'fuzz-mutant.pt'), seed: fuzzSeed(11), numRuns: fuzzRuns(1000),
+      mutation: zipMutation(src, {
+        interesting: INTERESTING, lies: fc.oneof(scaleLies, lengthLies(pickle.length)), members: (n) => n.endsWith('data.pkl'),
+        weights: { bytes: 0, member: 1, rename: 0, 'name-byte': 0, crc: 0 },
+      }),
+      make: (m) => applyZip(src, m), readers: quantizedReaders, errors: [TorchFileError, ZipError, PickleError],
+    });
+    expect(r.errors.PickleError).toBeGreaterThan(0);
   });
 
-  it.skipIf(missing !== null)('a legacy file torch.save wrote', () => {
+  it('a legacy file torch.save wrote', async (ctx) => {
+    if (missing) ctx.skip(missing);
     const f = fixture('legacy');
-    if (!f) return;
-    const legacy = readFileSync(f.path);
-    fuzz('legacy .pt', 12, 1500, (r) => mutate(legacy, r));
+    if (!f) ctx.skip(`no legacy fixture: ${written.skipped.legacy ?? 'not written'}`);
+    const legacy = readFileSync(f!.path);
+    const r = await fuzzFiles({
+      label: 'io-quantized fuzz legacy .pt', path: join(dir, 'fuzz-legacy.pt'), seed: fuzzSeed(12), numRuns: fuzzRuns(1000),
+      mutation: byteMutation(legacy.length, { interesting: INTERESTING, lies: fc.oneof(scaleLies, lengthLies(legacy.length)) }),
+      make: (m) => applyBytes(legacy, m), readers: quantizedReaders, errors: [TorchFileError, ZipError, PickleError, FileFormatError],
+    });
+    expect(r.errors.PickleError).toBeGreaterThan(0);
   });
 });

@@ -2,19 +2,17 @@
 // forward and, for the seed's LatentMamba, to PyTorch's; every bad input a 4xx naming it, and the next request
 // served; micro-batching under concurrency, hot swaps, retrieval, metrics; and, as a process, SIGTERM draining
 // and steady memory.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createServer, models, saveTorchFile, torch, type LvmtorchServer } from '../dist/index.js';
+import { startServe } from './helpers/http.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-serve-'));
 const allowed = join(dir, 'models');
 mkdirSync(allowed);
@@ -220,9 +218,9 @@ describe('bad input: a 4xx naming what is wrong, never a 500, and the next reque
     const xml = await fetch(`http://127.0.0.1:${port}/infer`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' });
     expect(xml.status).toBe(415);
     expect(((await xml.json()) as Json).detail).toMatch(/Unsupported Media Type: application\/xml/);
-    // As FastAPI: a body that is not JSON, in a content type read as text, is a body of the wrong shape.
+    // Every type but JSON, text included (FastAPI would read text as a body of the wrong shape, a 422).
     const text = await fetch(`http://127.0.0.1:${port}/infer`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
-    expect(text.status).toBe(422);
+    expect(text.status).toBe(415);
     expect((await call(gru, '/nope')).json).toEqual({ detail: 'Not Found' });
     expect((await call(gru, '/infer', good())).status).toBe(200);
   });
@@ -385,28 +383,8 @@ describe('/metrics', () => {
 });
 
 describe('lvmtorch serve, the process', () => {
-  function start(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    return new Promise((resolve, reject) => {
-      const poll = setInterval(() => {
-        const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-        if (m) {
-          clearInterval(poll);
-          resolve({ child, url: m[1], output: () => out });
-        }
-      }, 20);
-      child.once('exit', (code) => {
-        clearInterval(poll);
-        reject(new Error(`serve exited (${code}): ${out}`));
-      });
-    });
-  }
-
   it('SIGTERM stops accepting, finishes the requests in flight and exits 0, promptly', async () => {
-    const { child, url, output } = await start(['--checkpoint', gruPath, '--port', '0', '--max-batch', '4']);
+    const { child, url, output } = await startServe(['--checkpoint', gruPath, '--max-batch', '4']);
     const body = { sequences: Array.from({ length: 8 }, () => sequence(30)) };
     const inFlight = Array.from({ length: 40 }, () => call(url, '/infer/batch', body));
     await new Promise((r) => setTimeout(r, 50));
@@ -429,7 +407,7 @@ describe('lvmtorch serve, the process', () => {
   });
 
   it('keeps its memory steady over 20,000 requests', async () => {
-    const { child, url } = await start(['--checkpoint', gruPath, '--port', '0']);
+    const { child, url } = await startServe(['--checkpoint', gruPath]);
     try {
       const rss = async () => Number(/^lvmtorch_process_resident_memory_bytes (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
       const bodies = Array.from({ length: 16 }, () => JSON.stringify({ vector_sequence: sequence(5) }));

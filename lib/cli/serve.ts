@@ -2,7 +2,7 @@
 // stops accepting connections, lets the requests in flight finish, and exits 0.
 import { Command } from 'commander';
 
-import { createServer } from '../serve/server.js';
+import { createServer, DEFAULT_TIMEOUTS } from '../serve/server.js';
 
 interface ServeFlags {
   checkpoint: string;
@@ -15,6 +15,12 @@ interface ServeFlags {
   allowLoad?: string;
   cors?: string;
   bodyLimitMb: number;
+  maxBatchRows: number;
+  loadTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  idleTimeoutMs: number;
   log?: boolean;
 }
 
@@ -38,11 +44,19 @@ export function serveCommand(): Command {
     .option('--allow-load <dir>', 'let POST /model/load load files inside this folder (off by default: 403)')
     .option('--cors <origin>', 'allow this CORS origin (* for any)')
     .option('--body-limit-mb <n>', 'the largest request body, in MiB', number('--body-limit-mb', false), 16)
+    .option('--max-batch-rows <n>', 'the most sequences one /infer/batch may hold (more: 422)', number('--max-batch-rows', true), 1024)
+    .option('--load-timeout-ms <ms>', 'how long /model/load may take to read its file', number('--load-timeout-ms', true), 30_000)
+    .option('--headers-timeout-ms <ms>', 'slow clients: the time to send a request\'s headers', number('--headers-timeout-ms', true), DEFAULT_TIMEOUTS.headersMs)
+    .option('--request-timeout-ms <ms>', 'slow clients: the time to send a whole request', number('--request-timeout-ms', true), DEFAULT_TIMEOUTS.requestMs)
+    .option('--keep-alive-timeout-ms <ms>', 'how long an idle kept-alive connection stays open', number('--keep-alive-timeout-ms', true), DEFAULT_TIMEOUTS.keepAliveMs)
+    .option('--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', number('--idle-timeout-ms', true), DEFAULT_TIMEOUTS.idleMs)
     .option('--log', 'log every request (Fastify\'s logger)')
     .action(async (f: ServeFlags) => {
       const server = await createServer({
         checkpoint: f.checkpoint, device: f.device, bank: f.bank, maxBatch: f.maxBatch, maxWaitMs: f.maxWaitMs,
         allowLoad: f.allowLoad, cors: f.cors, bodyLimit: Math.round(f.bodyLimitMb * 1024 * 1024), logger: f.log === true,
+        maxBatchRows: f.maxBatchRows, loadTimeoutMs: f.loadTimeoutMs,
+        timeouts: { headersMs: f.headersTimeoutMs, requestMs: f.requestTimeoutMs, keepAliveMs: f.keepAliveTimeoutMs, idleMs: f.idleTimeoutMs },
       });
       const address = await server.listen({ host: f.host, port: f.port });
       const m = server.lvmtorch.model;

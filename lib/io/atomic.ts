@@ -6,8 +6,11 @@
 // goes: inside rename() if nothing else holds it (about 20 ms for 100 MB here, as long as writing it). So the old
 // file is held open across the rename and closed afterwards on libuv's thread pool, where that work no longer
 // delays the caller.
+//
+// A process killed mid-write leaves its temporary file (`.<name>.<pid>.<hex>.tmp`) behind: the next save into the
+// same folder removes those whose process is gone. An I/O error (ENOSPC, EIO, ...) is rethrown naming the target.
 import { randomBytes } from 'node:crypto';
-import { close, closeSync, constants, fstatSync, fsync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { close, closeSync, constants, fstatSync, fsync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -22,7 +25,9 @@ export async function writeFileAtomic(path: string, write: (fd: number) => void 
     commit(temp, path);
   } catch (e) {
     abandon(temp);
-    throw e;
+    throw namingTarget(e, path);
+  } finally {
+    ours.delete(temp.path);
   }
 }
 
@@ -36,7 +41,9 @@ export function writeFileAtomicSync(path: string, write: (fd: number) => void): 
     commit(temp, path);
   } catch (e) {
     abandon(temp);
-    throw e;
+    throw namingTarget(e, path);
+  } finally {
+    ours.delete(temp.path);
   }
 }
 
@@ -46,10 +53,74 @@ interface Temp {
   closed: boolean;
 }
 
+// The temporary files this process has open, so that its own are never taken for a dead writer's.
+const ours = new Set<string>();
+// The name open() gives: `.<target's name>.<pid>.<12 hex digits>.tmp`.
+const TEMP = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
 function open(path: string): Temp {
   // Same directory, so that the rename stays on one file system; a random name, so that writers do not collide.
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  return { path: temp, fd: openSync(temp, 'wx'), closed: false };
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx');
+  } catch (e) {
+    throw namingTarget(e, path);
+  }
+  ours.add(temp);
+  removeStale(dirname(path));
+  return { path: temp, fd, closed: false };
+}
+
+// Removes the temporary files in `dir` that writers killed mid-write left (any target's: a killed save of a file
+// that is seldom written, best_model.pt, would otherwise stay until its next save): those of a process that no
+// longer exists, and this process's own that it does not have open (its pid was a killed process's before). A live
+// process's are kept: it may be writing now. One readdir per save; any failure here is ignored. Only processes on
+// this machine (and pid namespace) are seen: a writer on another host sharing the folder (NFS) would look dead.
+function removeStale(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const temp = join(dir, name);
+    if (pid === process.pid ? ours.has(temp) : alive(pid)) continue;
+    try {
+      unlinkSync(temp);
+    } catch {
+      // gone already (another writer cleaned it), or not ours to remove
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;  // not a pid we can ask about: leave it
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';  // EPERM: it exists, as another user's
+  }
+}
+
+/**
+ * An I/O error (a system error code: ENOSPC, EIO, ...) as `<path>: could not write (<its message>)`, with the
+ * original as `cause` and its code, errno and syscall kept; any other error (the caller's own) as it was.
+ */
+function namingTarget(e: unknown, path: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || !/^E[A-Z0-9]+$/.test(err.code)) return e;
+  const named = new Error(`${path}: could not write (${err.message})`, { cause: e }) as NodeJS.ErrnoException;
+  named.code = err.code;
+  if (err.errno !== undefined) named.errno = err.errno;
+  if (err.syscall !== undefined) named.syscall = err.syscall;
+  named.path = path;
+  return named;
 }
 
 // The temporary file is synced already.

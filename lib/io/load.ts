@@ -10,7 +10,7 @@ import { mapLeaves } from './map-leaves.js';
 import { loadNpy, saveNpy } from './npy.js';
 import { loadNpz, saveNpz } from './npz.js';
 import { loadSafetensors, saveSafetensors } from './safetensors.js';
-import { loadTorchFile, saveTorchFile } from './torch-file.js';
+import { loadTorchBuffer, loadTorchFile, saveTorchFile } from './torch-file.js';
 import { ZipReader } from './zip.js';
 
 export type FileFormat = 'torch' | 'npy' | 'npz' | 'safetensors';
@@ -35,16 +35,43 @@ export interface SaveFileOptions {
 
 const HEAD_BYTES = 16;
 
+/** A file that is none of the formats lvmtorch reads; the message names the file and its first bytes. */
+export class FileFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FileFormatError';
+  }
+}
+
 /** Which format a file holds, from its first bytes (and, for zip archives, their entry names). */
 export function detectFormat(path: string): FileFormat {
-  const head = readHead(path);
-  if (head.subarray(0, 6).equals(Buffer.from('\x93NUMPY', 'latin1'))) return 'npy';
-  if (head[0] === 0x50 && head[1] === 0x4b) return zipFormat(path);
+  return formatOf(readHead(path), path, () => {
+    const zip = ZipReader.open(path);
+    try {
+      return zip.entries.map((e) => e.name);
+    } finally {
+      zip.close();
+    }
+  });
+}
+
+// `zipNames` is asked only for a zip archive: a torch.save archive holds `<name>/data.pkl`, an .npz only
+// `<array>.npy` members.
+function formatOf(head: Uint8Array, name: string, zipNames: () => string[]): FileFormat {
+  const bytes = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, HEAD_BYTES));
+  if (bytes.subarray(0, 6).equals(Buffer.from('\x93NUMPY', 'latin1'))) return 'npy';
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
+    const names = zipNames();
+    if (names.some((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))) return 'torch';
+    if (names.length > 0 && names.every((n) => n.endsWith('.npy'))) return 'npz';
+    throw new FileFormatError(`${name}: a zip archive that is neither a torch.save file (no data.pkl) nor an .npz ` +
+      `(members other than .npy: ${names.filter((n) => !n.endsWith('.npy')).slice(0, 3).join(', ')})`);
+  }
   // Legacy torch.save files start with a pickle (protocol 2) of the magic number.
-  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return 'torch';
+  if (bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5) return 'torch';
   // safetensors: an 8-byte little-endian header length, then the JSON header.
-  if (head.length > 8 && head[8] === 0x7b /* { */) return 'safetensors';
-  throw new Error(`${path}: not a torch.save, .npy, .npz or .safetensors file (it starts with ${hex(head)})`);
+  if (bytes.length > 8 && bytes[8] === 0x7b /* { */) return 'safetensors';
+  throw new FileFormatError(`${name}: not a torch.save, .npy, .npz or .safetensors file (it starts with ${hex(bytes)})`);
 }
 
 /**
@@ -57,6 +84,24 @@ export async function load<T = unknown>(path: string, opts: LoadFileOptions = {}
   if (format === 'torch') return loadTorchFile<T>(path, opts);
   if (opts.mmap) throw new TypeError(`${path}: mmap is supported for torch.save files, and this is a ${format} file`);
   const value = format === 'npy' ? loadNpy(path) : format === 'npz' ? loadNpz(path) : loadSafetensors(path).tensors;
+  return (opts.device === undefined ? value : toDevice(value, opts.device)) as T;
+}
+
+/**
+ * load() for a file's bytes held in memory (readRegularFile reads them without blocking the event loop); `name`
+ * is what errors call the file.
+ */
+export function loadBytes<T = unknown>(bytes: Uint8Array, name: string, opts: Omit<LoadFileOptions, 'mmap'> = {}): T {
+  const format = formatOf(bytes, name, () => {
+    const zip = ZipReader.fromBuffer(bytes, name);
+    try {
+      return zip.entries.map((e) => e.name);
+    } finally {
+      zip.close();
+    }
+  });
+  if (format === 'torch') return loadTorchBuffer<T>(bytes, { ...opts, name });
+  const value = format === 'npy' ? loadNpy(bytes, name) : format === 'npz' ? loadNpz(bytes, { name }) : loadSafetensors(bytes, name).tensors;
   return (opts.device === undefined ? value : toDevice(value, opts.device)) as T;
 }
 
@@ -90,20 +135,6 @@ function readHead(path: string): Buffer {
     return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0));
   } finally {
     closeSync(fd);
-  }
-}
-
-// A torch.save archive holds `<name>/data.pkl`; an .npz holds only `<array>.npy` members.
-function zipFormat(path: string): FileFormat {
-  const zip = ZipReader.open(path);
-  try {
-    const names = zip.entries.map((e) => e.name);
-    if (names.some((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))) return 'torch';
-    if (names.length > 0 && names.every((n) => n.endsWith('.npy'))) return 'npz';
-    throw new Error(`${path}: a zip archive that is neither a torch.save file (no data.pkl) nor an .npz ` +
-      `(members other than .npy: ${names.filter((n) => !n.endsWith('.npy')).slice(0, 3).join(', ')})`);
-  } finally {
-    zip.close();
   }
 }
 

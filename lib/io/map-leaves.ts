@@ -1,7 +1,7 @@
 // A walk over a loaded value that replaces leaves (tensors, storages) and visits each once: what moving a loaded
 // checkpoint to a device needs. Leaves are the objects that are no container: Tensors, storages, PickleGlobals,
 // PyComplex, Uint8Arrays. Containers change in place (tuples, being frozen, are rebuilt), so shared and
-// cyclic references stay shared.
+// cyclic references stay shared. Map keys are walked too (a Python dict key can be a tuple holding a storage).
 import {
   PickleObject, Tuple, copyPythonMeta, defineKey, isPlainObject, pythonAttrs, setPythonAttrs,
 } from './pickle/values.js';
@@ -14,7 +14,7 @@ export function mapLeaves(root: unknown, fn: (leaf: object) => unknown): unknown
     if (done.has(v)) return done.get(v);
     if (v instanceof Tuple) return walkTuple(v);
     if (Array.isArray(v)) return walkInPlace(v, () => v.forEach((x, i) => (v[i] = walk(x))));
-    if (v instanceof Map) return walkInPlace(v, () => v.forEach((x, k) => v.set(k, walk(x))));
+    if (v instanceof Map) return walkInPlace(v, () => replaceMapEntries(v, walk));
     if (v instanceof Set) return walkInPlace(v, () => replaceSetItems(v, walk));
     if (isPlainObject(v)) return walkInPlace(v, () => Object.keys(v).forEach((k) => defineKey(v, k, walk(v[k]))));
     if (v instanceof PickleObject) return walkInPlace(v, () => walkObject(v, walk));
@@ -53,10 +53,18 @@ function replaceSetItems(s: Set<unknown>, walk: (v: unknown) => unknown): void {
   mapped.forEach((x) => s.add(x));
 }
 
+// Keys and values, in order; a Map whose keys change is refilled in its order.
+function replaceMapEntries(m: Map<unknown, unknown>, walk: (v: unknown) => unknown): void {
+  const entries = [...m];
+  const mapped = entries.map(([k, x]) => [walk(k), walk(x)] as const);
+  if (mapped.some(([k], i) => k !== entries[i][0])) m.clear();
+  for (const [k, x] of mapped) m.set(k, x);
+}
+
 function walkObject(o: PickleObject, walk: (v: unknown) => unknown): void {
   o.args = walk(o.args) as unknown[];
   o.kwargs = walk(o.kwargs);
   o.state = walk(o.state);
   o.listItems?.forEach((x, i) => (o.listItems![i] = walk(x)));
-  o.dictItems?.forEach((x, k) => o.dictItems!.set(k, walk(x)));
+  if (o.dictItems) replaceMapEntries(o.dictItems, walk);
 }

@@ -27,7 +27,7 @@ const TO_NUMPY: Record<DType, string | null> = {
 const WHY_NOT: [RegExp, string][] = [
   [/^O/, 'an object array holds pickled Python objects, and loading those needs pickle (allow_pickle is not supported)'],
   [/^u[248]$/, 'libtorch 1.13 has no unsigned integer dtype but uint8'],
-  [/^c/, 'complex numbers are not supported'],
+  [/^c\d+$/, 'complex numbers are not supported'],
   [/^[USa]/, 'strings are not supported'],
   [/^[Mm]/, 'datetimes and timedeltas are not supported'],
   [/^V/, 'raw void data is not supported (bfloat16 from ml_dtypes is saved so: convert it to float32 in Python first)'],
@@ -123,7 +123,7 @@ function decodeHeader(bytes: Buffer, major: number, fail: (m: string) => NpyErro
 function dtypeOf(descr: string, fail: (m: string) => NpyError): { dtype: DType; bigEndian: boolean } {
   const order = '<>|='.includes(descr[0]) ? descr[0] : '=';
   const code = order === descr[0] ? descr.slice(1) : descr;
-  const dtype = FROM_NUMPY[code];
+  const dtype = Object.hasOwn(FROM_NUMPY, code) ? FROM_NUMPY[code] : undefined;
   if (dtype === undefined) {
     const why = WHY_NOT.find(([re]) => re.test(code))?.[1] ?? 'unknown type code';
     throw fail(`numpy dtype '${descr}' cannot be loaded: ${why} (supported: ${Object.keys(FROM_NUMPY).join(' ')})`);

@@ -20,12 +20,15 @@ export interface SaveNpzOptions {
   compress?: boolean;
 }
 
-/** Loads the arrays of an .npz file (its path or its bytes), by name without `.npy`. */
+/**
+ * Loads the arrays of an .npz file (its path or its bytes), by name without `.npy`, in a null-prototype record:
+ * a member named `__proto__`, `constructor` or `toString` is an array like any other.
+ */
 export function loadNpz(source: string | Uint8Array, opts: LoadNpzOptions = {}): Record<string, Tensor> {
   const name = opts.name ?? '<buffer>';
   const where = typeof source === 'string' ? source : name;
   const zip = typeof source === 'string' ? ZipReader.open(source) : ZipReader.fromBuffer(source, name);
-  const out: Record<string, Tensor> = {};
+  const out: Record<string, Tensor> = Object.create(null);
   let file: ByteRange | undefined;
   try {
     const fail = (m: string): ZipError => new ZipError(m);

@@ -41,7 +41,7 @@ const TORCH_DTYPES: Record<string, DType> = {
 
 /** The lvmtorch dtype of a numpy dtype code, or undefined where there is none. */
 export function torchDTypeOfNumpy(code: string): DType | undefined {
-  return TORCH_DTYPES[code];
+  return Object.hasOwn(TORCH_DTYPES, code) ? TORCH_DTYPES[code] : undefined;
 }
 
 // An ndarray made by _reconstruct: complete only when BUILD brings its shape, dtype and bytes.

@@ -39,7 +39,8 @@ export function readAt(source: ByteRange, position: number, length: number): Buf
 export function writeAt(fd: number, data: Uint8Array, position: number): number {
   for (let done = 0; done < data.byteLength;) {
     const n = writeSync(fd, data, done, Math.min(data.byteLength - done, MAX_IO), position + done);
-    if (n <= 0) throw new Error(`a write at offset ${position + done} wrote nothing`);
+    // An I/O error (EIO), so that writeFileAtomic names the file it was writing.
+    if (n <= 0) throw Object.assign(new Error(`a write at offset ${position + done} wrote nothing`), { code: 'EIO' });
     done += n;
   }
   return position + data.byteLength;

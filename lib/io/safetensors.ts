@@ -29,6 +29,7 @@ const BY_CODE = new Map(Object.entries(CODES).filter(([, code]) => code !== null
 /** The reference writer's order: larger dtypes first (its dtype enum, reversed), so data stays aligned; then by name. */
 const WRITE_ORDER: DType[] = ['int64', 'float64', 'float32', 'int32', 'bfloat16', 'float16', 'int16', 'int8', 'uint8', 'bool'];
 
+/** Both records have no prototype: names from the file (`__proto__`, `constructor`) are keys like any other. */
 export interface Safetensors {
   tensors: Record<string, Tensor>;
   metadata: Record<string, string>;
@@ -51,7 +52,7 @@ interface Info {
 export function loadSafetensors(source: string | Uint8Array, name = '<buffer>'): Safetensors {
   const fail = (m: string): SafetensorsError => new SafetensorsError(m);
   const range = typeof source === 'string' ? new FileRange(source, fail) : new BufferRange(source, name, fail);
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor> = Object.create(null);
   try {
     const { infos, metadata, dataStart } = readHeader(range);
     for (const info of infos) tensors[info.name] = readTensor(range, info, dataStart);
@@ -100,12 +101,14 @@ function parseJson(bytes: Buffer, fail: (m: string) => SafetensorsError): Record
 }
 
 function readMetadata(value: unknown, fail: (m: string) => SafetensorsError): Record<string, string> {
-  if (value === undefined) return {};
+  const out: Record<string, string> = Object.create(null);
+  if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('__metadata__ is not an object');
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw fail(`__metadata__ '${k}' is not a string`);
+    out[k] = v;
   }
-  return { ...(value as Record<string, string>) };
+  return out;
 }
 
 function readInfo(name: string, value: unknown, fail: (m: string) => SafetensorsError): Info {

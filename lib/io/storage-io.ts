@@ -3,6 +3,7 @@
 // computed there, optionally off the JS thread; or a file is mapped and its storages are views of the mapping.
 // No JS buffer views tensor memory on the way (an ArrayBuffer over a storage would keep it alive until the GC).
 import { availableParallelism } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 
 import { dtypeCode, type DType } from '../dtype.js';
 import { native, type FileMapping } from '../native.js';
@@ -60,7 +61,32 @@ export async function writeStorages(fd: number, writes: StorageWrite[]): Promise
     places[2 * i] = w.position;
     places[2 * i + 1] = w.nbytes;
   });
-  return native().writeStorages(fd, writes.map((w) => rawOf(w.tensor)), places, ioThreads());
+  try {
+    return await native().writeStorages(fd, writes.map((w) => rawOf(w.tensor)), places, ioThreads());
+  } catch (e) {
+    throw withErrnoCode(e);
+  }
+}
+
+// The native writer fails with "write at offset N: <strerror>" (or "a write at offset N wrote nothing") and code
+// ERR_TORCH: give it the system error's code (ENOSPC, EDQUOT, EFBIG, ...; EIO where the text is not one libuv
+// knows), as Node's own writes have, so that callers can test it and writeFileAtomic names the file.
+function withErrnoCode(e: unknown): unknown {
+  const m = e instanceof Error ? /^(?:a )?write at offset \d+(?:: (.*)| wrote nothing)$/.exec(e.message) : null;
+  if (!m) return e;
+  const text = m[1]?.toLowerCase();
+  let code = 'EIO';
+  let errno: number | undefined;
+  if (text !== undefined) {
+    for (const [n, [name, message]] of getSystemErrorMap()) {
+      if (message.toLowerCase() === text) {
+        code = name;
+        errno = n;
+        break;
+      }
+    }
+  }
+  return Object.assign(e as Error, { code, syscall: 'write', ...(errno !== undefined && { errno }) });
 }
 
 /** The CRC-32 of the first `nbytes` bytes of t's storage. */

@@ -367,7 +367,7 @@ const UNSUPPORTED = ['_rebuild_sparse_tensor', '_rebuild_sparse_csr_tensor', '_r
 export const torchGlobals: GlobalResolver = (module, name) => {
   const known = TORCH[`${module}.${name}`];
   if (known) return known;
-  if ((module === 'torch' || module === 'torch.cuda' || module === 'torch.storage') && name in STORAGE_DTYPES) {
+  if ((module === 'torch' || module === 'torch.cuda' || module === 'torch.storage') && Object.hasOwn(STORAGE_DTYPES, name)) {
     return { value: new TorchStorageType(name, STORAGE_DTYPES[name]) };
   }
   if (module === 'torch' && DTYPE_NAMES.has(name)) return { value: canonicalDType(name) };

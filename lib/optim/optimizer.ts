@@ -184,7 +184,8 @@ export abstract class Optimizer<O extends object> {
         if (entry === null || typeof entry !== 'object') {
           throw new TypeError(`${name}.loadStateDict: the state of parameter ${String(id)} is not a dict`);
         }
-        const raw: Record<string, ReturnType<typeof rawOf> | null> = {};
+        // No prototype: a state key from the file (`__proto__`) stays a key.
+        const raw: Record<string, ReturnType<typeof rawOf> | null> = Object.create(null);
         const fields = entry instanceof Map ? [...entry.entries()] : Object.entries(entry);
         for (const [key, value] of fields as [string, unknown][]) {
           if (value instanceof Tensor) raw[key] = rawOf(value);

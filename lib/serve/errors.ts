@@ -23,7 +23,31 @@ export class HttpError extends Error {
 
 /** A 422 for one field, as FastAPI answers it. */
 export function invalid(loc: (string | number)[], type: string, msg: string, input?: unknown, ctx?: Record<string, unknown>): HttpError {
-  return new HttpError(422, [{ type, loc, msg, ...(input === undefined ? {} : { input }), ...(ctx ? { ctx } : {}) }]);
+  return new HttpError(422, [{ type, loc, msg, ...(input === undefined ? {} : { input: echo(input) }), ...(ctx ? { ctx } : {}) }]);
+}
+
+const ECHO_NODES = 256;
+const ECHO_DEPTH = 8;
+const ECHO_STRING = 256;
+
+/**
+ * What an error says of the input it refuses. pydantic echoes the input whole; here a large or deeply nested value
+ * is described instead, so that an answer stays small and serialising it is cheap and cannot overflow the stack.
+ */
+export function echo(v: unknown): unknown {
+  if (typeof v === 'string') return v.length > ECHO_STRING ? `${v.slice(0, ECHO_STRING)}... (${v.length} characters)` : v;
+  if (v === null || typeof v !== 'object') return v;
+  let budget = ECHO_NODES;
+  const small = (x: unknown, depth: number): boolean => {
+    if (--budget < 0 || depth > ECHO_DEPTH) return false;
+    if (typeof x === 'string') return x.length <= ECHO_STRING;
+    if (x === null || typeof x !== 'object') return true;
+    const items = Array.isArray(x) ? x : Object.keys(x);
+    if (items.length > budget) return false;
+    return Array.isArray(x) ? x.every((y) => small(y, depth + 1)) : items.every((k) => small((x as Record<string, unknown>)[k], depth + 1));
+  };
+  if (small(v, 0)) return v;
+  return Array.isArray(v) ? `(a list of ${v.length} items, too large to repeat)` : `(an object of ${Object.keys(v).length} keys, too large to repeat)`;
 }
 
 export const badRequest = (detail: string): HttpError => new HttpError(400, detail);
@@ -48,7 +72,7 @@ const PYDANTIC_TYPES: Record<string, [string, string]> = {
 export function fromSchemaErrors(errors: AjvError[], where: string, data: unknown): FieldError[] {
   return errors.slice(0, 1).map((e) => {
     const path = e.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
-    const input = path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], data);
+    const input = echo(path.reduce<unknown>((v, k) => ownValue(v, k), data));
     const loc = [where, ...path];
     switch (e.keyword) {
       case 'required':
@@ -58,9 +82,9 @@ export function fromSchemaErrors(errors: AjvError[], where: string, data: unknow
         return { type, loc, msg, input };
       }
       case 'minItems':
-        return { type: 'too_short', loc, msg: `List should have at least ${e.params.limit} items after validation, not ${(input as unknown[]).length}`, input };
+        return { type: 'too_short', loc, msg: `List should have at least ${e.params.limit} items after validation, not ${lengthAt(path, data)}`, input };
       case 'maxItems':
-        return { type: 'too_long', loc, msg: `List should have at most ${e.params.limit} items after validation, not ${(input as unknown[]).length}`, input };
+        return { type: 'too_long', loc, msg: `List should have at most ${e.params.limit} items after validation, not ${lengthAt(path, data)}`, input };
       case 'minimum':
         return { type: 'greater_than_equal', loc, msg: `Input should be greater than or equal to ${e.params.limit}`, input, ctx: { ge: e.params.limit } };
       case 'maximum':
@@ -69,4 +93,13 @@ export function fromSchemaErrors(errors: AjvError[], where: string, data: unknow
         return { type: e.keyword, loc, msg: e.message ?? e.keyword, input };
     }
   });
+}
+
+// A request's own property only: a name such as `__proto__` or `constructor` in a path reads nothing inherited.
+function ownValue(v: unknown, k: string | number): unknown {
+  return v !== null && typeof v === 'object' && Object.hasOwn(v, k) ? (v as Record<string | number, unknown>)[k] : undefined;
+}
+
+function lengthAt(path: (string | number)[], data: unknown): number {
+  return (path.reduce<unknown>((v, k) => ownValue(v, k), data) as unknown[]).length;
 }

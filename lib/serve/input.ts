@@ -1,8 +1,9 @@
 // A request's sequences, checked value by value and written straight into the Float32Array the forward pass reads
 // ([rows, steps, inputDim]: each step's vector, then its 16-D TMD code when the model reads one). Wrong types are
-// 422s (FastAPI's schema errors); values that parse but cannot be served (a wrong width, NaN, Infinity, an empty
-// sequence, a code out of range) are 400s naming where they are.
+// 422s (FastAPI's schema errors); values that parse but cannot be served (a wrong width, NaN, Infinity, a number
+// beyond float32's range, an empty sequence, a code out of range) are 400s naming where they are.
 import { badRequest, invalid } from './errors.js';
+import { isNaNToken } from './json-body.js';
 import type { ServedModel } from './served-model.js';
 import { tmdProblem, writeTmd } from './tmd.js';
 
@@ -39,13 +40,24 @@ export function writeSequence(seq: unknown[], codes: number[] | null, loc: Loc, 
     const at = (row * steps + t) * width;
     if (!Array.isArray(vec)) throw invalid([...loc, t], 'list_type', 'Input should be a valid list', vec);
     if (vec.length !== d) throw badRequest(`Expected ${d}D vectors, got ${vec.length}D (${where(loc)}[${t}])`);
-    for (let i = 0; i < d; i++) {
-      const v = vec[i];
-      if (typeof v !== 'number') throw invalid([...loc, t, i], 'float_type', 'Input should be a valid number', v);
-      if (!Number.isFinite(v)) throw badRequest(`${where(loc)}[${t}][${i}] is ${v}: every value must be a finite number`);
-      out[at + i] = v;
-    }
+    writeVector(vec, [...loc, t], out, at);
     if (codes) writeTmd(codes, out, at + d);
+  }
+}
+
+/** Copies one vector of numbers into `out` at `at`, each checked: a number, finite, and finite as a float32. */
+export function writeVector(vec: unknown[], loc: Loc, out: Float32Array, at: number): void {
+  for (let i = 0; i < vec.length; i++) {
+    const v = vec[i];
+    if (typeof v !== 'number') {
+      if (isNaNToken(v)) throw badRequest(`${where([...loc, i])} is NaN: every value must be a finite number`);
+      throw invalid([...loc, i], 'float_type', 'Input should be a valid number', v);
+    }
+    if (!Number.isFinite(v)) throw badRequest(`${where([...loc, i])} is ${v}: every value must be a finite number`);
+    out[at + i] = v;
+    if (!Number.isFinite(out[at + i])) {
+      throw badRequest(`${where([...loc, i])} is ${v}, beyond float32's range (magnitudes up to 3.4028235e38): every value must be a finite float32`);
+    }
   }
 }
 
@@ -53,13 +65,13 @@ export function writeSequence(seq: unknown[], codes: number[] | null, loc: Loc, 
 export function meanOfSequence(input: Float32Array, steps: number, model: ServedModel): Float32Array {
   const d = model.vectorDim;
   const width = model.module.config.inputDim;
-  const mean = new Float32Array(d);
+  // In float64: float32 sums and squares of values near float32's limit would overflow.
+  const mean = new Float64Array(d);
   for (let t = 0; t < steps; t++) for (let i = 0; i < d; i++) mean[i] += input[t * width + i];
   let norm = 0;
   for (let i = 0; i < d; i++) norm += mean[i] * mean[i];
   norm = Math.sqrt(norm);
-  if (norm > 0) for (let i = 0; i < d; i++) mean[i] /= norm;
-  return mean;
+  return Float32Array.from(mean, (x) => (norm > 0 ? x / norm : x));
 }
 
 function where(loc: Loc): string {

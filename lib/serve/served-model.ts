@@ -1,15 +1,18 @@
 // One model as the server serves it: loaded from any file lvmtorch reads (our checkpoints, the seed trainers'
 // checkpoints, raw state dicts such as the seed server's LatentMamba), in eval mode, with what /model/info says
 // about it. Requests hold it while they run, so /model/load can swap in another and this one is freed only when
-// the last request on it has finished.
+// the last request on it has finished. Loading never blocks the event loop (/model/load runs it while serving):
+// the file is read asynchronously (regular files only, with a timeout) and parsed from memory.
 import { basename } from 'node:path';
 
 import { parseDevice, type Device } from '../device.js';
-import { load } from '../io/load.js';
+import { isFloating } from '../dtype.js';
+import { loadBytes } from '../io/load.js';
+import { readRegularFile } from '../io/read-file.js';
 import { fromCheckpoint } from '../models/index.js';
 import type { Module } from '../models/module.js';
 import { Tensor } from '../tensor.js';
-import { tensor } from '../torch.js';
+import * as torch from '../torch.js';
 import { TMD_DIM } from './tmd.js';
 
 export class ServedModel {
@@ -37,10 +40,13 @@ export class ServedModel {
     this.version = `${c.kind}-${c.inputDim}x${c.dModel}x${c.numLayers}:${basename(path)}${epoch !== null ? `@epoch${epoch}` : ''}`;
   }
 
-  /** Reads `path` (nothing in it is run) and rebuilds its model on `device`, in eval mode. */
-  static async load(path: string, device: string = 'cpu'): Promise<ServedModel> {
+  /**
+   * Reads `path` (nothing in it is run) and rebuilds its model on `device`, in eval mode. Refuses weights that are
+   * not finite: a served model's non-finite answer is then always its input's doing.
+   */
+  static async load(path: string, device: string = 'cpu', opts: { timeoutMs?: number } = {}): Promise<ServedModel> {
     const dev = parseDevice(device);
-    const obj = await load<Record<string, unknown>>(path);
+    const obj = loadBytes<Record<string, unknown>>(await readRegularFile(path, opts), path);
     if (obj === null || typeof obj !== 'object' || obj instanceof Tensor) {
       throw new Error(`${path} holds no state dict or checkpoint (a ${obj === null ? 'None' : typeof obj})`);
     }
@@ -49,6 +55,11 @@ export class ServedModel {
       module = fromCheckpoint(obj);
     } finally {
       disposeTensors(obj);
+    }
+    const broken = module.namedParameters().concat(module.namedBuffers()).find(([, t]) => !allFinite(t));
+    if (broken) {
+      module.dispose();
+      throw new Error(`${path}: ${broken[0]} holds NaN or infinite values; a model with non-finite weights is not served`);
     }
     module.eval();
     if (dev !== 'cpu') module.to(dev);
@@ -80,7 +91,7 @@ export class ServedModel {
 
   /** rows.length sequences of `steps` steps, each step module.config.inputDim wide -> one prediction each. */
   async predict(input: Float32Array, rows: number, steps: number): Promise<Float32Array[]> {
-    const x = tensor(input, { shape: [rows, steps, this.module.config.inputDim] });
+    const x = torch.tensor(input, { shape: [rows, steps, this.module.config.inputDim] });
     const onDevice = this.device === 'cpu' ? x : x.to(this.device);
     try {
       const y = await this.module.predictAsync(onDevice);
@@ -98,6 +109,11 @@ export class ServedModel {
       if (onDevice !== x) onDevice.dispose();
     }
   }
+}
+
+function allFinite(t: Tensor): boolean {
+  if (!isFloating(t.dtype)) return true;
+  return torch.tidy(() => t.isfinite().all().item() === true);
 }
 
 // The loaded file's tensors were copied into the module: free them now rather than at the next GC.

@@ -1,6 +1,7 @@
 // Training checkpoints in the seed's layout: {epoch, model_state_dict, optimizer_state_dict, val_loss, val_cosine,
-// args}, plus what rebuilds the model and resumes the run (model_config, loss_weights, scheduler_state_dict,
-// best_val_loss, history). torch.save's format, written atomically: a crash mid-write leaves the old file whole.
+// args}, plus what rebuilds the model and resumes the run exactly (model_config, loss_weights, scheduler_state_dict,
+// best_val_loss, history up to and including `epoch`, the best epoch so far and the epochs since it). torch.save's
+// format, written atomically: a crash mid-write leaves the old file whole.
 import { load, save } from '../io/load.js';
 import type { Module } from '../models/module.js';
 import type { LoadableStateDict, Optimizer } from '../optim/optimizer.js';
@@ -16,6 +17,16 @@ export interface Checkpoint {
   loss_weights: Record<string, number>;
   best_val_loss: number;
   history: HistoryEntry[];
+  /** The best epoch so far (this one or an earlier one) and its scores: what picks best_model.pt. The Trainer's. */
+  best?: BestEpoch;
+  /** Epochs since the best one without improvement (what `patience` counts). The Trainer's. */
+  bad_epochs?: number;
+}
+
+export interface BestEpoch {
+  epoch: number;
+  val_loss: number;
+  val_cosine: number;
 }
 
 export interface LoadedCheckpoint extends Partial<Omit<Checkpoint, 'history'>> {
@@ -42,6 +53,7 @@ export async function writeCheckpoint<O extends object>(path: string, ckpt: Chec
       val_loss: ckpt.val_loss, val_cosine: ckpt.val_cosine, args: ckpt.args,
       model_config: ckpt.model_config, loss_weights: ckpt.loss_weights, ...sched,
       best_val_loss: ckpt.best_val_loss, history: ckpt.history,
+      ...(ckpt.best && { best: { ...ckpt.best } }), ...(ckpt.bad_epochs !== undefined && { bad_epochs: ckpt.bad_epochs }),
     }, path);
   } finally {
     Object.values(modelState).forEach((t) => t.dispose());

@@ -4,7 +4,7 @@
 // model in train mode, before each step): train is not scored separately per epoch, so there is no per-epoch train
 // centred cosine; the final `scores.train` has it.
 // Rewritten atomically after every epoch, so a killed run keeps what it had done.
-import { writeSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BaselineResult } from './baselines.js';
@@ -68,7 +68,8 @@ export class HistoryFile {
   async write(): Promise<string | undefined> {
     if (!this.path) return undefined;
     const text = JSON.stringify(this, null, 2) + '\n';
-    await writeFileAtomic(this.path, (fd) => { writeSync(fd, text); });
+    // writeFileSync, not one writeSync: that returns after a short write (a full disk) and would keep half a file.
+    await writeFileAtomic(this.path, (fd) => { writeFileSync(fd, text); });
     return this.path;
   }
 }

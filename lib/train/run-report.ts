@@ -5,7 +5,7 @@ import type { Module } from '../models/module.js';
 import { renderReport } from './report.js';
 import { summaryRows } from './summary.js';
 import type { FitResult } from './trainer.js';
-import { writeSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 
 export async function writeReport(path: string, result: FitResult, model: Module,
   options: { epochs: number; batchSize: number; lr: number; seed: number }): Promise<string> {
@@ -44,6 +44,6 @@ export async function writeReport(path: string, result: FitResult, model: Module
         r.test?.centredCosine ?? '-', r.val.mse, r.val.top1, r.val.top5, r.val.mrr, r.val.medianRank]),
     },
   });
-  await writeFileAtomic(path, (fd) => { writeSync(fd, html); });
+  await writeFileAtomic(path, (fd) => { writeFileSync(fd, html); });
   return path;
 }

@@ -2,10 +2,11 @@
 // baselines, and keeps seed-compatible files (best_model.pt, final_model.pt, training_history.json, report.html).
 // Each batch is one native train step off the JS thread (lib/train/step.ts), and the baselines and the scoring are
 // native jobs off it too (lib/train/baselines.ts, evaluate.ts): the event loop stays free during a whole fit().
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 import { Dataset } from '../data/dataset.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { splitByDocument, validate } from '../data/index.js';
 import { shardRows } from '../distributed/shard.js';
 import type { World } from '../distributed/world.js';
@@ -18,7 +19,7 @@ import { CosineWarmupLR, ReduceLROnPlateau } from '../optim/schedulers.js';
 import type { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
 import { baselinesAndRidge, computeBaselines, fitRidge, type BaselineResult, type RidgeMap } from './baselines.js';
-import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { readCheckpoint, writeCheckpoint, type BestEpoch, type Checkpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
 import { scoreModel } from './evaluate.js';
 import { targetMean, type CentredMetrics, type Metrics } from './metrics.js';
@@ -54,13 +55,17 @@ export interface TrainerOptions {
   monitor?: 'val_loss' | 'val_cosine';
   /** Stop after this many epochs without improvement of the monitored metric (default: never). */
   patience?: number;
-  /** Seeds the shuffling, the split and the model's dropout (default 0). */
+  /** Seeds the shuffling, the split and the model's dropout (reseeded each epoch from it, so a resumed run draws the same; default 0). */
   seed?: number;
   /** Split fractions by document when fit() is given one dataset (default 0.8 / 0.1 / 0.1). */
   split?: { train: number; val: number; test: number };
   /** Where the files go; without it nothing is written. */
   outDir?: string;
-  /** Continue from this checkpoint (ours or a seed-style one written by Python). */
+  /**
+   * Continue from this checkpoint (ours or a seed-style one written by Python). Ours hold everything the run needs
+   * to go on as if unbroken; final_model.pt (written after every epoch) is the one to resume a killed run from. The
+   * best weights are read from best_model.pt beside it when the checkpoint is not the best epoch.
+   */
   resume?: string;
   /** Baselines already computed on the same split (computeBaselines), to spare fitting them again. */
   baselines?: BaselineResult;
@@ -205,12 +210,29 @@ export class Trainer {
     const outDir = this.#outDir();
     const history = new HistoryFile(outDir && join(outDir, 'training_history.json'));
     history.finalParams = this.model.numParameters();
-    const best = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity };
+    const best: BestEpoch = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity };
     let firstEpoch = 1;
-    if (o.resume) firstEpoch = await this.#resume(o.resume, optimizer, scheduler, history, best);
+    let badEpochs = 0;
+    let resumed: Resumed | undefined;
+    if (o.resume) {
+      resumed = await this.#resume(o.resume, optimizer, scheduler, history, warnings);
+      firstEpoch = resumed.epoch + 1;
+      Object.assign(best, resumed.best);
+      badEpochs = resumed.badEpochs;
+    }
     // Rank 0's weights everywhere (each rank drew its own, or fitted its own ridge start).
     await o.world?.broadcast(this.model.parameters().concat(this.model.buffers()), 0);
     if (outDir) mkdirSync(outDir, { recursive: true });
+    const files: FitResult['files'] = {};
+    // The best weights so far go on being outDir's best_model.pt: best_model.pt beside the resumed checkpoint, or the
+    // resumed weights when they are the best epoch's (saved as that epoch saved them).
+    const bestPath = outDir && join(outDir, 'best_model.pt');
+    if (bestPath && resumed?.bestFile) files.best = await keepAs(resumed.bestFile, bestPath);
+    else if (bestPath && resumed && best.epoch === resumed.epoch) {
+      const val = { mse: best.val_loss, cosine: best.val_cosine };
+      files.best = resolve(o.resume!) === resolve(bestPath) ? bestPath
+        : await this.#save('best_model.pt', best.epoch, optimizer, scheduler, val, history, { best, badEpochs });
+    }
 
     history.baselines = baselines;
     await cb.onTrainBegin?.({
@@ -218,10 +240,8 @@ export class Trainer {
       sizes: Object.fromEntries(Object.entries(splits).map(([k, d]) => [k, d.size])),
     });
 
-    let bestState = this.#snapshot();
-    let badEpochs = 0;
+    let bestState = resumed?.bestState ?? this.#snapshot();
     let stoppedEarly = false;
-    const files: FitResult['files'] = {};
     // A model that starts from ridge has an epoch 0, its start (ridge's predictions exactly): the first candidate for
     // the best weights, so that training keeps ridge's val score unless an epoch beats it.
     const fromRidge = this.model.config.ridgeContext !== undefined && !o.resume;
@@ -229,11 +249,13 @@ export class Trainer {
       const val = await this.#sameOnEveryRank(await this.#score(splits.val));
       Object.assign(best, { epoch: 0, val_loss: val.mse, val_cosine: val.cosine });
       history.bestValLoss = val.mse;
-      if (outDir) files.best = await this.#save('best_model.pt', 0, optimizer, scheduler, val, history);
+      if (outDir) files.best = await this.#save('best_model.pt', 0, optimizer, scheduler, val, history, { best, badEpochs });
     }
     try {
       for (let epoch = firstEpoch; epoch <= o.epochs; epoch++) {
         await cb.onEpochBegin?.(epoch);
+        // Dropout's draws depend on (seed, epoch) only, so that a resumed run draws what an unbroken one does.
+        torch.manualSeed(dropoutSeed(o.seed, epoch));
         const train = await this.#trainEpoch(splits.train, optimizer, scheduler, epoch, cb);
         const val = await this.#sameOnEveryRank(await this.#score(splits.val));
         const entry: HistoryEntry = {
@@ -244,16 +266,22 @@ export class Trainer {
           seconds: train.seconds, samples_per_second: train.samplesPerSecond,
         };
         if (scheduler instanceof ReduceLROnPlateau) scheduler.step(val.mse);
-        if (this.#improves(val, best)) {
+        const improved = this.#improves(val, best);
+        if (improved) {
           Object.assign(best, { epoch, val_loss: val.mse, val_cosine: val.cosine });
           bestState.forEach((t) => t.dispose());
           bestState = this.#snapshot();
           badEpochs = 0;
-          if (outDir) files.best = await this.#save('best_model.pt', epoch, optimizer, scheduler, val, history);
         } else {
           badEpochs++;
         }
+        // The epoch's entry first: each file written below holds the history up to and including this epoch. In
+        // this order (best_model.pt, final_model.pt, training_history.json), a kill between two writes leaves
+        // best_model.pt at most one epoch ahead of final_model.pt, and training_history.json never ahead of it.
         history.add(entry, best.val_loss);
+        const state = { best, badEpochs };
+        if (outDir && improved) files.best = await this.#save('best_model.pt', epoch, optimizer, scheduler, val, history, state);
+        if (outDir) files.final = await this.#save('final_model.pt', epoch, optimizer, scheduler, val, history, state);
         await history.write();
         await cb.onEpochEnd?.(epoch, entry);
         if (o.patience !== undefined && badEpochs >= o.patience && epoch < o.epochs) {
@@ -262,10 +290,15 @@ export class Trainer {
         }
         if (await this.#stopRequested()) break;
       }
+      // No epoch left to run after a resume: final_model.pt is the resumed weights (unless it was that file).
       const last = history.entries.at(-1);
-      if (outDir && last) {
-        const val = { mse: last.val_loss, cosine: last.val_cosine } as Metrics;
-        files.final = await this.#save('final_model.pt', last.epoch, optimizer, scheduler, val, history);
+      const finalPath = outDir && join(outDir, 'final_model.pt');
+      if (finalPath && !files.final && last) {
+        if (resolve(o.resume!) !== resolve(finalPath)) {
+          const val = { mse: last.val_loss, cosine: last.val_cosine } as Metrics;
+          await this.#save('final_model.pt', last.epoch, optimizer, scheduler, val, history, { best, badEpochs });
+        }
+        files.final = finalPath;
       }
     } catch (e) {
       bestState.forEach((t) => t.dispose());
@@ -275,7 +308,7 @@ export class Trainer {
     }
 
     // The model ends with the best weights, and is judged with them.
-    if (best.epoch > 0 || fromRidge) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
+    if (best.epoch > 0 || fromRidge || resumed) this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, bestState[i]])));
     bestState.forEach((t) => t.dispose());
     const scores: SplitScores = {
       train: await this.#score(splits.train), val: await this.#score(splits.val),
@@ -401,7 +434,7 @@ export class Trainer {
         } catch (e) {
           if (e instanceof NonFiniteLossError) {
             throw new TrainingError(`the loss is not finite at epoch ${epoch}, batch ${done + 1} of ${steps}: ${e.message}. ` +
-              'Nothing was updated by that batch; the last good checkpoint is best_model.pt', epoch, done + 1);
+              'Nothing was updated by that batch; final_model.pt holds the last finished epoch, best_model.pt the best one', epoch, done + 1);
           }
           throw e;
         } finally {
@@ -491,31 +524,146 @@ export class Trainer {
   }
 
   async #save(name: string, epoch: number, optimizer: Optimizer<AdamOptions>, scheduler: unknown, val: Pick<Metrics, 'mse' | 'cosine'>,
-    history: HistoryFile): Promise<string> {
+    history: HistoryFile, state: { best: BestEpoch; badEpochs: number }): Promise<string> {
     const o = this.options;
     const path = join(o.outDir!, name);
     const ckpt: Checkpoint = {
       epoch, val_loss: val.mse, val_cosine: val.cosine, args: { ...o.args, seed: o.seed, lr: o.lr, batch_size: o.batchSize },
       model_config: { ...this.model.config }, loss_weights: { ...this.weights },
-      best_val_loss: history.bestValLoss, history: history.entries,
+      best_val_loss: state.best.val_loss, history: history.entries, best: { ...state.best }, bad_epochs: state.badEpochs,
     };
     await writeCheckpoint(path, ckpt, this.model, optimizer, scheduler);
     return path;
   }
 
-  // Loads a checkpoint's weights and optimiser state; returns the first epoch still to run.
+  // Loads a checkpoint's weights, optimiser and scheduler state and history; says which epoch it ends, the best
+  // epoch so far and the epochs since it, and where the best weights are (bestState: their copy, when they are not
+  // the resumed ones; bestFile: the checkpoint that holds them).
   async #resume(path: string, optimizer: Optimizer<AdamOptions>, scheduler: unknown, history: HistoryFile,
-    best: { epoch: number; val_loss: number; val_cosine: number }): Promise<number> {
+    warnings: string[]): Promise<Resumed> {
     const ckpt = await readCheckpoint(path);
-    this.model.loadStateDict(ckpt.model_state_dict, { strict: true });
-    if (ckpt.optimizer_state_dict) optimizer.loadStateDict(ckpt.optimizer_state_dict);
-    if (ckpt.scheduler_state_dict && scheduler instanceof ReduceLROnPlateau) scheduler.loadStateDict(ckpt.scheduler_state_dict);
+    try {
+      this.model.loadStateDict(ckpt.model_state_dict, { strict: true });
+      if (ckpt.optimizer_state_dict) optimizer.loadStateDict(ckpt.optimizer_state_dict);
+      const sd = ckpt.scheduler_state_dict;
+      // Each schedule takes only its own state (a run may resume with another --schedule); the cosine one keeps
+      // this run's warm-up and length, and goes on from the step it had reached.
+      if (sd && scheduler instanceof ReduceLROnPlateau && 'num_bad_epochs' in sd) scheduler.loadStateDict(sd);
+      if (sd && scheduler instanceof CosineWarmupLR && 'total_steps' in sd) {
+        scheduler.loadStateDict({ last_epoch: sd.last_epoch, _step_count: sd._step_count });
+      }
+    } finally {
+      for (const t of Object.values(ckpt.model_state_dict)) t.dispose();
+    }
     const epoch = Number(ckpt.epoch ?? 0);
     history.entries.push(...(ckpt.history ?? []).filter((e) => e.epoch <= epoch));
-    const bestVal = Number(ckpt.best_val_loss ?? ckpt.val_loss ?? Infinity);
-    Object.assign(best, { epoch, val_loss: bestVal, val_cosine: Number(ckpt.val_cosine ?? -Infinity) });
-    return epoch + 1;
+    const got = history.entries.map((e) => e.epoch);
+    if (got.length !== epoch || got.some((e, i) => e !== i + 1)) {
+      warnings.push(`${path} holds the history of epochs [${compactRanges(got)}] of 1-${epoch} (a seed-style or older checkpoint): ` +
+        'training_history.json has only those and the epochs run now');
+    }
+    const { best, badEpochs } = this.#resumedBest(ckpt, epoch, history.entries);
+    history.bestValLoss = best.val_loss;
+    const resumed: Resumed = { epoch, best, badEpochs };
+    // The best weights: the checkpoint's own when it is the best epoch, else those of best_model.pt beside it when
+    // that holds the best epoch (the same epoch and val_loss).
+    const beside = join(dirname(path), 'best_model.pt');
+    const other = resolve(beside) !== resolve(path) && existsSync(beside) ? await readCheckpoint(beside).catch(() => undefined) : undefined;
+    try {
+      const besideIsBest = other !== undefined && Number(other.epoch) === best.epoch && Number(other.val_loss) === best.val_loss;
+      if (best.epoch === epoch) {
+        if (besideIsBest) resumed.bestFile = beside;
+      } else if (besideIsBest) {
+        const current = this.#snapshot();
+        try {
+          this.model.loadStateDict(other.model_state_dict, { strict: true });
+          resumed.bestState = this.#snapshot();
+          resumed.bestFile = beside;
+        } catch (e) {
+          warnings.push(`${beside} holds the best epoch but does not fit the model (${(e as Error).message})`);
+        } finally {
+          this.model.loadStateDict(Object.fromEntries(this.#stateKeys().map((k, i) => [k, current[i]])));
+          current.forEach((t) => t.dispose());
+        }
+      }
+    } finally {
+      if (other) for (const t of Object.values(other.model_state_dict)) t.dispose();
+    }
+    if (!resumed.bestFile && best.epoch !== epoch) {
+      warnings.push(`the best epoch so far is ${best.epoch} (val_loss ${best.val_loss}), but ${path} holds epoch ${epoch} ` +
+        `and no best_model.pt of epoch ${best.epoch} is beside it: unless a later epoch does better, the model ends with ` +
+        `the resumed weights (epoch ${epoch}) in place of the best ones`);
+    }
+    return resumed;
   }
+
+  // The best epoch so far and the epochs since it, as the checkpoint recorded them; for an older or seed-style
+  // checkpoint, replayed from its history and its own scores, as the run would have picked them.
+  #resumedBest(ckpt: LoadedCheckpoint, epoch: number, entries: HistoryEntry[]): { best: BestEpoch; badEpochs: number } {
+    const b = ckpt.best as Partial<BestEpoch> | undefined;
+    if (b && typeof b === 'object' && Number.isInteger(b.epoch) && b.epoch! <= epoch) {
+      const best = { epoch: b.epoch!, val_loss: Number(b.val_loss ?? Infinity), val_cosine: Number(b.val_cosine ?? -Infinity) };
+      const bad = Number(ckpt.bad_epochs);
+      return { best, badEpochs: Number.isInteger(bad) && bad >= 0 ? bad : epoch - best.epoch };
+    }
+    const best: BestEpoch = { epoch, val_loss: Infinity, val_cosine: -Infinity };
+    const own = { epoch, val_loss: Number(ckpt.val_loss ?? NaN), val_cosine: Number(ckpt.val_cosine ?? NaN) };
+    const candidates = [...entries.filter((e) => e.epoch < epoch), own];
+    let found = false;
+    for (const c of candidates) {
+      if (this.#improves({ mse: c.val_loss, cosine: c.val_cosine } as Metrics, best)) {
+        Object.assign(best, { epoch: c.epoch, val_loss: c.val_loss, val_cosine: c.val_cosine });
+        found = true;
+      }
+    }
+    if (!found) {  // a checkpoint without scores (a bare state dict): its val_loss from best_val_loss, if any
+      Object.assign(best, { epoch, val_loss: Number(ckpt.best_val_loss ?? ckpt.val_loss ?? Infinity), val_cosine: Number(ckpt.val_cosine ?? -Infinity) });
+    }
+    return { best, badEpochs: epoch - best.epoch };
+  }
+}
+
+interface Resumed {
+  /** The last epoch the checkpoint had finished. */
+  epoch: number;
+  best: BestEpoch;
+  badEpochs: number;
+  /** A copy of the best weights, when they are not the resumed ones. */
+  bestState?: Tensor[];
+  /** best_model.pt beside the checkpoint, when it holds the best epoch. */
+  bestFile?: string;
+}
+
+// torch's generator for an epoch's dropout: from (seed, epoch), apart from the shuffle's seed * 100003 + epoch.
+function dropoutSeed(seed: number, epoch: number): number {
+  return 2 ** 48 + ((((seed * 100003 + epoch) % 2 ** 48) + 2 ** 48) % 2 ** 48);
+}
+
+// "1-4, 6" for [1, 2, 3, 4, 6].
+function compactRanges(xs: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < xs.length;) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j] + 1) j++;
+    out.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ') || 'none';
+}
+
+// Copies `from` to `to` (atomically) unless they are the same file; returns `to`.
+async function keepAs(from: string, to: string): Promise<string> {
+  if (resolve(from) === resolve(to)) return to;
+  await writeFileAtomic(to, (fd) => {
+    const src = openSync(from, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let n; (n = readSync(src, buf, 0, buf.length, null)) > 0;) writeSync(fd, buf, 0, n);
+    } finally {
+      closeSync(src);
+    }
+  });
+  return to;
 }
 
 function checkOptions(o: Trainer['options']): void {

@@ -29,5 +29,7 @@ const NAMES: Record<string, [string, string]> = {
 
 /** The Python 3 module and name for a global as a pickle names it. */
 export function python3Name(module: string, name: string): [string, string] {
-  return NAMES[`${module}.${name}`] ?? [MODULES[module] ?? module, name];
+  // Own properties only: a module named `constructor` or `__proto__` is a name like any other.
+  const renamed = Object.hasOwn(NAMES, `${module}.${name}`) ? NAMES[`${module}.${name}`] : undefined;
+  return renamed ?? [Object.hasOwn(MODULES, module) ? MODULES[module] : module, name];
 }
