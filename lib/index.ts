@@ -26,7 +26,7 @@ export {
 } from './io/safetensors.js';
 export {
   compositeLoss, compositeWeights, NonFiniteLossError, DEFAULT_COMPOSITE_WEIGHTS, SEED_COMPOSITE_WEIGHTS,
-  COSINE_REGRESSION_WEIGHTS, type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,
+  CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,
 } from './loss/composite.js';
 export { compositeLossReference, type ReferenceOptions } from './loss/reference.js';
 export {
@@ -51,9 +51,10 @@ export { launch, type LaunchOptions } from './distributed/launch.js';
 export { scorePredictions, targetMean, type CentredMetrics, type Metrics, type ScoreOptions } from './train/metrics.js';
 export { computeBaselines, fitRidge, type BaselineResult, type BaselineName, type RidgeMap } from './train/baselines.js';
 export { evaluate, scoreModel, type Evaluation } from './train/evaluate.js';
-export { readCheckpoint, writeCheckpoint, type Checkpoint, type LoadedCheckpoint } from './train/checkpoint.js';
+export { readCheckpoint, writeCheckpoint, type BestEpoch, type Checkpoint, type LoadedCheckpoint } from './train/checkpoint.js';
 export type { HistoryEntry } from './train/history.js';
-export { formatSummary, summaryRows, type SummaryRow } from './train/summary.js';
+export { formatSummary, summaryColumns, summaryRows, type SummaryColumn, type SummaryRow } from './train/summary.js';
+export { MONITORS, type Monitor } from './train/monitor.js';
 export * as datasets from './data/index.js';
 export {
   Dataset, DatasetError, type DatasetInit, type Batch, type BatchesOptions, type Splits, type SplitOptions,

@@ -169,15 +169,18 @@ export interface Addon {
   /** In place on a worker thread: all-reduce ('sum' | 'mean'), 'broadcast' from root, or 'barrier'. */
   processGroupCollective(h: ProcessGroupHandle, op: 'sum' | 'mean' | 'broadcast' | 'barrier', tensors: Raw[], root: number): Promise<void>;
   processGroupClose(h: ProcessGroupHandle): void;
-  /** pred [N, D] against target [N, D] on a worker thread, the centred cosine about centre [D] where given. */
-  scoreAsync(pred: Raw, target: Raw, centre?: Raw): Promise<NativeScore>;
+  /**
+   * pred [N, D] against target [N, D] on a worker thread, the centred cosine about centre [D] where given, the
+   * contrastive accuracy and the in-document retrieval from `rows` (the rows pred predicts) where given.
+   */
+  scoreAsync(pred: Raw, target: Raw, centre?: Raw | null, rows?: NativeRows): Promise<NativeScore>;
   /**
    * The baselines fitted on train (ridge strength chosen on val from grid) and scored on each split (centred cosine
-   * about centre [D]), on a worker thread; each split [vectors, contextIndex, targetIndex, oracle?]:
+   * about centre [D]), on a worker thread:
    * [lambda, per split [mean, copy-last, context-mean, ridge, oracle?], the ridge as a linear map of the flattened
    * context: weight [D, T * D], bias [D]].
    */
-  baselinesAsync(train: Raw[], val: Raw[], splits: Raw[][], grid: number[], centre: Raw): Promise<[number, NativeScore[][], Raw, Raw]>;
+  baselinesAsync(train: NativeRows, val: NativeRows, splits: NativeRows[], grid: number[], centre: Raw): Promise<[number, NativeScore[][], Raw, Raw]>;
   // ---- storages to and from files (native/storage_io.cc, native/mapped_file.cc) ----
   /** Fills each storage from [position, nbytes, crc or -1] of `places`; null, or the first failure. */
   readStorages(source: number | Uint8Array, tensors: Raw[], places: Float64Array, threads: number): StorageReadFailure | null;
@@ -191,11 +194,30 @@ export interface Addon {
   mappedFiles(): { mappings: number; bytes: number };
 }
 
-/**
- * [cosine, mse, top-1 count, top-5 count, rows, centred cosine (null without a centre), mrr, median rank]
- * (native/train/eval.h, eval_binding.cc).
- */
-export type NativeScore = [number, number, number, number, number, number | null, number, number];
+/** A dataset's rows as native/train/eval.h's Rows reads them; docIds [N] integers where the documents are known. */
+export interface NativeRows {
+  vectors: Raw;
+  contextIndex: Raw;
+  targetIndex: Raw;
+  oracle?: Raw;
+  docIds?: Raw;
+}
+
+/** native/train/eval.h's Score: top1, top5 and inDocTop1 are counts of rows; null where not computed. */
+export interface NativeScore {
+  cosine: number;
+  mse: number;
+  top1: number;
+  top5: number;
+  count: number;
+  centredCosine: number | null;
+  mrr: number;
+  medianRank: number;
+  contrastiveAccuracy: number | null;
+  inDocMrr: number | null;
+  inDocTop1: number | null;
+  inDocCandidates: number | null;
+}
 
 /** [index of the place, 'eof' (value: where the data ended) or 'crc' (value: the CRC-32 computed), value] */
 export type StorageReadFailure = [number, 'eof' | 'crc', number];

@@ -141,6 +141,30 @@ describe('batches', () => {
     expect(() => ds.batches({ batchSize: 0 }).next()).toThrow(RangeError);
   });
 
+  it('grouped by document: each document\'s rows together, every row once, documents and rows in a seeded order', () => {
+    const docOf = (v: number) => Math.floor(rows.findIndex((r) => r[0] === v) / 10);
+    const visit = (seed: number) => {
+      const out: number[] = [];
+      for (const { x, y } of ds.batches({ batchSize: 5, shuffle: true, seed, group: 'document' })) {
+        out.push(...(y.select(1, 0).toArray() as number[]));
+        x.dispose();
+        y.dispose();
+      }
+      return out;
+    };
+    const a = visit(7);
+    expect([...a].sort((p, q) => p - q)).toEqual(all(ds.size).map((r) => rows[targetOf(r)][0]).sort((p, q) => p - q));
+    const docsInOrder = a.map(docOf);
+    const runs = docsInOrder.filter((d, i) => i === 0 || d !== docsInOrder[i - 1]);
+    expect(runs.length).toBe(4);  // 4 documents, each one run
+    expect(new Set(runs).size).toBe(4);
+    expect(visit(7)).toEqual(a);
+    expect(visit(8)).not.toEqual(a);
+    const bare = new Dataset({ vectors: ds.vectors.clone(), contextIndex: ds.contextIndex.clone(), targetIndex: ds.targetIndex.clone() });
+    expect(() => bare.batches({ batchSize: 5, shuffle: true, group: 'document' }).next()).toThrow(/grouped by document need docIds/);
+    bare.dispose();
+  });
+
   it('refuse rows outside the dataset', () => {
     expect(() => ds.batch([0, ds.size])).toThrow(/row 24 \(at position 1\) is not a row of a dataset of 24 rows/);
     expect(() => ds.subset([-1])).toThrow(RangeError);

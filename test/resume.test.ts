@@ -84,7 +84,7 @@ describe('resume', () => {
     const final = await load<Record<string, unknown>>(join(broken, 'final_model.pt'));
     expect(best.epoch).toBe(bestEpoch);
     expect((best.history as { epoch: number }[]).map((e) => e.epoch)).toEqual(Array.from({ length: bestEpoch }, (_, i) => i + 1));
-    expect(best.best).toEqual({ epoch: bestEpoch, val_loss: best.val_loss, val_cosine: best.val_cosine });
+    expect(best.best).toEqual({ epoch: bestEpoch, val_loss: best.val_loss, val_cosine: best.val_cosine, monitor: 'val_loss', value: best.val_loss });
     expect(best.bad_epochs).toBe(0);
     // final_model.pt is written after every epoch: the broken run's last one, one epoch after the best.
     expect(final.epoch).toBe(bestEpoch + 1);

@@ -69,12 +69,12 @@ describe('a run', () => {
     }
     const summary = formatSummary(r, 'gru');
     expect(summary.split('\n')[0]).toMatch(/val cosine +val centred +test cosine +test centred +val top-1 +val top-5 +val MRR +val rank/);
-    expect(summary).toMatch(/^gru +(-?\d+\.\d\d% +){6}\d\.\d{4} +\d+$/m);
+    expect(summary).toMatch(/^gru +(-?\d+\.\d\d% +){6}\d\.\d{4} +\d+ +\d\.\d{4} +\d\.\d{4} +\d\.\d{4} +\d+\.\d\d% +\d+\.\d\d%$/m);
     expect(summary).toMatch(/^mean +\d+\.\d\d% +-?\d\.\d\d% /m);  // about 0 centred
     expect(summary).toMatch(/centred: train -?\d+\.\d\d%, val -?\d+\.\d\d% \(-?\d+\.\d\d points\)/);
     expect(summary).toMatch(/gru val mse \(the seed's val_loss\): \d\.\d{5}/);
     const report = readFileSync(join(out, 'report.html'), 'utf8');
-    for (const h of ['val centred', 'test centred', 'val MRR', 'val median rank', 'Centred cosine per epoch']) expect(report).toContain(h);
+    for (const h of ['val centred', 'test centred', 'val MRR', 'val rank', 'Centred cosine per epoch', 'MRR per epoch']) expect(report).toContain(h);
 
     const best = await load<Record<string, unknown>>(join(out, 'best_model.pt'));
     for (const key of ['epoch', 'model_state_dict', 'optimizer_state_dict', 'val_loss', 'val_cosine', 'args', 'model_config'])

@@ -10,17 +10,21 @@ import { formatSummary } from '../train/summary.js';
 
 export function evalCommand(): Command {
   return new Command('eval')
-    .description('score a checkpoint on held-out documents (raw and centred cosine, retrieval top-1/top-5, MRR, median rank) ' +
-      'against the global-mean, copy-last, context-mean, ridge (and oracle) baselines')
+    .description('score a checkpoint on held-out documents (raw and centred cosine; retrieval among all targets and, ' +
+      'where the data knows its documents, among each sentence\'s own document; contrastive accuracy) against the ' +
+      'global-mean, copy-last, context-mean, ridge (and oracle) baselines')
     .requiredOption('--checkpoint <file>', 'a checkpoint (best_model.pt), ours or a seed-style one')
     .option('--data <file>', 'a .npz in the seed\'s layout; default: the built-in synthetic corpus')
     .option('--seed <n>', 'the split\'s seed (default: the checkpoint\'s args.seed, else 0)', (v) => Number(v))
+    .option('--context <n>', 'context vectors per window, for an ordered vectors file (default: the checkpoint\'s ' +
+      'args.context, else 5)', (v) => Number(v))
     .option('--json', 'print one JSON object instead of the table')
-    .action(async (flags: { checkpoint: string; data?: string; seed?: number; json?: boolean }) => {
+    .action(async (flags: { checkpoint: string; data?: string; seed?: number; context?: number; json?: boolean }) => {
       const ckpt = await readCheckpoint(flags.checkpoint);
       const model = models.fromCheckpoint(ckpt as unknown as Record<string, unknown>);
       const seed = flags.seed ?? (typeof ckpt.args?.seed === 'number' ? ckpt.args.seed : 0);
-      const data = flags.data ? datasets.fromNpz(flags.data) : datasets.synthetic({ seed });
+      const context = flags.context ?? (typeof ckpt.args?.context === 'number' ? ckpt.args.context : 5);
+      const data = flags.data ? datasets.fromNpz(flags.data, { context }) : datasets.synthetic({ seed });
       try {
         const result = await evaluate(model, data, { seed });
         if (flags.json) {

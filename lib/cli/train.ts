@@ -7,10 +7,11 @@ import * as datasets from '../data/index.js';
 import { launch } from '../distributed/launch.js';
 import { World } from '../distributed/world.js';
 import type { Dataset } from '../data/dataset.js';
-import { COSINE_REGRESSION_WEIGHTS, SEED_COMPOSITE_WEIGHTS } from '../loss/composite.js';
+import { CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, SEED_COMPOSITE_WEIGHTS, type CompositeWeights } from '../loss/composite.js';
 import * as models from '../models/index.js';
 import type { ModelKind } from '../models/module.js';
 import * as torch from '../torch.js';
+import { MONITORS, type Monitor } from '../train/monitor.js';
 import { formatSummary } from '../train/summary.js';
 import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../train/trainer.js';
 
@@ -27,18 +28,21 @@ interface TrainFlags {
   schedule: 'plateau' | 'cosine' | 'none';
   clipNorm: number;
   precision: 'fp32' | 'bf16';
-  loss: 'cosine' | 'seed';
+  loss: 'cosine' | 'contrastive' | 'seed';
+  tau?: number;
+  negatives: 'batch' | 'document';
+  cosMse?: number;
   dModel?: number;
   layers?: number;
   heads?: number;
   dropout?: number;
-  residual: 'none' | 'ridge';
+  residual: 'none' | 'ridge' | 'copy-last';
   device: string;
   out?: string;
   seed: number;
   resume?: string;
   patience?: number;
-  monitor: 'val_loss' | 'val_cosine';
+  monitor: Monitor;
   threads?: number;
   nproc?: number;
   progress: boolean;
@@ -72,21 +76,27 @@ export function trainCommand(): Command {
     .option('--clip-norm <x>', 'max gradient norm (0: no clipping)', num('--clip-norm'), 1)
     .addOption(new Option('--precision <p>', 'bf16: forward under bf16 autocast, fp32 weights and checkpoints (fast on CPUs ' +
       'with AVX-512 BF16 or AMX: see lvmtorch doctor)').choices(['fp32', 'bf16']).default('fp32'))
-    .addOption(new Option('--loss <recipe>', 'cosine: MSE of the normalised prediction; seed: InfoNCE 1 + moment 0.1 + variance 0.01')
-      .choices(['cosine', 'seed']).default('cosine'))
+    .addOption(new Option('--loss <recipe>', 'cosine: MSE of the normalised prediction; contrastive: InfoNCE with in-batch ' +
+      'negatives (tau 0.05); seed: InfoNCE (tau 0.07) 1 + moment 0.1 + variance 0.01').choices(['cosine', 'contrastive', 'seed']).default('cosine'))
+    .option('--tau <x>', 'the InfoNCE temperature (default: the recipe\'s)', num('--tau'))
+    .addOption(new Option('--negatives <from>', 'a contrastive loss\'s negatives: batch (rows at random) or document ' +
+      '(batches of a few whole documents: mostly sentences of the same one)').choices(['batch', 'document']).default('batch'))
+    .option('--cos-mse <w>', 'adds the cosine-regression term with this weight to the recipe\'s loss', num('--cos-mse'))
     .option('--d-model <n>', 'model width (default: the seed\'s, 512)', int('--d-model'))
     .option('--layers <n>', 'layers (default: the seed\'s for the architecture)', int('--layers'))
     .option('--heads <n>', 'attention heads (transformer)', int('--heads'))
     .option('--dropout <p>', 'dropout', num('--dropout'))
     .addOption(new Option('--residual <base>', 'ridge: the model learns the residual over the ridge baseline (fitted on ' +
-      'train, kept in the checkpoint as ridge.weight / ridge.bias) and starts from its predictions').choices(['none', 'ridge']).default('none'))
+      'train, kept in the checkpoint as ridge.weight / ridge.bias) and starts from its predictions; copy-last: over the ' +
+      'last context vector (kept the same way)').choices(['none', 'ridge', 'copy-last']).default('none'))
     .option('--device <device>', 'cpu, cuda or cuda:N (cuda with --nproc or torchrun\'s variables: cuda:LOCAL_RANK)', 'cpu')
     .option('--out <dir>', 'where best_model.pt, final_model.pt, training_history.json and report.html go ' +
       '(default artifacts/lvm/models/<model>)')
     .option('--seed <n>', 'seeds the data, the split, the shuffling and the weights', (v) => Number(v), 0)
     .option('--resume <checkpoint>', 'continue from a checkpoint (ours or a seed-style one)')
     .option('--patience <n>', 'stop after n epochs without a better val metric', int('--patience'))
-    .addOption(new Option('--monitor <metric>', 'what picks best_model.pt').choices(['val_loss', 'val_cosine']).default('val_loss'))
+    .addOption(new Option('--monitor <metric>', 'the val score that picks best_model.pt and counts --patience (its ' +
+      'training_history.json key; in-doc ones need the documents)').choices(MONITORS).default('val_loss'))
     .option('--threads <n>', 'libtorch intra-op threads (default: every core; with --nproc, each rank its share)', int('--threads'))
     .option('--nproc <n>', 'data-parallel ranks on this machine (torch.distributed with Gloo; --batch-size stays the ' +
       'global batch). For several machines start each rank with torchrun\'s variables (RANK, WORLD_SIZE, MASTER_ADDR, ' +
@@ -136,7 +146,7 @@ async function loadData(flags: TrainFlags, quiet: boolean): Promise<Dataset> {
 
 function makeModel(flags: TrainFlags, inputDim: number, context: number) {
   const opts: models.ModelOptions = { inputDim, outputDim: inputDim };
-  if (flags.residual === 'ridge') opts.ridgeContext = context;
+  if (flags.residual !== 'none') opts.ridgeContext = context;
   if (flags.dModel !== undefined) opts.dModel = flags.dModel;
   if (flags.layers !== undefined) opts.numLayers = flags.layers;
   if (flags.heads !== undefined) opts.heads = flags.heads;
@@ -148,11 +158,17 @@ function trainerOptions(flags: TrainFlags, outDir: string, quiet: boolean): Trai
   return {
     epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr, weightDecay: flags.weightDecay,
     optimizer: flags.optimizer, schedule: flags.schedule, clipNorm: flags.clipNorm, precision: flags.precision,
-    loss: flags.loss === 'seed' ? SEED_COMPOSITE_WEIGHTS : COSINE_REGRESSION_WEIGHTS,
-    seed: flags.seed, outDir, resume: flags.resume, patience: flags.patience, monitor: flags.monitor,
+    loss: lossWeights(flags),
+    residualOf: flags.residual === 'copy-last' ? 'copy-last' : 'ridge',
+    seed: flags.seed, outDir, resume: flags.resume, patience: flags.patience, monitor: flags.monitor, negatives: flags.negatives,
     args: { ...flags, model_type: flags.model } as Record<string, unknown>,
     callbacks: quiet ? {} : process.stdout.isTTY && flags.progress ? progressBar() : logLines(),
   };
+}
+
+function lossWeights(flags: TrainFlags): CompositeWeights {
+  const recipe = { cosine: COSINE_REGRESSION_WEIGHTS, contrastive: CONTRASTIVE_WEIGHTS, seed: SEED_COMPOSITE_WEIGHTS }[flags.loss];
+  return { ...recipe, ...(flags.tau !== undefined && { tau: flags.tau }), ...(flags.cosMse !== undefined && { cosMse: flags.cosMse }) };
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -161,13 +177,15 @@ function describeStart(info: Parameters<NonNullable<TrainerCallbacks['onTrainBeg
   const b = info.baselines.scores;
   const sizes = Object.entries(info.sizes).map(([k, n]) => `${k} ${n}`).join(', ');
   const lines = Object.entries(b).map(([name, s]) => `${name} ${pct(s!.val.cosine)} (${pct(s!.val.centredCosine)})`).join(', ');
+  const inDoc = Object.entries(b).filter(([, s]) => s!.val.inDocMrr !== undefined).map(([name, s]) => `${name} ${s!.val.inDocMrr!.toFixed(4)}`);
   return [...info.warnings.map((w) => `warning: ${w}`), `rows: ${sizes}; ${info.stepsPerEpoch} steps per epoch`,
-    `baselines, val cosine (centred): ${lines}`].join('\n');
+    `baselines, val cosine (centred): ${lines}`, ...(inDoc.length ? [`baselines, val in-document MRR: ${inDoc.join(', ')}`] : [])].join('\n');
 }
 
 function epochLine(e: Parameters<NonNullable<TrainerCallbacks['onEpochEnd']>>[1]): string {
   return `epoch ${e.epoch}: train loss ${e.train_loss.toFixed(5)} cosine ${pct(e.train_cosine)} | val loss ` +
-    `${e.val_loss.toFixed(5)} cosine ${pct(e.val_cosine)} centred ${pct(e.val_centred_cosine)} top-1 ${pct(e.val_top1)} | ` +
+    `${e.val_loss.toFixed(5)} cosine ${pct(e.val_cosine)} centred ${pct(e.val_centred_cosine)} top-1 ${pct(e.val_top1)}` +
+    (e.val_in_doc_mrr === undefined ? '' : ` in-doc MRR ${e.val_in_doc_mrr.toFixed(4)}`) + ' | ' +
     `lr ${e.lr.toExponential(2)} | ${Math.round(e.samples_per_second)} samples/s`;
 }
 

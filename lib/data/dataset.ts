@@ -48,6 +48,12 @@ export interface BatchesOptions {
   seed?: number;
   /** Leave out a last batch smaller than batchSize (default false). */
   dropLast?: boolean;
+  /**
+   * With shuffle, 'document': the documents in a random order, each one's rows together (in a random order), so
+   * that a batch holds the rows of a few documents: the other rows of a batch, a contrastive loss's negatives, are
+   * then mostly sentences of the same document. Needs docIds. Default 'none': every row on its own.
+   */
+  group?: 'none' | 'document';
 }
 
 export class Dataset implements Disposable {
@@ -137,12 +143,14 @@ export class Dataset implements Disposable {
 
   /** Batches over every row (in order, or shuffled with a seed), each gathered when the loop asks for it. */
   *batches(opts: BatchesOptions): Generator<Batch, void, undefined> {
-    const { batchSize, shuffle = false, seed = 0, dropLast = false } = opts;
+    const { batchSize, shuffle = false, seed = 0, dropLast = false, group = 'none' } = opts;
     if (!Number.isSafeInteger(batchSize) || batchSize <= 0) {
       throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     }
+    if (group === 'document' && !this.docIds) throw new DatasetError('batches grouped by document need docIds; this dataset has none');
     const n = this.size;
-    const order = shuffle ? new Random(seed).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+    const order = !shuffle ? Int32Array.from({ length: n }, (_, i) => i)
+      : group === 'document' ? byDocument(this.docIds!, new Random(seed)) : new Random(seed).permutation(n);
     for (let start = 0; start < n; start += batchSize) {
       const rows = order.subarray(start, Math.min(start + batchSize, n));
       if (dropLast && rows.length < batchSize) return;
@@ -282,6 +290,20 @@ function docIdArray(ids: Tensor | ArrayLike<number>): Int32Array {
     let id = dense.get(key);
     if (id === undefined) dense.set(key, (id = dense.size));
     out[i] = id;
+  }
+  return out;
+}
+
+// The rows grouped by document, the documents and the rows within each in random orders.
+function byDocument(docIds: Int32Array, random: Random): Int32Array {
+  const rowsOf = new Map<number, number[]>();
+  docIds.forEach((d, i) => (rowsOf.get(d) ?? rowsOf.set(d, []).get(d)!).push(i));
+  const docs = [...rowsOf.values()];
+  const out = new Int32Array(docIds.length);
+  let k = 0;
+  for (const d of random.permutation(docs.length)) {
+    const rows = docs[d];
+    for (const j of random.permutation(rows.length)) out[k++] = rows[j];
   }
   return out;
 }

@@ -62,6 +62,14 @@ export const COSINE_REGRESSION_WEIGHTS: Readonly<CompositeWeights> = Object.free
   ...DEFAULT_COMPOSITE_WEIGHTS, info: 0, cosMse: 1,
 });
 
+/**
+ * Contrastive: symmetric InfoNCE with in-batch negatives at tau 0.05 (DESIGN.md, "Retrieval is the honest quality
+ * metric"): it ranks the true next sentence above the others, where cosine regression predicts their average.
+ */
+export const CONTRASTIVE_WEIGHTS: Readonly<CompositeWeights> = Object.freeze({
+  ...DEFAULT_COMPOSITE_WEIGHTS, tau: 0.05, info: 1,
+});
+
 /** Thrown when the loss or its inputs are not finite (code ERR_LOSS_NOT_FINITE). */
 export class NonFiniteLossError extends Error {
   readonly code = 'ERR_LOSS_NOT_FINITE';

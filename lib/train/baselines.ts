@@ -10,9 +10,9 @@
 // score has the centred cosine about the train targets' mean (the mean baseline's is about 0 by construction).
 // Fitting and scoring are one native job on a worker thread (native/train/eval.cc): the event loop stays free.
 import type { Dataset } from '../data/dataset.js';
-import { native, type RawTensor } from '../native.js';
+import { native } from '../native.js';
 import { fromRaw, rawOf, type Tensor } from '../tensor.js';
-import { centredMetricsOf, checkCentre, targetMean, type CentredMetrics } from './metrics.js';
+import { centredMetricsOf, checkCentre, nativeRows, targetMean, type CentredMetrics } from './metrics.js';
 
 export type BaselineName = 'mean' | 'copy-last' | 'context-mean' | 'ridge' | 'oracle';
 
@@ -67,21 +67,16 @@ async function fit(train: Dataset, val: Dataset, splits: Record<string, Dataset>
   const names = Object.keys(splits);
   if (opts.centre) checkCentre(opts.centre, train.dim);
   const centre = opts.centre ?? targetMean(train);
+  const all = [nativeRows(train, false), nativeRows(val, false), ...names.map((name) => nativeRows(splits[name], true))];
   let job;
   try {
-    job = native().baselinesAsync(rows(train, false), rows(val, false), names.map((name) => rows(splits[name], true)),
-      RIDGE_GRID, rawOf(centre));
+    job = native().baselinesAsync(all[0].rows, all[1].rows, all.slice(2).map((r) => r.rows), RIDGE_GRID, rawOf(centre));
   } finally {
-    if (!opts.centre) centre.dispose();  // the job holds its own reference
+    if (!opts.centre) centre.dispose();  // the job holds its own references
+    all.forEach((r) => r.dispose());
   }
   const [ridgeLambda, perSplit, weight, bias] = await job;
   const scores: BaselineResult['scores'] = {};
   names.forEach((name, i) => perSplit[i].forEach((m, j) => { (scores[NAMES[j]] ??= {})[name] = centredMetricsOf(m); }));
   return { result: { scores, ridgeLambda }, ridge: { weight: fromRaw(weight), bias: fromRaw(bias), lambda: ridgeLambda } };
-}
-
-function rows(ds: Dataset, withOracle: boolean): RawTensor[] {
-  const out = [rawOf(ds.vectors), rawOf(ds.contextIndex), rawOf(ds.targetIndex)];
-  if (withOracle && ds.oracle) out.push(rawOf(ds.oracle));
-  return out;
 }

@@ -4,6 +4,7 @@
 // format, written atomically: a crash mid-write leaves the old file whole.
 import { load, save } from '../io/load.js';
 import type { Module } from '../models/module.js';
+import type { Monitor } from './monitor.js';
 import type { LoadableStateDict, Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor.js';
 import type { HistoryEntry } from './history.js';
@@ -27,6 +28,9 @@ export interface BestEpoch {
   epoch: number;
   val_loss: number;
   val_cosine: number;
+  /** What picked it (TrainerOptions.monitor) and its score there. */
+  monitor: Monitor;
+  value: number;
 }
 
 export interface LoadedCheckpoint extends Partial<Omit<Checkpoint, 'history'>> {

@@ -14,7 +14,8 @@ const ROWS = 1024;
 /**
  * The model's scores on a dataset, in eval mode and without a graph: predictAsync per 1,024 rows (which leaves the
  * model's train/eval mode as it was), then one native scoring job; the centred cosine about `opts.centre` ([D],
- * the train targets' mean: targetMean(train)) where given.
+ * the train targets' mean: targetMean(train)) where given; the retrieval in each row's document where `ds` knows
+ * its documents.
  */
 export async function scoreModel(model: Module, ds: Dataset, opts: { centre: Tensor }): Promise<CentredMetrics>;
 export async function scoreModel(model: Module, ds: Dataset, opts?: { centre?: Tensor }): Promise<Metrics>;
@@ -35,7 +36,7 @@ export async function scoreModel(model: Module, ds: Dataset, opts: { centre?: Te
     parts.push(pred);
     const target = torch.cat(ys);
     parts.push(target);
-    return await scorePredictions(pred, target, opts);
+    return await scorePredictions(pred, target, { ...opts, rows: ds });
   } finally {
     for (const t of parts) t.dispose();
   }

@@ -33,6 +33,11 @@ export interface HistoryEntry {
   val_mrr: number;
   /** Ours: the median 1-based rank of the true target on val (Metrics.medianRank). */
   val_median_rank: number;
+  /** Ours: val's contrastive accuracy (Metrics.contrastiveAccuracy), where any row has a distractor. */
+  val_contrastive_accuracy?: number;
+  /** Ours: val's in-document MRR and top-1 (Metrics.inDocMrr, inDocTop1), where the data knows its documents. */
+  val_in_doc_mrr?: number;
+  val_in_doc_top1?: number;
   lr: number;
   seconds: number;
   samples_per_second: number;

@@ -1,10 +1,12 @@
 // What a prediction scores against the true next vectors: mean cosine, the centred cosine (both moved by the train
 // targets' mean, so that predicting the mean direction scores about 0), the seed's val_loss (MSE of the normalised
-// prediction against the target) and retrieval (where the true next vector ranks among all the split's targets).
+// prediction against the target) and retrieval: where the true next vector ranks among all the split's targets,
+// among its own document's sentences (what decoding by retrieval does: the honest measure on real text, where
+// cosine rewards predicting the mean direction), and the contrastive accuracy of Meta's Large Concept Model.
 // Computed by one native job on a worker thread (native/train/eval.cc): the event loop stays free meanwhile.
 import type { Dataset } from '../data/dataset.js';
 import { isFloating } from '../dtype.js';
-import { native, type NativeScore } from '../native.js';
+import { native, type NativeRows, type NativeScore } from '../native.js';
 import { rawOf, type Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
 
@@ -31,6 +33,23 @@ export interface Metrics {
   mrr: number;
   /** The median of rank + 1 (1-based: 1 = its own target is the nearest); the lower median for an even count. */
   medianRank: number;
+  /**
+   * Contrastive accuracy (CA, as Meta's Large Concept Model reports it; 0.5 = chance): per row, the share of
+   * distractors strictly less similar to the prediction than the true target, averaged over rows. The distractors
+   * are the targets of other documents' rows where the documents are known (scored with `rows`), else of every
+   * other row. Absent where no row has a distractor (a split of one document).
+   */
+  contrastiveAccuracy?: number;
+  /**
+   * In-document MRR: the true next sentence ranked among every distinct sentence of its own document in the split
+   * (the vectors its rows use as context or target; equal vectors count once), the row's own context left out.
+   * Where the documents are known (a dataset with docIds, scored with `rows`); absent otherwise.
+   */
+  inDocMrr?: number;
+  /** Share of rows whose true next sentence is the most similar of its document's (in-document rank 0). */
+  inDocTop1?: number;
+  /** The mean number of sentences a row is ranked among in its document, its target included. */
+  inDocCandidates?: number;
   /** Rows scored. */
   count: number;
 }
@@ -41,6 +60,11 @@ export type CentredMetrics = Metrics & { centredCosine: number };
 export interface ScoreOptions {
   /** [D]: the centre of the centred cosine (the train targets' mean: targetMean(train)); without it none is computed. */
   centre?: Tensor;
+  /**
+   * The dataset whose rows `pred` predicts, in order (`target` = its targets): its documents give the in-document
+   * retrieval and the contrastive accuracy over other documents. Without it neither is computed per document.
+   */
+  rows?: Dataset;
 }
 
 /**
@@ -55,9 +79,29 @@ export async function scorePredictions(pred: Tensor, target: Tensor, opts: Score
     throw new RangeError(`pred and target must both be [N, D], got [${pred.shape}] and [${target.shape}]`);
   }
   if (pred.shape[0] === 0) throw new RangeError('no rows to score');
-  const { centre } = opts;
+  const { centre, rows } = opts;
   if (centre !== undefined) checkCentre(centre, pred.shape[1]);
-  return metricsOf(await native().scoreAsync(rawOf(pred), rawOf(target), centre && rawOf(centre)));
+  if (rows !== undefined && rows.size !== pred.shape[0]) {
+    throw new RangeError(`rows has ${rows.size} rows, pred ${pred.shape[0]}: pass the dataset whose rows pred predicts`);
+  }
+  const r = rows && nativeRows(rows, false);
+  try {
+    return metricsOf(await native().scoreAsync(rawOf(pred), rawOf(target), centre && rawOf(centre), r?.rows));
+  } finally {
+    r?.dispose();
+  }
+}
+
+/**
+ * @internal A dataset's rows for a native job: its tensors, the oracle if asked, and its document ids as a tensor
+ * (dispose() frees that one once the job holds it).
+ */
+export function nativeRows(ds: Dataset, withOracle: boolean): { rows: NativeRows; dispose: () => void } {
+  const docIds = ds.docIds && torch.tensor(ds.docIds);
+  const rows: NativeRows = { vectors: rawOf(ds.vectors), contextIndex: rawOf(ds.contextIndex), targetIndex: rawOf(ds.targetIndex) };
+  if (withOracle && ds.oracle) rows.oracle = rawOf(ds.oracle);
+  if (docIds) rows.docIds = rawOf(docIds);
+  return { rows, dispose: () => docIds?.dispose() };
 }
 
 /** @internal Throws a RangeError unless `centre` is a [d] float tensor. */
@@ -88,11 +132,17 @@ export function targetMean(ds: Dataset): Tensor {
   }));
 }
 
-/** @internal The native job's [cosine, mse, top-1 count, top-5 count, rows, centred?, mrr, median rank] as Metrics. */
-export function metricsOf([cosine, mse, top1, top5, count, centred, mrr, medianRank]: NativeScore): Metrics {
-  return {
-    cosine, ...(centred !== null && { centredCosine: centred }), mse, top1: top1 / count, top5: top5 / count, mrr, medianRank, count,
+/** @internal The native job's score as Metrics: counts as shares, nulls left out. */
+export function metricsOf(s: NativeScore): Metrics {
+  const m: Metrics = {
+    cosine: s.cosine, mse: s.mse, top1: s.top1 / s.count, top5: s.top5 / s.count, mrr: s.mrr, medianRank: s.medianRank, count: s.count,
   };
+  if (s.centredCosine !== null) m.centredCosine = s.centredCosine;
+  if (s.contrastiveAccuracy !== null) m.contrastiveAccuracy = s.contrastiveAccuracy;
+  if (s.inDocMrr !== null) m.inDocMrr = s.inDocMrr;
+  if (s.inDocTop1 !== null) m.inDocTop1 = s.inDocTop1 / s.count;
+  if (s.inDocCandidates !== null) m.inDocCandidates = s.inDocCandidates;
+  return m;
 }
 
 /** @internal metricsOf for a job that was given a centre. */

@@ -1,9 +1,9 @@
-// report.html of a training run: loss, cosine and centred cosine per epoch with the baselines as lines, and the
+// report.html of a training run: loss, cosine, centred cosine and retrieval per epoch with the baselines as lines, and the
 // summary table (raw and centred cosine, retrieval) of the model and every baseline.
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Module } from '../models/module.js';
 import { renderReport } from './report.js';
-import { summaryRows } from './summary.js';
+import { summaryColumns, summaryRows } from './summary.js';
 import type { FitResult } from './trainer.js';
 import { writeFileSync } from 'node:fs';
 
@@ -11,8 +11,11 @@ export async function writeReport(path: string, result: FitResult, model: Module
   options: { epochs: number; batchSize: number; lr: number; seed: number }): Promise<string> {
   const h = result.history;
   const base = result.baselines.scores;
-  const lines = (split: 'val', metric: 'cosine' | 'centredCosine') =>
-    Object.entries(base).flatMap(([name, s]) => (s?.[split] ? [{ label: `${name} (val)`, value: s[split]![metric] }] : []));
+  const lines = (split: 'val', metric: 'cosine' | 'centredCosine' | 'inDocMrr' | 'mrr') =>
+    Object.entries(base).flatMap(([name, s]) => (s?.[split]?.[metric] !== undefined ? [{ label: `${name} (val)`, value: s[split]![metric]! }] : []));
+  const summary = summaryRows(result, model.config.kind);
+  const columns = summaryColumns(summary);
+  const inDoc = h.some((e) => e.val_in_doc_mrr !== undefined);
   const html = renderReport({
     title: `lvmtorch: ${model.config.kind} training run`,
     facts: [
@@ -36,12 +39,16 @@ export async function writeReport(path: string, result: FitResult, model: Module
           // Absent from entries that a seed-style checkpoint brought in on resume.
           { label: 'val centred cosine', values: h.map((e) => e.val_centred_cosine ?? null) },
         ], lines: lines('val', 'centredCosine') },
+      // The retrieval that judges a model on real text: in its document where the data knows them, else among all.
+      inDoc
+        ? { id: 'retrieval', title: 'In-document MRR per epoch (the true next sentence among its document\'s), against the baselines on val',
+          yLabel: 'MRR', series: [{ label: 'val in-document MRR', values: h.map((e) => e.val_in_doc_mrr ?? null) }], lines: lines('val', 'inDocMrr') }
+        : { id: 'retrieval', title: 'MRR per epoch (the true next vector among all val targets), against the baselines on val',
+          yLabel: 'MRR', series: [{ label: 'val MRR', values: h.map((e) => e.val_mrr ?? null) }], lines: lines('val', 'mrr') },
     ],
     table: {
-      headers: ['', 'val cosine', 'val centred', 'test cosine', 'test centred', 'val MSE', 'val top-1', 'val top-5', 'val MRR',
-        'val median rank'],
-      rows: summaryRows(result, model.config.kind).map((r) => [r.name, r.val.cosine, r.val.centredCosine, r.test?.cosine ?? '-',
-        r.test?.centredCosine ?? '-', r.val.mse, r.val.top1, r.val.top5, r.val.mrr, r.val.medianRank]),
+      headers: ['', ...columns.map((c) => c.header), 'val MSE'],
+      rows: summary.map((r) => [r.name, ...columns.map((c) => c.value(r) ?? '-'), r.val.mse]),
     },
   });
   await writeFileAtomic(path, (fd) => { writeFileSync(fd, html); });

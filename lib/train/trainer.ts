@@ -21,6 +21,7 @@ import * as torch from '../torch.js';
 import { baselinesAndRidge, computeBaselines, fitRidge, type BaselineResult, type RidgeMap } from './baselines.js';
 import { readCheckpoint, writeCheckpoint, type BestEpoch, type Checkpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { HistoryFile, type HistoryEntry } from './history.js';
+import { checkMonitor, isBetter, modeOf, monitored, monitoredEntry, NEEDS_DOCUMENTS, worst, type Monitor } from './monitor.js';
 import { scoreModel } from './evaluate.js';
 import { targetMean, type CentredMetrics, type Metrics } from './metrics.js';
 import { writeReport } from './run-report.js';
@@ -51,8 +52,24 @@ export interface TrainerOptions {
    * held-out data; the seed's InfoNCE-led loss is SEED_COMPOSITE_WEIGHTS.
    */
   loss?: Partial<CompositeWeights>;
-  /** Which metric picks best_model.pt: 'val_loss' (lowest, the seed's) or 'val_cosine' (highest). */
-  monitor?: 'val_loss' | 'val_cosine';
+  /**
+   * The val score that picks best_model.pt, counts `patience` and drives the plateau schedule, by its history key:
+   * 'val_loss' (lowest; the seed's, the default) or the highest of val_cosine, val_centred_cosine, val_mrr,
+   * val_in_doc_mrr, val_in_doc_top1 (these two need the documents) and val_contrastive_accuracy.
+   */
+  monitor?: Monitor;
+  /**
+   * Where a contrastive loss's negatives come from: 'batch' (default), rows drawn at random, mostly other
+   * documents' sentences; 'document', batches of a few whole documents (Dataset.batches' group), so that most
+   * negatives are sentences of the same document, the ones in-document retrieval must tell apart. Needs docIds.
+   */
+  negatives?: 'batch' | 'document';
+  /**
+   * What a model with ridgeContext learns the residual over: 'ridge' (default), the ridge fitted on train, or
+   * 'copy-last', the last context vector (its linear map: the identity on the last vector): on real text it ranks
+   * the next sentence in its document better than ridge does, and the model starts from it.
+   */
+  residualOf?: 'ridge' | 'copy-last';
   /** Stop after this many epochs without improvement of the monitored metric (default: never). */
   patience?: number;
   /** Seeds the shuffling, the split and the model's dropout (reseeded each epoch from it, so a resumed run draws the same; default 0). */
@@ -126,7 +143,7 @@ export interface FitResult {
    * The epoch whose weights the model holds at the end (the best one) and its scores; 0 for a model that starts
    * from ridge (ridgeContext) when no epoch beat its start on val.
    */
-  best: { epoch: number; val_loss: number; val_cosine: number };
+  best: BestEpoch;
   /** The best weights on every split, and the baselines on the same splits. */
   scores: SplitScores;
   baselines: BaselineResult;
@@ -161,7 +178,7 @@ export class Trainer {
       epochs: opts.epochs ?? 20, batchSize: opts.batchSize ?? 32, optimizer, lr: opts.lr ?? 5e-4,
       weightDecay: opts.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0), schedule: opts.schedule ?? 'plateau',
       clipNorm: opts.clipNorm ?? 1, precision: opts.precision ?? 'fp32', loss: opts.loss ?? COSINE_REGRESSION_WEIGHTS,
-      monitor: opts.monitor ?? 'val_loss',
+      monitor: opts.monitor ?? 'val_loss', negatives: opts.negatives ?? 'batch', residualOf: opts.residualOf ?? 'ridge',
       seed: opts.seed ?? 0, split: opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }, args: opts.args ?? {},
       outDir: opts.outDir, resume: opts.resume, patience: opts.patience, callbacks: opts.callbacks,
       warmupSteps: opts.warmupSteps, baselines: opts.baselines, world: opts.world,
@@ -210,7 +227,7 @@ export class Trainer {
     const outDir = this.#outDir();
     const history = new HistoryFile(outDir && join(outDir, 'training_history.json'));
     history.finalParams = this.model.numParameters();
-    const best: BestEpoch = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity };
+    const best: BestEpoch = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity, monitor: o.monitor, value: worst(o.monitor) };
     let firstEpoch = 1;
     let badEpochs = 0;
     let resumed: Resumed | undefined;
@@ -247,7 +264,7 @@ export class Trainer {
     const fromRidge = this.model.config.ridgeContext !== undefined && !o.resume;
     if (fromRidge) {
       const val = await this.#sameOnEveryRank(await this.#score(splits.val));
-      Object.assign(best, { epoch: 0, val_loss: val.mse, val_cosine: val.cosine });
+      Object.assign(best, { epoch: 0, val_loss: val.mse, val_cosine: val.cosine, value: monitored(o.monitor, val) });
       history.bestValLoss = val.mse;
       if (outDir) files.best = await this.#save('best_model.pt', 0, optimizer, scheduler, val, history, { best, badEpochs });
     }
@@ -262,13 +279,16 @@ export class Trainer {
           epoch, train_loss: train.loss, train_cosine: train.cosine, train_loss_info: train.info,
           train_loss_moment: train.moment, train_loss_variance: train.variance, train_loss_cos_mse: train.cosMse,
           val_loss: val.mse, val_cosine: val.cosine, val_centred_cosine: val.centredCosine, val_top1: val.top1,
-          val_top5: val.top5, val_mrr: val.mrr, val_median_rank: val.medianRank, lr: train.lr,
+          val_top5: val.top5, val_mrr: val.mrr, val_median_rank: val.medianRank,
+          ...(val.contrastiveAccuracy !== undefined && { val_contrastive_accuracy: val.contrastiveAccuracy }),
+          ...(val.inDocMrr !== undefined && { val_in_doc_mrr: val.inDocMrr, val_in_doc_top1: val.inDocTop1 }),
+          lr: train.lr,
           seconds: train.seconds, samples_per_second: train.samplesPerSecond,
         };
-        if (scheduler instanceof ReduceLROnPlateau) scheduler.step(val.mse);
+        if (scheduler instanceof ReduceLROnPlateau) scheduler.step(monitored(o.monitor, val));
         const improved = this.#improves(val, best);
         if (improved) {
-          Object.assign(best, { epoch, val_loss: val.mse, val_cosine: val.cosine });
+          Object.assign(best, { epoch, val_loss: val.mse, val_cosine: val.cosine, value: monitored(o.monitor, val) });
           bestState.forEach((t) => t.dispose());
           bestState = this.#snapshot();
           badEpochs = 0;
@@ -361,6 +381,13 @@ export class Trainer {
     validate(splits.train, { batchSize: o.batchSize, name: 'train' });
     validate(splits.val, { name: 'val' });
     if (splits.test) validate(splits.test, { name: 'test' });
+    if (o.negatives === 'document' && !splits.train.docIds) {
+      throw new RangeError('negatives \'document\' groups each batch by document, but the train split has no document ids');
+    }
+    if (NEEDS_DOCUMENTS.includes(o.monitor) && !splits.val.docIds) {
+      throw new RangeError(`monitor ${o.monitor} ranks each sentence among its document's, but the val split has no document ids ` +
+        '(an ordered vectors file, or a windowed one with doc_ids, has them)');
+    }
   }
 
   // The baselines (the ones given, or fitted here), and for a model with ridgeContext starting afresh its start:
@@ -371,6 +398,10 @@ export class Trainer {
       return o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre: this.#centre });
     }
     this.#checkRidgeContext(splits.train);
+    if (o.residualOf === 'copy-last') {
+      this.#startFromRidge(copyLastMap(splits.train.context, splits.train.dim));
+      return o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre: this.#centre });
+    }
     if (o.baselines) {
       this.#startFromRidge(await fitRidge(splits.train, splits.val));
       return o.baselines;
@@ -401,7 +432,8 @@ export class Trainer {
 
   #scheduler(optimizer: Optimizer<AdamOptions>, stepsPerEpoch: number): ReduceLROnPlateau | CosineWarmupLR | undefined {
     const o = this.options;
-    if (o.schedule === 'plateau') return new ReduceLROnPlateau(optimizer, { mode: 'min', factor: 0.5, patience: 3 });
+    // On the monitored score: a contrastive run's val_loss (the MSE of the normalised prediction) grows as it learns.
+    if (o.schedule === 'plateau') return new ReduceLROnPlateau(optimizer, { mode: modeOf(o.monitor), factor: 0.5, patience: 3 });
     if (o.schedule === 'cosine') {
       const total = stepsPerEpoch * o.epochs;
       return new CosineWarmupLR(optimizer, { warmupSteps: Math.min(o.warmupSteps ?? stepsPerEpoch, total), totalSteps: total });
@@ -426,7 +458,7 @@ export class Trainer {
     // A last batch of one row has no std for the moment and variance terms: it is dropped then.
     const dropLast = share.size % batchSize === 1;
     try {
-      for (const { x, y } of share.batches({ batchSize, shuffle: true, seed, dropLast })) {
+      for (const { x, y } of share.batches({ batchSize, shuffle: true, seed, dropLast, group: o.negatives === 'document' ? 'document' : 'none' })) {
         const n = x.shape[0];
         let r;
         try {
@@ -510,8 +542,8 @@ export class Trainer {
     ];
   }
 
-  #improves(val: Metrics, best: { val_loss: number; val_cosine: number }): boolean {
-    return this.options.monitor === 'val_cosine' ? val.cosine > best.val_cosine : val.mse < best.val_loss;
+  #improves(val: Metrics, best: BestEpoch): boolean {
+    return isBetter(this.options.monitor, monitored(this.options.monitor, val), best.value);
   }
 
   #stateKeys(): string[] {
@@ -590,29 +622,37 @@ export class Trainer {
       if (other) for (const t of Object.values(other.model_state_dict)) t.dispose();
     }
     if (!resumed.bestFile && best.epoch !== epoch) {
-      warnings.push(`the best epoch so far is ${best.epoch} (val_loss ${best.val_loss}), but ${path} holds epoch ${epoch} ` +
+      warnings.push(`the best epoch so far is ${best.epoch} (${best.monitor} ${best.value}), but ${path} holds epoch ${epoch} ` +
         `and no best_model.pt of epoch ${best.epoch} is beside it: unless a later epoch does better, the model ends with ` +
         `the resumed weights (epoch ${epoch}) in place of the best ones`);
     }
     return resumed;
   }
 
-  // The best epoch so far and the epochs since it, as the checkpoint recorded them; for an older or seed-style
-  // checkpoint, replayed from its history and its own scores, as the run would have picked them.
+  // The best epoch so far and the epochs since it, as the checkpoint recorded them for this run's monitor; else
+  // (an older or seed-style checkpoint, or one that another monitor picked) replayed from its history and its own
+  // scores, as this run would have picked them.
   #resumedBest(ckpt: LoadedCheckpoint, epoch: number, entries: HistoryEntry[]): { best: BestEpoch; badEpochs: number } {
+    const monitor = this.options.monitor;
     const b = ckpt.best as Partial<BestEpoch> | undefined;
-    if (b && typeof b === 'object' && Number.isInteger(b.epoch) && b.epoch! <= epoch) {
-      const best = { epoch: b.epoch!, val_loss: Number(b.val_loss ?? Infinity), val_cosine: Number(b.val_cosine ?? -Infinity) };
+    // Checkpoints written before `monitor` was recorded were picked by val_loss or val_cosine.
+    const value = b?.monitor === monitor ? Number(b.value) : monitor === 'val_loss' && b?.monitor === undefined ? Number(b?.val_loss)
+      : monitor === 'val_cosine' && b?.monitor === undefined ? Number(b?.val_cosine) : NaN;
+    if (b && typeof b === 'object' && Number.isInteger(b.epoch) && b.epoch! <= epoch && Number.isFinite(value)) {
+      const best = { epoch: b.epoch!, val_loss: Number(b.val_loss ?? Infinity), val_cosine: Number(b.val_cosine ?? -Infinity), monitor, value };
       const bad = Number(ckpt.bad_epochs);
-      return { best, badEpochs: Number.isInteger(bad) && bad >= 0 ? bad : epoch - best.epoch };
+      return { best, badEpochs: Number.isInteger(bad) && bad >= 0 && b.monitor === monitor ? bad : epoch - best.epoch };
     }
-    const best: BestEpoch = { epoch, val_loss: Infinity, val_cosine: -Infinity };
     const own = { epoch, val_loss: Number(ckpt.val_loss ?? NaN), val_cosine: Number(ckpt.val_cosine ?? NaN) };
-    const candidates = [...entries.filter((e) => e.epoch < epoch), own];
+    const ownValue = monitor === 'val_loss' ? own.val_loss : monitor === 'val_cosine' ? own.val_cosine : NaN;
+    const candidates = entries.filter((e) => e.epoch < epoch).map((e) => ({ ...e, value: monitoredEntry(monitor, e) }));
+    const last = entries.find((e) => e.epoch === epoch);
+    candidates.push(last ? { ...last, value: monitoredEntry(monitor, last) } : { ...own, value: ownValue } as HistoryEntry & { value: number });
+    const best: BestEpoch = { epoch, val_loss: Infinity, val_cosine: -Infinity, monitor, value: worst(monitor) };
     let found = false;
     for (const c of candidates) {
-      if (this.#improves({ mse: c.val_loss, cosine: c.val_cosine } as Metrics, best)) {
-        Object.assign(best, { epoch: c.epoch, val_loss: c.val_loss, val_cosine: c.val_cosine });
+      if (isBetter(monitor, c.value, best.value)) {
+        Object.assign(best, { epoch: c.epoch, val_loss: c.val_loss, val_cosine: c.val_cosine, value: c.value });
         found = true;
       }
     }
@@ -637,6 +677,12 @@ interface Resumed {
 // torch's generator for an epoch's dropout: from (seed, epoch), apart from the shuffle's seed * 100003 + epoch.
 function dropoutSeed(seed: number, epoch: number): number {
   return 2 ** 48 + ((((seed * 100003 + epoch) % 2 ** 48) + 2 ** 48) % 2 ** 48);
+}
+
+// The copy-last baseline as a linear map of the flattened context [*, T * D]: the identity on the last vector.
+function copyLastMap(t: number, d: number): RidgeMap {
+  const weight = torch.noGrad(() => torch.tidy(() => torch.cat([torch.zeros([d, (t - 1) * d]), torch.eye(d)], 1)));
+  return { weight, bias: torch.zeros([d]), lambda: 0 };
 }
 
 // "1-4, 6" for [1, 2, 3, 4, 6].
@@ -675,7 +721,9 @@ function checkOptions(o: Trainer['options']): void {
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new RangeError(`lr must be a finite number > 0, got ${o.lr}`);
   if (!['adamw', 'adam'].includes(o.optimizer)) throw new RangeError(`optimizer must be 'adamw' or 'adam', got ${o.optimizer}`);
   if (!['plateau', 'cosine', 'none'].includes(o.schedule)) throw new RangeError(`schedule must be 'plateau', 'cosine' or 'none', got ${o.schedule}`);
-  if (!['val_loss', 'val_cosine'].includes(o.monitor)) throw new RangeError(`monitor must be 'val_loss' or 'val_cosine', got ${o.monitor}`);
+  checkMonitor(o.monitor);
+  if (!['ridge', 'copy-last'].includes(o.residualOf)) throw new RangeError(`residualOf must be 'ridge' or 'copy-last', got ${o.residualOf}`);
+  if (!['batch', 'document'].includes(o.negatives)) throw new RangeError(`negatives must be 'batch' or 'document', got ${o.negatives}`);
   if (o.patience !== undefined) positiveInt(o.patience, 'patience');
   if (o.world && o.batchSize % o.world.worldSize !== 0) {
     throw new RangeError(`batchSize (the global batch) must be a multiple of the world size ${o.world.worldSize}, got ${o.batchSize}`);

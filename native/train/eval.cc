@@ -6,6 +6,7 @@
 #include "../shape.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -47,6 +48,8 @@ void checkRows(const Rows& r, const char* name, const Rows* like) {
               "-D vectors does not match train's " + shapeOf(like->contextIndex) + " of " + std::to_string(like->vectors.size(1)));
   if (r.oracle.defined() && (r.oracle.dim() != 2 || r.oracle.size(0) != r.size() || r.oracle.size(1) != r.vectors.size(1)))
     throw bad("the oracle must be [N, D], got " + shapeOf(r.oracle));
+  if (r.docIds.defined() && (r.docIds.dim() != 1 || r.docIds.size(0) != r.size() || r.docIds.is_floating_point()))
+    throw bad("docIds must be [N] integers, got " + shapeOf(r.docIds));
 }
 
 // A ridge map with an intercept on the centred flattened context: predict(x) = (x - xMean) W + yMean.
@@ -161,27 +164,87 @@ Ridge fitRidge(const Rows& train, const Rows& val, const std::vector<double>& gr
   return best;
 }
 
-// Each row's rank [N] (int64): how many of the N targets score strictly higher than its own (ties count in the
-// row's favour), from p [N, D] @ t^T (both normalised) in chunks of rows. The true score is read from the same
-// product, so rounding cannot rank a target above itself.
-at::Tensor ranksOf(const at::Tensor& p, const at::Tensor& t) {
+// Ranks each row's target among all N targets (rank: how many score strictly higher than its own, ties counting in
+// the row's favour; a NaN prediction ranks last) from p [N, D] @ t^T (both normalised) in chunks of rows; the true
+// score is read from the same product, so rounding cannot rank a target above itself. Also the contrastive
+// accuracy: per row, the share of distractors (other documents' targets where docs [N] is defined, else every other
+// row's) strictly less similar than its own target.
+struct Ranks {
+  at::Tensor ranks;      // [N] int64
+  double caSum = 0;      // the sum of the rows' contrastive accuracies
+  int64_t caRows = 0;    // rows that have any distractor
+};
+
+Ranks ranksOf(const at::Tensor& p, const at::Tensor& t, const at::Tensor& docs) {
   const int64_t n = p.size(0);
   const at::Tensor tt = t.t();
   at::Tensor sims = at::empty({std::min(kScoreRows, n), n}, p.options());  // one buffer for every chunk
-  at::Tensor ranks = at::empty({n}, p.options().dtype(at::kLong));
+  Ranks out;
+  out.ranks = at::empty({n}, p.options().dtype(at::kLong));
   for (int64_t start = 0; start < n; start += kScoreRows) {
     const int64_t len = std::min(kScoreRows, n - start);
     at::Tensor chunk = sims.narrow(0, 0, len);
     at::mm_out(chunk, p.narrow(0, start, len), tt);
-    at::Tensor own = at::arange(start, start + len, p.options().dtype(at::kLong)).unsqueeze(1);
-    ranks.narrow(0, start, len).copy_(chunk.gt(chunk.gather(1, own)).sum(1));
+    at::Tensor own = chunk.gather(1, at::arange(start, start + len, p.options().dtype(at::kLong)).unsqueeze(1));
+    at::Tensor nan = own.isnan().squeeze(1);
+    out.ranks.narrow(0, start, len).copy_(at::where(nan, n - 1, chunk.gt(own).sum(1)));
+    at::Tensor below = chunk.lt(own);  // never the row's own target
+    at::Tensor distractors;
+    if (docs.defined()) {
+      at::Tensor others = docs.narrow(0, start, len).unsqueeze(1).ne(docs.unsqueeze(0));
+      below.logical_and_(others);
+      distractors = others.sum(1);
+    } else {
+      distractors = at::full({len}, n - 1, below.options().dtype(at::kLong));
+    }
+    at::Tensor has = distractors.gt(0);
+    out.caSum += below.sum(1).to(at::kDouble).div(distractors.clamp_min(1)).masked_select(has).sum().item<double>();
+    out.caRows += has.sum().item<int64_t>();
   }
-  return ranks;
+  return out;
+}
+
+// Retrieval in the row's own document: each document's distinct sentences (the vectors its rows use as context or
+// target, equal vectors once: a windowed file keeps a copy per row) are the candidates; a row's own context
+// sentences are left out, its target kept. p: the normalised predictions [N, D] of r's rows.
+void inDocument(const at::Tensor& p, const Rows& r, Score& s) {
+  const at::Tensor docs = r.docIds.to(at::kCPU).to(at::kLong).contiguous();
+  const auto [values, orderCpu] = docs.sort(/*stable=*/true, 0, false);
+  const at::Tensor order = orderCpu.to(r.contextIndex.device());
+  const auto v = values.accessor<int64_t, 1>();
+  const int64_t n = docs.size(0), t = r.contextIndex.size(1);
+  const double inf = std::numeric_limits<double>::infinity();
+  double reciprocal = 0, candidates = 0;
+  int64_t top1 = 0;
+  for (int64_t a = 0, b = 0; a < n; a = b) {
+    for (b = a + 1; b < n && v[b] == v[a]; ++b) {}
+    const int64_t m = b - a;
+    const at::Tensor rows = order.narrow(0, a, m);
+    const at::Tensor used = at::cat({r.contextIndex.index_select(0, rows).reshape({-1}), r.targetIndex.index_select(0, rows)});
+    const auto [rowsUsed, usedAt, usedCounts] = at::_unique2(used, true, true, false);
+    const auto [sentences, rowAt, sentenceCounts] = at::unique_dim(r.vectors.index_select(0, rowsUsed), 0, true, true, false);
+    const at::Tensor id = rowAt.index_select(0, usedAt);  // the sentence of each entry of `used`
+    const at::Tensor context = id.narrow(0, 0, m * t).view({m, t});
+    const at::Tensor target = id.narrow(0, m * t, m).unsqueeze(1);
+    at::Tensor sims = p.index_select(0, rows).matmul(normalize(sentences.to(p.scalar_type()), 1).t());  // [m, k]
+    const at::Tensor own = sims.gather(1, target);
+    sims.scatter_(1, context, -inf);
+    sims.scatter_(1, target, own);
+    const at::Tensor counted = sims.ne(-inf).sum(1);
+    const at::Tensor ranks = at::where(own.isnan().squeeze(1), counted - 1, sims.gt(own).sum(1));
+    reciprocal += ranks.to(at::kDouble).add(1).reciprocal().sum().item<double>();
+    top1 += ranks.eq(0).sum().item<int64_t>();
+    candidates += counted.sum().item<double>();
+  }
+  s.inDoc = true;
+  s.inDocMrr = reciprocal / static_cast<double>(n);
+  s.inDocTop1 = top1;
+  s.inDocCandidates = candidates / static_cast<double>(n);
 }
 
 }  // namespace
 
-Score score(const at::Tensor& predIn, const at::Tensor& targetIn, const at::Tensor& centreIn) {
+Score score(const at::Tensor& predIn, const at::Tensor& targetIn, const at::Tensor& centreIn, const Rows* rows) {
   if (predIn.dim() != 2 || targetIn.dim() != 2 || predIn.sizes() != targetIn.sizes())
     throw std::invalid_argument("pred and target must both be [N, D], got " + shapeOf(predIn) + " and " + shapeOf(targetIn));
   const int64_t n = predIn.size(0);
@@ -201,7 +264,14 @@ Score score(const at::Tensor& predIn, const at::Tensor& targetIn, const at::Tens
     s.centredCosine = normalize(p.sub(c), 1).mul(normalize(target.sub(c), 1)).sum(1).mean().item<double>();
     s.centred = true;
   }
-  const at::Tensor ranks = ranksOf(p, t);
+  if (rows) {
+    checkRows(*rows, "rows", nullptr);
+    if (rows->size() != n) throw std::invalid_argument("rows has " + std::to_string(rows->size()) + " rows, pred " + std::to_string(n));
+  }
+  const at::Tensor docs = rows && rows->docIds.defined() ? rows->docIds.to(p.device()).to(at::kLong) : at::Tensor();
+  const auto [ranks, caSum, caRows] = ranksOf(p, t, docs);
+  s.contrastiveAccuracy = caRows > 0 ? caSum / static_cast<double>(caRows) : std::numeric_limits<double>::quiet_NaN();
+  if (docs.defined()) inDocument(p, *rows, s);
   s.top1 = ranks.eq(0).sum().item<int64_t>();
   s.top5 = ranks.lt(5).sum().item<int64_t>();
   s.mrr = ranks.to(at::kDouble).add(1).reciprocal().mean().item<double>();
@@ -230,11 +300,11 @@ Baselines baselines(const Rows& train, const Rows& val, const std::vector<Rows>&
   for (const Rows& r : splits) {
     const at::Tensor y = targets(r);
     std::vector<Score> scores;
-    scores.push_back(score(mean.unsqueeze(0).expand({r.size(), mean.size(0)}), y, centre));
-    scores.push_back(score(r.vectors.index_select(0, r.contextIndex.select(1, last)), y, centre));  // copy-last
-    scores.push_back(score(contextMean(r), y, centre));
-    scores.push_back(score(applyRidge(r, ridge), y, centre));
-    if (r.oracle.defined()) scores.push_back(score(r.oracle, y, centre));
+    scores.push_back(score(mean.unsqueeze(0).expand({r.size(), mean.size(0)}), y, centre, &r));
+    scores.push_back(score(r.vectors.index_select(0, r.contextIndex.select(1, last)), y, centre, &r));  // copy-last
+    scores.push_back(score(contextMean(r), y, centre, &r));
+    scores.push_back(score(applyRidge(r, ridge), y, centre, &r));
+    if (r.oracle.defined()) scores.push_back(score(r.oracle, y, centre, &r));
     out.scores.push_back(std::move(scores));
   }
   return out;

@@ -22,19 +22,32 @@ struct Score {
   double mrr = 0;         // mean of 1 / (rank + 1)
   int64_t medianRank = 0; // the lower median of rank + 1 (1-based; torch.median's choice for even N)
   int64_t count = 0;
+  // Contrastive accuracy (Meta's LCM): per row, the share of the distractors (the targets of other documents' rows,
+  // or of every other row where no documents are known) strictly less similar to its prediction than its own
+  // target; the mean over rows that have any. NaN where no row has one (one document).
+  double contrastiveAccuracy = 0;
+  // Retrieval in the row's own document, where documents are known (inDoc): the true next sentence ranked among
+  // every distinct sentence of its document in the split (context and target vectors; equal vectors count once),
+  // the row's own context left out (unless it is the target).
+  bool inDoc = false;
+  double inDocMrr = 0;          // mean of 1 / (rank + 1)
+  int64_t inDocTop1 = 0;        // rows of rank 0
+  double inDocCandidates = 0;   // the mean number of candidates a row is ranked among, its target included
+};
+
+// A dataset's rows as lib/data/dataset.ts keeps them: row i's context is vectors[contextIndex[i]] ([T, D]), its
+// target vectors[targetIndex[i]]; oracle [N, D] where the data has one; docIds [N] (integers) where the documents
+// are known.
+struct Rows {
+  at::Tensor vectors, contextIndex, targetIndex, oracle, docIds;
+  int64_t size() const { return targetIndex.size(0); }
 };
 
 // pred [N, D] against target [N, D] (row i predicts target i); ranks against all N targets; the centred cosine
-// where centre ([D]) is defined. Throws std::invalid_argument for shapes that differ, no rows, or a centre that
-// is not [D].
-Score score(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& centre = at::Tensor());
-
-// A dataset's rows as lib/data/dataset.ts keeps them: row i's context is vectors[contextIndex[i]] ([T, D]), its
-// target vectors[targetIndex[i]]; oracle [N, D] where the data has one.
-struct Rows {
-  at::Tensor vectors, contextIndex, targetIndex, oracle;
-  int64_t size() const { return targetIndex.size(0); }
-};
+// where centre ([D]) is defined; with `rows` (the rows that pred predicts, target = their targets) the
+// contrastive accuracy over other documents and, where rows.docIds is defined, the in-document retrieval. Throws
+// std::invalid_argument for shapes that differ, no rows, a centre that is not [D], or rows that do not match.
+Score score(const at::Tensor& pred, const at::Tensor& target, const at::Tensor& centre = at::Tensor(), const Rows* rows = nullptr);
 
 // A linear map in torch.nn.Linear's layout: y = x weight^T + bias.
 struct LinearMap {

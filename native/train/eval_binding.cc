@@ -1,15 +1,16 @@
 // Scoring and the baselines from JS (lib/train/metrics.ts, lib/train/baselines.ts), each one job off the JS
 // thread (native/promise_worker.h), so the event loop stays free while they compute:
-//   scoreAsync(pred, target, centre?) -> Promise<score>
+//   scoreAsync(pred, target, centre?, rows?) -> Promise<score>
 //   baselinesAsync(train, val, splits, grid, centre)
 //     -> Promise<[lambda, per split [mean, copy-last, context-mean, ridge, oracle?], ridge weight [D, T * D], ridge bias [D]]>
-//     where train, val and each split are [vectors, contextIndex, targetIndex, oracle?], centre is [D] (the train
-//     targets' mean) and each score is
-//     [cosine, mse, top1 count, top5 count, rows, centred cosine (null without a centre), mrr, median rank].
-//   The first five are the layout before the centred cosine and the ranks were added; the new ones come after.
+//     where rows, train, val and each split are {vectors, contextIndex, targetIndex, oracle?, docIds?}, centre is
+//     [D] (the train targets' mean) and each score is {cosine, mse, top1, top5, count (rows), centredCosine (null
+//     without a centre), mrr, medianRank, contrastiveAccuracy (null with no distractor), inDocMrr, inDocTop1,
+//     inDocCandidates (null without docIds)}.
 // The jobs hold their own references to the tensors: disposing them from JS meanwhile frees nothing they use.
 #include <ATen/core/grad_mode.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,41 +25,51 @@ namespace lvm {
 
 namespace {
 
-Napi::Array fromScore(Napi::Env env, const train::Score& s) {
-  auto out = Napi::Array::New(env, 8);
-  out.Set(0u, s.cosine);
-  out.Set(1u, s.mse);
-  out.Set(2u, static_cast<double>(s.top1));
-  out.Set(3u, static_cast<double>(s.top5));
-  out.Set(4u, static_cast<double>(s.count));
-  if (s.centred) {
-    out.Set(5u, s.centredCosine);
-  } else {
-    out.Set(5u, env.Null());
-  }
-  out.Set(6u, s.mrr);
-  out.Set(7u, static_cast<double>(s.medianRank));
+Napi::Value orNull(Napi::Env env, bool present, double value) {
+  return present && !std::isnan(value) ? Napi::Number::New(env, value) : env.Null();
+}
+
+Napi::Object fromScore(Napi::Env env, const train::Score& s) {
+  auto out = Napi::Object::New(env);
+  out.Set("cosine", s.cosine);
+  out.Set("mse", s.mse);
+  out.Set("top1", static_cast<double>(s.top1));
+  out.Set("top5", static_cast<double>(s.top5));
+  out.Set("count", static_cast<double>(s.count));
+  out.Set("centredCosine", orNull(env, s.centred, s.centredCosine));
+  out.Set("mrr", s.mrr);
+  out.Set("medianRank", static_cast<double>(s.medianRank));
+  out.Set("contrastiveAccuracy", orNull(env, true, s.contrastiveAccuracy));
+  out.Set("inDocMrr", orNull(env, s.inDoc, s.inDocMrr));
+  out.Set("inDocTop1", orNull(env, s.inDoc, static_cast<double>(s.inDocTop1)));
+  out.Set("inDocCandidates", orNull(env, s.inDoc, s.inDocCandidates));
   return out;
 }
 
 class ScoreWorker : public PromiseWorker {
  public:
-  // centre: undefined for none.
-  ScoreWorker(Napi::Env env, at::Tensor pred, at::Tensor target, at::Tensor centre)
-      : PromiseWorker(env, "lvmtorch.scoreAsync"), pred_(std::move(pred)), target_(std::move(target)), centre_(std::move(centre)) {}
+  // centre: undefined for none; rows: no vectors for none.
+  ScoreWorker(Napi::Env env, at::Tensor pred, at::Tensor target, at::Tensor centre, train::Rows rows)
+      : PromiseWorker(env, "lvmtorch.scoreAsync"),
+        pred_(std::move(pred)),
+        target_(std::move(target)),
+        centre_(std::move(centre)),
+        rows_(std::move(rows)) {}
 
  protected:
   void compute() override {
     // Not needed after: let a dispose() that came meanwhile free them.
     at::Tensor pred = std::move(pred_), target = std::move(target_), centre = std::move(centre_);
+    train::Rows rows = std::move(rows_);
     at::NoGradGuard noGrad;  // grad mode is per thread
-    result_ = train::score(pred, target, centre);
+    result_ = train::score(pred, target, centre, rows.vectors.defined() ? &rows : nullptr);
   }
 
   Napi::Value resolve(Napi::Env env) override { return fromScore(env, result_); }
 
  private:
   at::Tensor pred_, target_, centre_;
+  train::Rows rows_;
   train::Score result_;
 };
 
@@ -105,22 +116,24 @@ class BaselinesWorker : public PromiseWorker {
   train::Baselines result_;
 };
 
-// [vectors, contextIndex, targetIndex] or [vectors, contextIndex, targetIndex, oracle]
+// {vectors, contextIndex, targetIndex, oracle?, docIds?}
 train::Rows readRows(Napi::Value v, const char* what) {
-  if (!v.IsArray()) throw TypeError(std::string(what) + " must be [vectors, contextIndex, targetIndex, oracle?]");
-  auto a = v.As<Napi::Array>();
-  if (a.Length() != 3 && a.Length() != 4) throw TypeError(std::string(what) + " must be [vectors, contextIndex, targetIndex, oracle?]");
+  if (!v.IsObject() || v.IsArray()) throw TypeError(std::string(what) + " must be {vectors, contextIndex, targetIndex, oracle?, docIds?}");
+  auto o = v.As<Napi::Object>();
+  auto optional = [&](const char* key) { return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull(); };
   train::Rows r;
-  r.vectors = unwrap(a.Get(0u), "vectors");
-  r.contextIndex = unwrap(a.Get(1u), "contextIndex");
-  r.targetIndex = unwrap(a.Get(2u), "targetIndex");
-  if (a.Length() == 4) r.oracle = unwrap(a.Get(3u), "oracle");
+  r.vectors = unwrap(o.Get("vectors"), "vectors");
+  r.contextIndex = unwrap(o.Get("contextIndex"), "contextIndex");
+  r.targetIndex = unwrap(o.Get("targetIndex"), "targetIndex");
+  if (optional("oracle")) r.oracle = unwrap(o.Get("oracle"), "oracle");
+  if (optional("docIds")) r.docIds = unwrap(o.Get("docIds"), "docIds");
   return r;
 }
 
 Napi::Value scoreAsync(const Napi::CallbackInfo& info) {
   at::Tensor centre = info[2].IsUndefined() || info[2].IsNull() ? at::Tensor() : unwrap(info[2], "centre");
-  return (new ScoreWorker(info.Env(), unwrap(info[0], "pred"), unwrap(info[1], "target"), std::move(centre)))->queue();
+  train::Rows rows = info[3].IsUndefined() || info[3].IsNull() ? train::Rows() : readRows(info[3], "rows");
+  return (new ScoreWorker(info.Env(), unwrap(info[0], "pred"), unwrap(info[1], "target"), std::move(centre), std::move(rows)))->queue();
 }
 
 std::vector<double> readGrid(Napi::Value v) {
