@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
 import { FileFormatError, load, save } from '../dist/io/load.js';
@@ -32,7 +32,7 @@ import {
   applyBytes, applyZip, byteMutation, fuzzFiles, fuzzRuns, fuzzSeed, lengthLies, zipMutation, zipSource,
   type FileReader, type FuzzReport,
 } from './helpers/fuzz.js';
-import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 
 const OWN_ERRORS = [TorchFileError, ZipError, PickleError, NpyError, SafetensorsError, FileFormatError];
 const MIN_MUTANTS = 2000;
@@ -52,12 +52,6 @@ afterAll(() => {
 });
 
 const missing = pythonTorchMissing();
-/** Files PyTorch and numpy write: without them the test skips saying why; under CI it fails. */
-function needPython(ctx: TestContext): void {
-  if (missing === null) return;
-  if (process.env.CI === 'true') throw new Error(`CI needs PyTorch for this test: ${missing}`);
-  ctx.skip(missing);
-}
 
 // Pickle opcodes worth writing over others: STOP, MARK, GLOBAL, REDUCE, BUILD, BINPUT/BINGET, EMPTY_DICT/LIST,
 // TUPLE, SETITEMS, APPENDS, BINPERSID, BININT1, BININT, BINUNICODE, PROTO, NEWOBJ, TUPLE1-3, LONG1, MEMOIZE, FRAME,

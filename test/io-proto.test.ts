@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { load, save, torch, Tensor } from '../dist/index.js';
 import { parseDType } from '../dist/dtype.js';
@@ -22,20 +22,13 @@ import { loadSafetensors } from '../dist/io/safetensors.js';
 import { withTensorBytes } from '../dist/io/tensor-bytes.js';
 import { loadTorchBuffer } from '../dist/io/torch-file.js';
 import { ZipWriter } from '../dist/io/zip.js';
-import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const missing = pythonTorchMissing();
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-io-proto-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const at = (name: string): string => join(dir, name);
-
-/** Python is this file's reference: without it the test skips saying why, and under CI it fails. */
-function needPython(ctx: TestContext): void {
-  if (missing === null) return;
-  if (process.env.CI === 'true') throw new Error(`CI needs PyTorch for this test: ${missing}`);
-  ctx.skip(missing);
-}
 
 interface Arr { dtype: string; shape: number[]; hex: string }
 type Described = { tensor: Arr } | { dict: [string, Described][] } | { list: Described[] } | { scalar: unknown };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 
 import { FileFormatError, load, saveTorchFile, torch, Tensor } from '../dist/index.js';
 import { loadTorchBuffer, loadTorchFile, TorchFileError } from '../dist/io/torch-file.js';
@@ -21,13 +21,12 @@ import { formatTree, tensorIndex, tree } from '../dist/io/tree.js';
 import { ZipError, ZipWriter } from '../dist/io/zip.js';
 import { native } from '../dist/native.js';
 import { rawOf } from '../dist/tensor.js';
-import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 import {
   applyBytes, applyZip, byteMutation, fuzzFiles, fuzzRuns, fuzzSeed, lengthLies, zipMutation, zipSource, type FileReader,
 } from './helpers/fuzz.js';
 
 const missing = pythonTorchMissing();
-if (missing) console.log(`io-quantized: PyTorch tests skip: ${missing}`);
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-io-quantized-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -121,24 +120,25 @@ function storageGroups(root: unknown): unknown[][] {
 const FIXTURES = ['qint8-per-tensor', 'qint8-per-channel', 'quint8-per-tensor', 'quint8-per-channel', 'qint32-per-tensor',
   'qint32-per-channel', 'views', 'per-channel-view', 'float-qparams', 'state-dict', 'nnq-linear', 'legacy'];
 
-function fixture(name: string): Fixture | null {
+// The fixture PyTorch wrote, or the test skips: without PyTorch (a failure under CI), or where this PyTorch
+// cannot make it (saying why).
+function fixture(ctx: TestContext, name: string): Fixture {
+  needPython(ctx);
   const f = written.files[name];
-  if (!f) console.log(`io-quantized: fixture ${name} skipped: ${written.skipped[name] ?? 'not written'}`);
-  return f ?? null;
+  if (!f) ctx.skip(`PyTorch ${written.torch} cannot make fixture ${name}: ${written.skipped[name] ?? 'not written'}`);
+  return f;
 }
 
-describe.skipIf(missing !== null)('files torch.save wrote', () => {
-  it.each(FIXTURES)('%s loads as PyTorch reads it', async (name) => {
-    const f = fixture(name);
-    if (!f) return;
+describe('files torch.save wrote', () => {
+  it.for(FIXTURES)('%s loads as PyTorch reads it', async (name, ctx) => {
+    const f = fixture(ctx, name);
     const value = await load(f.path);
     expect(describeValue(value)).toEqual(f.value);
     expect(storageGroups(value)).toEqual(f.shared);
   });
 
-  it('views of one quantized storage share memory here too, with their strides and offsets', async () => {
-    const f = fixture('views');
-    if (!f) return;
+  it('views of one quantized storage share memory here too, with their strides and offsets', async (ctx) => {
+    const f = fixture(ctx, 'views');
     const v = (await loadTorchFile(f.path)) as Record<string, Tensor>;
     expect(v.t.stride()).toEqual([1, 4]);
     expect(v.rows.storageOffset()).toBe(4);
@@ -146,15 +146,13 @@ describe.skipIf(missing !== null)('files torch.save wrote', () => {
     expect(v.q.sharesStorageWith(v.t) && v.q.sharesStorageWith(v.rows) && v.q.sharesStorageWith(v.col)).toBe(true);
   });
 
-  it('strict loading (as weights_only=True) accepts quantized tensors', async () => {
-    const f = fixture('state-dict');
-    if (!f) return;
+  it('strict loading (as weights_only=True) accepts quantized tensors', async (ctx) => {
+    const f = fixture(ctx, 'state-dict');
     expect(describeValue(await loadTorchFile(f.path, { strict: true }))).toEqual(f.value);
   });
 
-  it('lvmtorch inspect prints dtype, shape, the quantization and the sum of the dequantized values', async () => {
-    const f = fixture('state-dict');
-    if (!f) return;
+  it('lvmtorch inspect prints dtype, shape, the quantization and the sum of the dequantized values', async (ctx) => {
+    const f = fixture(ctx, 'state-dict');
     const lines = tree(await load(f.path));
     const text = formatTree(lines);
     const act = (f.value as { items: [string, { items: [string, { scale: number; zero_point: number; dequantized: number[] }][] }][] })
@@ -169,10 +167,9 @@ describe.skipIf(missing !== null)('files torch.save wrote', () => {
   });
 });
 
-describe.skipIf(missing !== null)('files saveTorchFile writes, read by PyTorch', () => {
-  it.each(FIXTURES)('%s, loaded and saved again, reads in PyTorch as the original', async (name) => {
-    const f = fixture(name);
-    if (!f) return;
+describe('files saveTorchFile writes, read by PyTorch', () => {
+  it.for(FIXTURES)('%s, loaded and saved again, reads in PyTorch as the original', async (name, ctx) => {
+    const f = fixture(ctx, name);
     const path = join(dir, `ours-${name}.pt`);
     await saveTorchFile(await load(f.path), path);
     const back = runPython<Read>('quantized_files.py', { mode: 'read', path, weights_only: weightsOnly() });
@@ -181,7 +178,8 @@ describe.skipIf(missing !== null)('files saveTorchFile writes, read by PyTorch',
     expect(back.shared).toEqual(f.shared);
   });
 
-  it('quantized tensors made here read in PyTorch with the same integers, parameters and values', async () => {
+  it('quantized tensors made here read in PyTorch with the same integers, parameters and values', async (ctx) => {
+    needPython(ctx);
     const x = torch.tensor([[-1.5, 0.25, 2, 7.75], [3, -2.5, 0, 0.0625], [-0.5, 1, 100, -100]]);
     const ints = torch.tensor([[1, -2, 3], [-4, 5, -6]], { dtype: 'int8' });
     const value = {
@@ -413,10 +411,7 @@ describe('mutated quantized files', () => {
   });
 
   it('a legacy file torch.save wrote', async (ctx) => {
-    if (missing) ctx.skip(missing);
-    const f = fixture('legacy');
-    if (!f) ctx.skip(`no legacy fixture: ${written.skipped.legacy ?? 'not written'}`);
-    const legacy = readFileSync(f!.path);
+    const legacy = readFileSync(fixture(ctx, 'legacy').path);
     const r = await fuzzFiles({
       label: 'io-quantized fuzz legacy .pt', path: join(dir, 'fuzz-legacy.pt'), seed: fuzzSeed(12), numRuns: fuzzRuns(1000),
       mutation: byteMutation(legacy.length, { interesting: INTERESTING, lies: fc.oneof(scaleLies, lengthLies(legacy.length)) }),

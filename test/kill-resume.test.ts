@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { load, models, saveTorchFile, torch, type Tensor } from '../dist/index.js';
-import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { needPython, runPython } from './helpers/python.js';
 import { mulberry32 } from './helpers/random.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -218,11 +218,7 @@ describe('lvmtorch train, killed and resumed', () => {
   }, 150_000);
 
   it('the completed run\'s checkpoints load in PyTorch (strict) and predict as lvmtorch does', async (ctx) => {
-    const missing = pythonTorchMissing();
-    if (missing) {
-      if (process.env.CI) throw new Error(`PyTorch is required under CI: ${missing}`);
-      ctx.skip(`PyTorch is not available: ${missing}`);
-    }
+    needPython(ctx);
     if (!existsSync(join(out, 'report.html'))) ctx.skip('the kill-and-resume run did not complete (see the test before)');
     torch.manualSeed(0);
     const x = torch.randn([3, 5, 64]);

@@ -12,9 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   computeBaselines, CONTRASTIVE_WEIGHTS, datasets, formatSummary, models, saveNpz, scorePredictions, torch, Trainer, type Dataset, type Metrics, type Tensor,
 } from '../dist/index.js';
-import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { needPython, runPython } from './helpers/python.js';
 
-const missing = pythonTorchMissing();
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-retrieval-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -67,7 +66,8 @@ async function compare(ds: Dataset, pred: Tensor, label: string): Promise<Metric
 }
 
 describe('retrieval metrics, as a row-by-row PyTorch reference computes them', () => {
-  it.skipIf(missing !== null)('an ordered dataset: windows share their vectors, a sentence repeats inside a context and across documents', async () => {
+  it('an ordered dataset: windows share their vectors, a sentence repeats inside a context and across documents', async (ctx) => {
+    needPython(ctx);
     const { vectors, docIds } = orderedStream();
     const ds = datasets.fromVectors(vectors, docIds, { context: 5 });
     const pred = predictionsFor(ds, 2.5);
@@ -79,7 +79,8 @@ describe('retrieval metrics, as a row-by-row PyTorch reference computes them', (
     ds.dispose();
   });
 
-  it.skipIf(missing !== null)('a windowed file (a copy of each vector per row, as the seed\'s .npz) gives the same as the ordered one', async () => {
+  it('a windowed file (a copy of each vector per row, as the seed\'s .npz) gives the same as the ordered one', async (ctx) => {
+    needPython(ctx);
     const { vectors, docIds } = orderedStream();
     const ordered = datasets.fromVectors(vectors, docIds, { context: 5 });
     const path = join(dir, 'windowed-data.npz');
@@ -99,7 +100,8 @@ describe('retrieval metrics, as a row-by-row PyTorch reference computes them', (
     windowed.dispose();
   });
 
-  it.skipIf(missing !== null)('rows without documents: the contrastive accuracy over every other row, no in-document score', async () => {
+  it('rows without documents: the contrastive accuracy over every other row, no in-document score', async (ctx) => {
+    needPython(ctx);
     const { vectors, docIds } = orderedStream();
     const withDocs = datasets.fromVectors(vectors, docIds, { context: 5 });
     const rows = withDocs.subset(Array.from({ length: withDocs.size }, (_, i) => i));

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import type { TestContext } from 'vitest';
+
 import { findLibtorch } from '../../dist/libtorch/find.js';
 
 /** The Python with the torch that matches the libtorch lvmtorch loads. */
@@ -17,6 +19,18 @@ export function pythonTorchMissing(): string | null {
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   return r.status === 0 ? null : `${PYTHON} cannot import torch: ${r.stderr.trim().split('\n').pop()}`;
 }
+
+/**
+ * Skips the running test saying why PyTorch cannot be run here; under CI (CI=true) throws instead, as CI must have
+ * it. A test that needs PyTorch calls this first.
+ */
+export function needPython(ctx: TestContext): void {
+  missing ??= { why: pythonTorchMissing() };
+  if (missing.why === null) return;
+  if (process.env.CI === 'true') throw new Error(`CI needs PyTorch for this test: ${missing.why}`);
+  ctx.skip(missing.why);
+}
+let missing: { why: string | null } | undefined;
 
 /** Runs test/python/<script> with `input` as JSON on stdin and returns the JSON it prints. */
 export function runPython<T = unknown>(script: string, input: unknown): T {
