@@ -45,14 +45,16 @@ export class FileFormatError extends Error {
 
 /** Which format a file holds, from its first bytes (and, for zip archives, their entry names). */
 export function detectFormat(path: string): FileFormat {
-  return formatOf(readHead(path), path, () => {
-    const zip = ZipReader.open(path);
-    try {
-      return zip.entries.map((e) => e.name);
-    } finally {
-      zip.close();
-    }
-  });
+  return formatOf(readHead(path), path, () => entryNames(ZipReader.open(path)));
+}
+
+// The names of a zip's entries; closes it.
+function entryNames(zip: ZipReader): string[] {
+  try {
+    return zip.entries.map((e) => e.name);
+  } finally {
+    zip.close();
+  }
 }
 
 // `zipNames` is asked only for a zip archive: a torch.save archive holds `<name>/data.pkl`, an .npz only
@@ -92,14 +94,7 @@ export async function load<T = unknown>(path: string, opts: LoadFileOptions = {}
  * is what errors call the file.
  */
 export function loadBytes<T = unknown>(bytes: Uint8Array, name: string, opts: Omit<LoadFileOptions, 'mmap'> = {}): T {
-  const format = formatOf(bytes, name, () => {
-    const zip = ZipReader.fromBuffer(bytes, name);
-    try {
-      return zip.entries.map((e) => e.name);
-    } finally {
-      zip.close();
-    }
-  });
+  const format = formatOf(bytes, name, () => entryNames(ZipReader.fromBuffer(bytes, name)));
   if (format === 'torch') return loadTorchBuffer<T>(bytes, { ...opts, name });
   const value = format === 'npy' ? loadNpy(bytes, name) : format === 'npz' ? loadNpz(bytes, { name }) : loadSafetensors(bytes, name).tensors;
   return (opts.device === undefined ? value : toDevice(value, opts.device)) as T;

@@ -206,11 +206,12 @@ Ranks ranksOf(const at::Tensor& p, const at::Tensor& t, const at::Tensor& docs) 
 
 // Retrieval in the row's own document: each document's distinct sentences (the vectors its rows use as context or
 // target, equal vectors once: a windowed file keeps a copy per row) are the candidates; a row's own context
-// sentences are left out, its target kept. p: the normalised predictions [N, D] of r's rows.
-void inDocument(const at::Tensor& p, const Rows& r, Score& s) {
-  const at::Tensor docs = r.docIds.to(at::kCPU).to(at::kLong).contiguous();
-  const auto [values, orderCpu] = docs.sort(/*stable=*/true, 0, false);
-  const at::Tensor order = orderCpu.to(r.contextIndex.device());
+// sentences are left out, its target kept. p: the normalised predictions [N, D] of r's rows; docs: r.docIds as
+// int64 on p's device.
+void inDocument(const at::Tensor& p, const Rows& r, const at::Tensor& docs, Score& s) {
+  const auto [valuesIn, orderIn] = docs.sort(/*stable=*/true, 0, false);
+  const at::Tensor values = valuesIn.to(at::kCPU);
+  const at::Tensor order = orderIn.to(r.contextIndex.device());
   const auto v = values.accessor<int64_t, 1>();
   const int64_t n = docs.size(0), t = r.contextIndex.size(1);
   const double inf = std::numeric_limits<double>::infinity();
@@ -271,7 +272,7 @@ Score score(const at::Tensor& predIn, const at::Tensor& targetIn, const at::Tens
   const at::Tensor docs = rows && rows->docIds.defined() ? rows->docIds.to(p.device()).to(at::kLong) : at::Tensor();
   const auto [ranks, caSum, caRows] = ranksOf(p, t, docs);
   s.contrastiveAccuracy = caRows > 0 ? caSum / static_cast<double>(caRows) : std::numeric_limits<double>::quiet_NaN();
-  if (docs.defined()) inDocument(p, *rows, s);
+  if (docs.defined()) inDocument(p, *rows, docs, s);
   s.top1 = ranks.eq(0).sum().item<int64_t>();
   s.top5 = ranks.lt(5).sum().item<int64_t>();
   s.mrr = ranks.to(at::kDouble).add(1).reciprocal().mean().item<double>();
