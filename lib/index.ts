@@ -26,7 +26,7 @@ export {
 } from './io/safetensors.js';
 export {
   compositeLoss, compositeWeights, NonFiniteLossError, DEFAULT_COMPOSITE_WEIGHTS, SEED_COMPOSITE_WEIGHTS,
-  CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,
+  CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, DOCUMENT_WEIGHTS, type Candidates, type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,
 } from './loss/composite.js';
 export { compositeLossReference, type ReferenceOptions } from './loss/reference.js';
 export {

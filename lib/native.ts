@@ -13,6 +13,8 @@ import { chooseCore, cpuFlags, openblasOf, type CoreChoice, type OpenblasLibrary
 /** The id of a native slot owning one at::Tensor (native/handle.cc). */
 export type RawTensor = number & { readonly __rawTensor: unique symbol };
 type Raw = RawTensor;
+/** The loss's document candidates (lib/loss/composite.ts, Candidates). */
+export interface RawCandidates { vectors: Raw; positive: Raw; context: Raw }
 type Num = number | boolean;
 type Other = Raw | Num;
 type Dims = number | number[] | null | undefined;
@@ -106,9 +108,9 @@ export interface Addon {
   setBlasThreads(n: number): boolean;
   buildInfo(): { libtorchVersion: string; cudaBuilt: boolean; config: string; parallel: string };
   // ---- loss (native/loss/) ----
-  /** [total, total value, info, moment, variance, mse, cosMse, cosine] */
-  compositeLoss(pred: Raw, target: Raw, tau: number, info: number, moment: number, variance: number, mse: number,
-    cosMse: number, checkFinite: boolean): [Raw, number, number, number, number, number, number, number];
+  /** weights [tau, info, moment, variance, mse, cosMse, document] -> [total, total value, info, moment, variance, mse, cosMse, document, cosine] */
+  compositeLoss(pred: Raw, target: Raw, weights: number[], checkFinite: boolean, candidates?: RawCandidates):
+    [Raw, number, number, number, number, number, number, number, number];
   // ---- models (native/models/) ----
   modelCreate(kind: string, config: object): ModelHandle;
   /** [raw, normalised] */
@@ -160,9 +162,9 @@ export interface Addon {
   /** The k best rows of queries [B, D] @ bank [N, D]^T, on a worker thread: [values [B, k], indices [B, k]]. */
   bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/train/) ----
-  /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, cosine, gradNorm] */
+  /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, document, cosine, gradNorm] */
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean,
-    world?: ProcessGroupHandle): Promise<number[]>;
+    world?: ProcessGroupHandle, candidates?: RawCandidates): Promise<number[]>;
   // ---- torch.distributed (native/distributed/) ----
   /** The rendezvous on a worker thread: rank 0 hosts the TCPStore at masterAddr:port. Rejects with code ERR_DISTRIBUTED. */
   processGroupInit(masterAddr: string, port: number, rank: number, worldSize: number, timeoutMs: number): Promise<ProcessGroupHandle>;

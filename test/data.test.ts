@@ -165,6 +165,27 @@ describe('batches', () => {
     bare.dispose();
   });
 
+  it('with candidates: every vector of the batch\'s documents once, each row\'s target and context located among them', () => {
+    const docOfVector = (v: number) => Math.floor(rows.findIndex((r) => r[0] === v) / 10);
+    let batches = 0;
+    for (const { x, y, candidates } of ds.batches({ batchSize: 8, shuffle: true, seed: 3, group: 'document', candidates: true })) {
+      const c = candidates!;
+      const firsts = (t: torch.Tensor) => (t.toArray() as number[][]).map((r) => r[0]);
+      const docs = new Set(firsts(y).map(docOfVector));
+      const want = rows.filter((_, k) => docs.has(Math.floor(k / 10))).map((r) => r[0]);
+      expect(firsts(c.vectors).sort((p, q) => p - q)).toEqual(want.sort((p, q) => p - q));
+      expect(c.vectors.indexSelect(0, c.positive).toArray()).toEqual(y.toArray());
+      expect(c.context.shape).toEqual([y.shape[0], 4]);
+      expect(c.vectors.indexSelect(0, c.context.view(-1)).view(y.shape[0], 4, 3).toArray()).toEqual(x.toArray());
+      for (const t of [x, y, c.vectors, c.positive, c.context]) t.dispose();
+      batches++;
+    }
+    expect(batches).toBe(3);
+    const bare = new Dataset({ vectors: ds.vectors.clone(), contextIndex: ds.contextIndex.clone(), targetIndex: ds.targetIndex.clone() });
+    expect(() => bare.batches({ batchSize: 5, candidates: true }).next()).toThrow(/document candidates need docIds/);
+    bare.dispose();
+  });
+
   it('refuse rows outside the dataset', () => {
     expect(() => ds.batch([0, ds.size])).toThrow(/row 24 \(at position 1\) is not a row of a dataset of 24 rows/);
     expect(() => ds.subset([-1])).toThrow(RangeError);

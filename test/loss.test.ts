@@ -7,19 +7,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import {
   compositeLoss, compositeLossReference, COSINE_REGRESSION_WEIGHTS, NonFiniteLossError, SEED_COMPOSITE_WEIGHTS, torch,
-  type CompositeLossResult, type CompositeWeights,
+  type Candidates, type CompositeLossResult, type CompositeWeights,
 } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 
 type Tensor = torch.Tensor;
 type Weights = CompositeWeights;
-const TERMS = ['info', 'moment', 'variance', 'mse', 'cosMse', 'cosine'] as const;
+const TERMS = ['info', 'moment', 'variance', 'mse', 'cosMse', 'document', 'cosine'] as const;
 
 const random = mulberry32(20251013);
 const normal = normalFrom(random);
 
-const W_ALL: Weights = { tau: 0.2, info: 0.7, moment: 0.3, variance: 0.5, mse: 0.9, cosMse: 1.3 };
+const W_ALL: Weights = { tau: 0.2, info: 0.7, moment: 0.3, variance: 0.5, mse: 0.9, cosMse: 1.3, document: 0 };
 const W_SEED: Weights = { ...SEED_COMPOSITE_WEIGHTS };
 const W_SEED_MSE: Weights = { ...SEED_COMPOSITE_WEIGHTS, mse: 0.25 };
 const W_COS: Weights = { ...COSINE_REGRESSION_WEIGHTS };
@@ -34,6 +34,8 @@ interface Case {
   targetGrad?: boolean;
   /** Whether the loss is differentiable here, so that finite differences apply. */
   smooth?: boolean;
+  /** The document term's candidates: M vectors of D, each row's target and context among them (-1: absent). */
+  candidates?: { vectors: Float64Array; positive: number[]; context: number[][] };
 }
 
 const randomRows = (B: number, D: number, f: () => number = normal): Float64Array => Float64Array.from({ length: B * D }, f);
@@ -79,6 +81,33 @@ add({ name: 'float32 seed weights, tau 0.07', dtype: 'float32', shape: [32, 64],
 // Below tau = 2/80 (float32) or 2/700 (float64) the softmaxes take per-row and per-column maxima (composite_loss.cc).
 add({ name: 'float32 tau 0.01 (per-row maxima)', dtype: 'float32', shape: [16, 32], pred: randomRows(16, 32), target: randomRows(16, 32), weights: { ...W_ALL, tau: 0.01 }, targetGrad: true });
 add({ name: 'tau 0.002 (per-row maxima)', shape: [6, 9], pred: randomRows(6, 9), target: randomRows(6, 9), weights: { ...W_ALL, tau: 0.002 }, targetGrad: true });
+cases.push(documentCase('document term only, 6 rows, 14 candidates', 6, 8, 14, 3, { ...W_ALL, info: 0, moment: 0, variance: 0, mse: 0, cosMse: 0, document: 1 }));
+cases.push(documentCase('document term with every other term', 5, 6, 12, 4, { ...W_ALL, document: 0.8 }));
+cases.push(documentCase('document term, tau 0.05', 8, 16, 20, 5, { ...W_ALL, tau: 0.05, document: 1 }));
+cases.push(documentCase('float32 document term, tau 0.05', 8, 16, 20, 5, { ...W_ALL, tau: 0.05, document: 1 }, 'float32'));
+
+// M candidates for B rows: row i's target is candidate positive[i] (the target itself, as Dataset.batches gives
+// it), its T context rows other candidates or -1; candidate M - 1 repeats row 0's target, a copy to be masked.
+function documentCase(name: string, B: number, D: number, M: number, T: number, weights: Weights, dtype: Case['dtype'] = 'float64'): Case {
+  const target = randomRows(B, D);
+  const vectors = randomRows(M, D);
+  const positive = Array.from({ length: B }, (_, i) => 2 * i);
+  positive.forEach((p, i) => vectors.set(target.subarray(i * D, (i + 1) * D), p * D));
+  vectors.set(target.subarray(0, D).map((v) => 3 * v), (M - 1) * D);  // same direction, other norm
+  const context = positive.map((p) => Array.from({ length: T }, (_, k) => (k === 0 ? -1 : (p + 1 + 2 * k) % (M - 1))));
+  return { name, dtype, shape: [B, D], pred: randomRows(B, D), target, weights, smooth: true, candidates: { vectors, positive, context } };
+}
+
+function candidatesOf(c: Case): Candidates | undefined {
+  const k = c.candidates;
+  if (!k) return undefined;
+  const M = k.vectors.length / c.shape[1];
+  return {
+    vectors: c.dtype === 'float64' ? torch.tensor(k.vectors, { shape: [M, c.shape[1]] }) : torch.tensor(Float32Array.from(k.vectors), { shape: [M, c.shape[1]] }),
+    positive: torch.tensor(BigInt64Array.from(k.positive, BigInt)),
+    context: torch.tensor(BigInt64Array.from(k.context.flat(), BigInt), { shape: [k.context.length, k.context[0].length] }),
+  };
+}
 
 function leaf(data: Float64Array, c: Case, grad: boolean): Tensor {
   const t = c.dtype === 'float64' ? torch.tensor(data, { shape: c.shape }) : torch.tensor(Float32Array.from(data), { shape: c.shape });
@@ -87,12 +116,12 @@ function leaf(data: Float64Array, c: Case, grad: boolean): Tensor {
 
 interface Run extends CompositeLossResult { gradPred: Float64Array; gradTarget?: Float64Array }
 
-type LossFn = (pred: Tensor, target: Tensor, w: Weights) => CompositeLossResult;
+type LossFn = (pred: Tensor, target: Tensor, w: Weights & { candidates?: Candidates }) => CompositeLossResult;
 
 function runLoss(c: Case, fn: LossFn): Run {
   const pred = leaf(c.pred, c, true);
   const target = leaf(c.target, c, c.targetGrad ?? false);
-  const r = fn(pred, target, c.weights);
+  const r = fn(pred, target, { ...c.weights, candidates: candidatesOf(c) } as Weights);
   r.total.backward();
   const out: Run = { ...r, gradPred: Float64Array.from(pred.grad!.toTypedArray() as Float64Array) };
   if (c.targetGrad) out.gradTarget = Float64Array.from(target.grad!.toTypedArray() as Float64Array);
@@ -138,6 +167,7 @@ beforeAll(() => {
     cases: cases.map((c) => ({
       name: c.name, dtype: c.dtype, shape: c.shape, pred: b64(c.pred, c.dtype), target: b64(c.target, c.dtype),
       weights: c.weights, targetGrad: c.targetGrad ?? false,
+      candidates: c.candidates && { vectors: b64(c.candidates.vectors, c.dtype), positive: c.candidates.positive, context: c.candidates.context },
     })),
   });
 });
@@ -185,7 +215,7 @@ describe.skipIf(skipPython)('fused composite loss = PyTorch (DESIGN.md formulas,
 describe.skipIf(skipPython)("fused composite loss = the seed's compute_losses (app/lvm/loss_utils.py)", () => {
   // The seed's total always adds every term, weight 0 or not; with one row its moment and variance are NaN, so
   // its total is NaN even with those weights at 0. Those cases are compared term by term only.
-  const seedCases = cases.map((c, i) => ({ c, i })).filter(({ c }) => c.weights.info === 1 && c.weights.cosMse === 0);
+  const seedCases = cases.map((c, i) => ({ c, i })).filter(({ c }) => c.weights.info === 1 && c.weights.cosMse === 0 && !c.weights.document);
   it('has the seed source and cases to compare', () => {
     if (python.results.every((r) => r.seed === null)) {
       console.warn(`seed comparison skipped: ${python.seedSource}`);
@@ -215,7 +245,7 @@ describe('gradients = central finite differences (float64)', () => {
   // Every element of each smooth case up to 200 elements: (L(x + h) - L(x - h)) / 2h with h = 1e-6.
   const small = cases.filter((c) => c.smooth && c.dtype === 'float64' && c.shape[0] * c.shape[1] <= 200);
   const lossAt = (c: Case, pred: Float64Array, target: Float64Array): number =>
-    torch.noGrad(() => torch.tidy(() => compositeLoss(leaf(pred, c, false), leaf(target, c, false), c.weights).value));
+    torch.noGrad(() => torch.tidy(() => compositeLoss(leaf(pred, c, false), leaf(target, c, false), { ...c.weights, candidates: candidatesOf(c) }).value));
   const numeric = (c: Case, which: 'pred' | 'target'): Float64Array => {
     const h = 1e-6;
     const base = which === 'pred' ? c.pred : c.target;
@@ -294,6 +324,18 @@ describe('edge cases and errors', () => {
     expect(() => compositeLoss(a, a, { tau: Infinity })).toThrow(RangeError);
     expect(() => compositeLoss(a, a, { moment: -1 })).toThrow(/weight moment/);
     expect(() => compositeLoss(a, a, { onNonFinite: 'ignore' as 'report' })).toThrow(RangeError);
+  });
+
+  it('the document term without candidates, or with candidates that do not fit, is refused naming what is wrong', () => {
+    const a = t([[1, 2], [3, 4]]);
+    expect(() => compositeLoss(a, a, { document: 1 })).toThrow(/document term .* none were given/);
+    const ok = { vectors: t([[1, 0], [0, 1], [1, 1]]), positive: torch.tensor([0n, 1n]), context: torch.tensor([[2n], [-1n]]) };
+    expect(compositeLoss(a, a, { document: 1, candidates: ok }).document).toBeGreaterThan(0);
+    expect(() => compositeLoss(a, a, { document: 1, candidates: { ...ok, vectors: t([[1, 0, 0]]) } })).toThrow(/candidates must be \[M, 2\]/);
+    expect(() => compositeLoss(a, a, { document: 1, candidates: { ...ok, vectors: t([[1, 0]], 'float32') } })).toThrow(/candidates must be Double/);
+    expect(() => compositeLoss(a, a, { document: 1, candidates: { ...ok, positive: torch.tensor([0n, 3n]) } })).toThrow(/positive must lie in \[0, 3\), got \[0, 3\]/);
+    expect(() => compositeLoss(a, a, { document: 1, candidates: { ...ok, context: torch.tensor([[-2n], [0n]]) } })).toThrow(/context must lie in \[-1, 3\)/);
+    expect(() => compositeLoss(a, a, { document: 1, candidates: { ...ok, positive: torch.tensor([0n]) } })).toThrow(/positive must be int64 \[B\] with B = 2/);
   });
 
   it('under noGrad the total carries no graph', () => {

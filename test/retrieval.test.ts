@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import {
-  computeBaselines, CONTRASTIVE_WEIGHTS, datasets, formatSummary, models, saveNpz, scorePredictions, torch, Trainer, type Dataset, type Metrics, type Tensor,
+  computeBaselines, CONTRASTIVE_WEIGHTS, createServer, DOCUMENT_WEIGHTS, datasets, formatSummary, models, saveNpz, scorePredictions, torch, Trainer, type Dataset, type Metrics, type Tensor,
 } from '../dist/index.js';
 import { needPython, runPython } from './helpers/python.js';
 
@@ -163,18 +163,52 @@ describe('where the retrieval metrics show', () => {
     model.dispose();
   });
 
-  it('the contrastive recipe with negatives from the same document trains (its loss falls), and needs documents', async () => {
+  it('the in-document recipe trains (its document term falls), and needs documents', async () => {
     const model = models.gru({ inputDim: data.dim, dModel: 32, numLayers: 1 });
-    const trainer = new Trainer(model, { epochs: 3, batchSize: 32, lr: 3e-3, loss: CONTRASTIVE_WEIGHTS, negatives: 'document', monitor: 'val_in_doc_mrr' });
+    const trainer = new Trainer(model, { epochs: 3, batchSize: 32, lr: 3e-3, loss: DOCUMENT_WEIGHTS, monitor: 'val_in_doc_mrr' });
     const r = await trainer.fit(data);
-    expect(r.history.at(-1)!.train_loss).toBeLessThan(r.history[0].train_loss);
-    expect(r.history.every((e) => e.train_loss_info > 0 && e.train_loss_cos_mse >= 0)).toBe(true);
+    expect(r.history.at(-1)!.train_loss_document!).toBeLessThan(r.history[0].train_loss_document!);
+    expect(r.history.every((e) => e.train_loss === e.train_loss_document)).toBe(true);
     const bare = new (data.constructor as new (init: object) => Dataset)({
       vectors: data.vectors.clone(), contextIndex: data.contextIndex.clone(), targetIndex: data.targetIndex.clone(),
     });
-    await expect(new Trainer(model, { epochs: 1, negatives: 'document' }).fit(bare)).rejects.toThrow(/negatives 'document' .* no document ids/);
+    await expect(new Trainer(model, { epochs: 1, loss: DOCUMENT_WEIGHTS }).fit(bare)).rejects.toThrow(/document term .* no document ids/);
     model.dispose();
     bare.dispose();
+  });
+
+  it('serve --bank: a model trained by the in-document loss answers with the bank\'s sentences nearest its prediction\'s direction', async (ctx) => {
+    needPython(ctx);
+    const out = join(dir, 'document-model');
+    const model = models.gru({ inputDim: data.dim, dModel: 32, numLayers: 1 });
+    await new Trainer(model, { epochs: 2, batchSize: 32, lr: 3e-3, loss: DOCUMENT_WEIGHTS, monitor: 'val_in_doc_mrr', outDir: out }).fit(data);
+    saveNpz({ vectors: data.vectors }, join(dir, 'bank-vectors.npz'));
+    runPython('serve_reference.py', { mode: 'bank', dir, vectors: join(dir, 'bank-vectors.npz') });
+    const server = await createServer({ checkpoint: join(out, 'best_model.pt'), bank: join(dir, 'bank.npz') });
+    try {
+      await server.listen({ port: 0, host: '127.0.0.1' });
+      const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}/infer`;
+      const { x } = data.batch([0, 1, 2]);
+      const contexts = x.toArray() as number[][][];
+      x.dispose();
+      model.eval();  // fit() leaves it with the best epoch's weights, those of best_model.pt
+      const answers: { predicted_vector: number[]; nearest: { index: number; text: string }[] }[] = [];
+      for (const context of contexts) {
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector_sequence: context, k: 5 }) });
+        expect(r.status).toBe(200);
+        answers.push(await r.json() as (typeof answers)[number]);
+      }
+      const numpy = runPython<{ index: number; text: string }[][]>('serve_reference.py', { mode: 'nearest', dir, queries: answers.map((a) => a.predicted_vector), k: 5 });
+      answers.forEach((a, i) => {
+        const want = torch.tidy(() => torch.noGrad(() => model.predict(torch.tensor([contexts[i]])).toArray() as number[][]))[0];
+        expect(Math.max(...a.predicted_vector.map((v, j) => Math.abs(v - want[j])))).toBeLessThan(1e-5);
+        expect(a.nearest.map((n) => n.index)).toEqual(numpy[i].map((n) => n.index));
+        expect(a.nearest[0].text).toBe(`sentence ${numpy[i][0].index}`);
+      });
+    } finally {
+      await server.close();
+      model.dispose();
+    }
   });
 
   it('residualOf copy-last: the model starts from the last context vector, scored as the copy-last baseline', async () => {

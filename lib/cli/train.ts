@@ -7,7 +7,7 @@ import * as datasets from '../data/index.js';
 import { launch } from '../distributed/launch.js';
 import { World } from '../distributed/world.js';
 import type { Dataset } from '../data/dataset.js';
-import { CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, SEED_COMPOSITE_WEIGHTS, type CompositeWeights } from '../loss/composite.js';
+import { CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, DOCUMENT_WEIGHTS, SEED_COMPOSITE_WEIGHTS, type CompositeWeights } from '../loss/composite.js';
 import * as models from '../models/index.js';
 import type { ModelKind } from '../models/module.js';
 import * as torch from '../torch.js';
@@ -28,9 +28,8 @@ interface TrainFlags {
   schedule: 'plateau' | 'cosine' | 'none';
   clipNorm: number;
   precision: 'fp32' | 'bf16';
-  loss: 'cosine' | 'contrastive' | 'seed';
+  loss: 'cosine' | 'contrastive' | 'document' | 'seed';
   tau?: number;
-  negatives: 'batch' | 'document';
   cosMse?: number;
   dModel?: number;
   layers?: number;
@@ -77,10 +76,10 @@ export function trainCommand(): Command {
     .addOption(new Option('--precision <p>', 'bf16: forward under bf16 autocast, fp32 weights and checkpoints (fast on CPUs ' +
       'with AVX-512 BF16 or AMX: see lvmtorch doctor)').choices(['fp32', 'bf16']).default('fp32'))
     .addOption(new Option('--loss <recipe>', 'cosine: MSE of the normalised prediction; contrastive: InfoNCE with in-batch ' +
-      'negatives (tau 0.05); seed: InfoNCE (tau 0.07) 1 + moment 0.1 + variance 0.01').choices(['cosine', 'contrastive', 'seed']).default('cosine'))
+      'negatives (tau 0.05); document: InfoNCE against the sentences of the row\'s own document, its context left out ' +
+      '(tau 0.05; needs documents); seed: InfoNCE (tau 0.07) 1 + moment 0.1 + variance 0.01')
+      .choices(['cosine', 'contrastive', 'document', 'seed']).default('cosine'))
     .option('--tau <x>', 'the InfoNCE temperature (default: the recipe\'s)', num('--tau'))
-    .addOption(new Option('--negatives <from>', 'a contrastive loss\'s negatives: batch (rows at random) or document ' +
-      '(batches of a few whole documents: mostly sentences of the same one)').choices(['batch', 'document']).default('batch'))
     .option('--cos-mse <w>', 'adds the cosine-regression term with this weight to the recipe\'s loss', num('--cos-mse'))
     .option('--d-model <n>', 'model width (default: the seed\'s, 512)', int('--d-model'))
     .option('--layers <n>', 'layers (default: the seed\'s for the architecture)', int('--layers'))
@@ -160,14 +159,16 @@ function trainerOptions(flags: TrainFlags, outDir: string, quiet: boolean): Trai
     optimizer: flags.optimizer, schedule: flags.schedule, clipNorm: flags.clipNorm, precision: flags.precision,
     loss: lossWeights(flags),
     residualOf: flags.residual === 'copy-last' ? 'copy-last' : 'ridge',
-    seed: flags.seed, outDir, resume: flags.resume, patience: flags.patience, monitor: flags.monitor, negatives: flags.negatives,
+    seed: flags.seed, outDir, resume: flags.resume, patience: flags.patience, monitor: flags.monitor,
     args: { ...flags, model_type: flags.model } as Record<string, unknown>,
     callbacks: quiet ? {} : process.stdout.isTTY && flags.progress ? progressBar() : logLines(),
   };
 }
 
 function lossWeights(flags: TrainFlags): CompositeWeights {
-  const recipe = { cosine: COSINE_REGRESSION_WEIGHTS, contrastive: CONTRASTIVE_WEIGHTS, seed: SEED_COMPOSITE_WEIGHTS }[flags.loss];
+  const recipe = {
+    cosine: COSINE_REGRESSION_WEIGHTS, contrastive: CONTRASTIVE_WEIGHTS, document: DOCUMENT_WEIGHTS, seed: SEED_COMPOSITE_WEIGHTS,
+  }[flags.loss];
   return { ...recipe, ...(flags.tau !== undefined && { tau: flags.tau }), ...(flags.cosMse !== undefined && { cosMse: flags.cosMse }) };
 }
 

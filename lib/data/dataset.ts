@@ -4,6 +4,7 @@
 // with indexSelect, so windows that overlap (a document's sentences read five times over) are stored once.
 // Splits share the parent's `vectors` (reference counted): each dataset is disposed on its own.
 import type { Device } from '../device.js';
+import type { Candidates } from '../loss/composite.js';
 import { keep, tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
@@ -38,6 +39,8 @@ export interface DatasetInit {
 export interface Batch {
   x: Tensor;
   y: Tensor;
+  /** With batches' `candidates`: the loss's document candidates, owned by the caller too. */
+  candidates?: Candidates;
 }
 
 export interface BatchesOptions {
@@ -54,6 +57,12 @@ export interface BatchesOptions {
    * then mostly sentences of the same document. Needs docIds. Default 'none': every row on its own.
    */
   group?: 'none' | 'document';
+  /**
+   * Give each batch the loss's document candidates: every distinct vector of the batch's documents (contexts and
+   * targets of all their rows, not only the batch's), each row's target and context located among them. Needs
+   * docIds. Default false.
+   */
+  candidates?: boolean;
 }
 
 export class Dataset implements Disposable {
@@ -62,6 +71,7 @@ export class Dataset implements Disposable {
   #targetIndex: Tensor;
   #oracle: Tensor | undefined;
   #disposed = false;
+  #documents: DocumentIndex | undefined;
   /** The document of each row, as numbers (dense, 0-based, when the source's ids were not int32). */
   readonly docIds: Int32Array | undefined;
   readonly texts: string[] | undefined;
@@ -143,18 +153,21 @@ export class Dataset implements Disposable {
 
   /** Batches over every row (in order, or shuffled with a seed), each gathered when the loop asks for it. */
   *batches(opts: BatchesOptions): Generator<Batch, void, undefined> {
-    const { batchSize, shuffle = false, seed = 0, dropLast = false, group = 'none' } = opts;
+    const { batchSize, shuffle = false, seed = 0, dropLast = false, group = 'none', candidates = false } = opts;
     if (!Number.isSafeInteger(batchSize) || batchSize <= 0) {
       throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     }
     if (group === 'document' && !this.docIds) throw new DatasetError('batches grouped by document need docIds; this dataset has none');
+    if (candidates && !this.docIds) throw new DatasetError('document candidates need docIds; this dataset has none');
     const n = this.size;
     const order = !shuffle ? Int32Array.from({ length: n }, (_, i) => i)
       : group === 'document' ? byDocument(this.docIds!, new Random(seed)) : new Random(seed).permutation(n);
     for (let start = 0; start < n; start += batchSize) {
       const rows = order.subarray(start, Math.min(start + batchSize, n));
       if (dropLast && rows.length < batchSize) return;
-      yield this.batch(rows);
+      const b: Batch = this.batch(rows);
+      if (candidates) b.candidates = this.#candidates(rows);
+      yield b;
     }
   }
 
@@ -217,6 +230,36 @@ export class Dataset implements Disposable {
     const docs = this.numDocuments;
     return `Dataset(${this.size} rows, context ${this.context}, dim ${this.dim}` +
       `${docs === undefined ? '' : `, ${docs} documents`}${this.#oracle ? ', oracle' : ''}, ${this.device})`;
+  }
+
+  // The document candidates of a batch's rows (BatchesOptions.candidates).
+  #candidates(rows: Int32Array): Candidates {
+    const docs = (this.#documents ??= documentIndex(this));
+    const position = new Map<number, number>();
+    const list: number[] = [];
+    for (const d of new Set(Array.from(rows, (r) => this.docIds![r]))) {
+      for (const v of docs.vectorsOf.get(d)!) {
+        if (position.has(v)) continue;
+        position.set(v, list.length);
+        list.push(v);
+      }
+    }
+    const T = this.context;
+    const positive = new BigInt64Array(rows.length);
+    const context = new BigInt64Array(rows.length * T);
+    rows.forEach((r, i) => {
+      positive[i] = BigInt(position.get(docs.target[r])!);
+      for (let k = 0; k < T; k++) context[i * T + k] = BigInt(position.get(docs.context[r * T + k]) ?? -1);
+    });
+    return tidy(() => {
+      const device = this.device;
+      const at = (a: BigInt64Array, shape: number[]) => torch.tensor(a, { shape, device });
+      return {
+        vectors: this.vectors.indexSelect(0, at(BigInt64Array.from(list, BigInt), [list.length])),
+        positive: at(positive, [rows.length]),
+        context: at(context, [rows.length, T]),
+      };
+    });
   }
 
   #release(): void {
@@ -306,4 +349,25 @@ function byDocument(docIds: Int32Array, random: Random): Int32Array {
     for (const j of random.permutation(rows.length)) out[k++] = rows[j];
   }
   return out;
+}
+
+// Per document, the distinct vectors its rows read (contexts and targets); and every row's indices as numbers.
+interface DocumentIndex {
+  vectorsOf: Map<number, number[]>;
+  context: Int32Array;
+  target: Int32Array;
+}
+
+function documentIndex(ds: Dataset): DocumentIndex {
+  const context = Int32Array.from(ds.contextIndex.toTypedArray() as BigInt64Array, Number);
+  const target = Int32Array.from(ds.targetIndex.toTypedArray() as BigInt64Array, Number);
+  const sets = new Map<number, Set<number>>();
+  const T = ds.context;
+  ds.docIds!.forEach((d, r) => {
+    const set = sets.get(d) ?? sets.set(d, new Set()).get(d)!;
+    for (let k = 0; k < T; k++) set.add(context[r * T + k]);
+    set.add(target[r]);
+  });
+  const vectorsOf = new Map([...sets].map(([d, set]) => [d, [...set].sort((a, b) => a - b)]));
+  return { vectorsOf, context, target };
 }

@@ -19,6 +19,8 @@ export interface HistoryEntry {
   train_loss_variance: number;
   /** Ours: the cosine-regression term (the default loss). */
   train_loss_cos_mse: number;
+  /** Ours: the document term, when the loss weights it (DOCUMENT_WEIGHTS). */
+  train_loss_document?: number;
   /** MSE of the normalised prediction against the target, on val: the seed's val_loss. */
   val_loss: number;
   val_cosine: number;

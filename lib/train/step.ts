@@ -2,7 +2,8 @@
 // clipping and the optimiser's step, run on a worker thread. The returned Promise settles when the step is done;
 // the event loop stays free meanwhile (a progress bar redraws, an HTTP server answers).
 import {
-  compositeWeights, NonFiniteLossError, type CompositeLossResult, type CompositeWeights,
+  compositeWeights, NonFiniteLossError, rawCandidates, weightArray, type Candidates, type CompositeLossResult,
+  type CompositeWeights,
 } from '../loss/composite.js';
 import type { World } from '../distributed/world.js';
 import { settle } from '../distributed/world.js';
@@ -23,12 +24,14 @@ export interface TrainStepOptions {
   precision?: Precision;
   /** Data-parallel: the gradients are averaged over the world's ranks after backward, before clipping (DDP). */
   world?: World;
+  /** The document term's candidates for this batch (Dataset.batches' `candidates`): needed when it is weighted. */
+  candidates?: Candidates;
 }
 
 export type Precision = 'fp32' | 'bf16';
 
 /** The step's loss: the weighted total, every term of the composite loss and the batch's mean cosine. */
-export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'moment' | 'variance' | 'mse' | 'cosMse' | 'cosine'> {
+export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'moment' | 'variance' | 'mse' | 'cosMse' | 'document' | 'cosine'> {
   /** The weighted total. */
   loss: number;
   /** The gradients' total norm before clipping; NaN when not clipping. */
@@ -61,11 +64,11 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
   // BFloat16 but found Float", in Python as here).
   if (precision === 'bf16' && libtorchMajor() < 2) throw new RangeError("precision 'bf16' needs libtorch 2.x (1.13's autocast cannot run these models)");
   const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
-    [w.tau, w.info, w.moment, w.variance, w.mse, w.cosMse], clipNorm, precision === 'bf16', opts.world?.handle);
+    weightArray(w), clipNorm, precision === 'bf16', opts.world?.handle, rawCandidates(opts.candidates));
   busy.add(model);
   try {
-    const [loss, info, moment, variance, mse, cosMse, cosine, gradNorm] = await settle(pending);
-    return { loss, info, moment, variance, mse, cosMse, cosine, gradNorm };
+    const [loss, info, moment, variance, mse, cosMse, document, cosine, gradNorm] = await settle(pending);
+    return { loss, info, moment, variance, mse, cosMse, document, cosine, gradNorm };
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
     throw e;

@@ -59,12 +59,6 @@ export interface TrainerOptions {
    */
   monitor?: Monitor;
   /**
-   * Where a contrastive loss's negatives come from: 'batch' (default), rows drawn at random, mostly other
-   * documents' sentences; 'document', batches of a few whole documents (Dataset.batches' group), so that most
-   * negatives are sentences of the same document, the ones in-document retrieval must tell apart. Needs docIds.
-   */
-  negatives?: 'batch' | 'document';
-  /**
    * What a model with ridgeContext learns the residual over: 'ridge' (default), the ridge fitted on train, or
    * 'copy-last', the last context vector (its linear map: the identity on the last vector): on real text it ranks
    * the next sentence in its document better than ridge does, and the model starts from it.
@@ -178,7 +172,7 @@ export class Trainer {
       epochs: opts.epochs ?? 20, batchSize: opts.batchSize ?? 32, optimizer, lr: opts.lr ?? 5e-4,
       weightDecay: opts.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0), schedule: opts.schedule ?? 'plateau',
       clipNorm: opts.clipNorm ?? 1, precision: opts.precision ?? 'fp32', loss: opts.loss ?? COSINE_REGRESSION_WEIGHTS,
-      monitor: opts.monitor ?? 'val_loss', negatives: opts.negatives ?? 'batch', residualOf: opts.residualOf ?? 'ridge',
+      monitor: opts.monitor ?? 'val_loss', residualOf: opts.residualOf ?? 'ridge',
       seed: opts.seed ?? 0, split: opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }, args: opts.args ?? {},
       outDir: opts.outDir, resume: opts.resume, patience: opts.patience, callbacks: opts.callbacks,
       warmupSteps: opts.warmupSteps, baselines: opts.baselines, world: opts.world,
@@ -278,6 +272,7 @@ export class Trainer {
         const entry: HistoryEntry = {
           epoch, train_loss: train.loss, train_cosine: train.cosine, train_loss_info: train.info,
           train_loss_moment: train.moment, train_loss_variance: train.variance, train_loss_cos_mse: train.cosMse,
+          ...(this.weights.document > 0 && { train_loss_document: train.document }),
           val_loss: val.mse, val_cosine: val.cosine, val_centred_cosine: val.centredCosine, val_top1: val.top1,
           val_top5: val.top5, val_mrr: val.mrr, val_median_rank: val.medianRank,
           ...(val.contrastiveAccuracy !== undefined && { val_contrastive_accuracy: val.contrastiveAccuracy }),
@@ -381,8 +376,9 @@ export class Trainer {
     validate(splits.train, { batchSize: o.batchSize, name: 'train' });
     validate(splits.val, { name: 'val' });
     if (splits.test) validate(splits.test, { name: 'test' });
-    if (o.negatives === 'document' && !splits.train.docIds) {
-      throw new RangeError('negatives \'document\' groups each batch by document, but the train split has no document ids');
+    if (this.weights.document > 0 && !splits.train.docIds) {
+      throw new RangeError('the loss\'s document term ranks each row among its document\'s sentences, but the train split ' +
+        'has no document ids (an ordered vectors file, or a windowed one with doc_ids, has them)');
     }
     if (NEEDS_DOCUMENTS.includes(o.monitor) && !splits.val.docIds) {
       throw new RangeError(`monitor ${o.monitor} ranks each sentence among its document's, but the val split has no document ids ` +
@@ -445,7 +441,7 @@ export class Trainer {
     const o = this.options;
     this.model.train();
     const lr = optimizer.lr;
-    const sums = { loss: 0, info: 0, moment: 0, variance: 0, cosMse: 0, cosine: 0 };
+    const sums = { loss: 0, info: 0, moment: 0, variance: 0, cosMse: 0, document: 0, cosine: 0 };
     let rows = 0;
     let done = 0;
     const world = o.world;
@@ -458,11 +454,15 @@ export class Trainer {
     // A last batch of one row has no std for the moment and variance terms: it is dropped then.
     const dropLast = share.size % batchSize === 1;
     try {
-      for (const { x, y } of share.batches({ batchSize, shuffle: true, seed, dropLast, group: o.negatives === 'document' ? 'document' : 'none' })) {
+      // The document term ranks each row among its documents' sentences: batches of a few whole documents, so that
+      // a batch's candidates stay few (a document's windows are spread over one or two batches).
+      const byDocument = this.weights.document > 0;
+      const batches = share.batches({ batchSize, shuffle: true, seed, dropLast, group: byDocument ? 'document' : 'none', candidates: byDocument });
+      for (const { x, y, candidates } of batches) {
         const n = x.shape[0];
         let r;
         try {
-          r = await trainStep(this.model, optimizer, x, y, { weights: this.weights, clipNorm: o.clipNorm, precision: o.precision, world });
+          r = await trainStep(this.model, optimizer, x, y, { weights: this.weights, clipNorm: o.clipNorm, precision: o.precision, world, candidates });
         } catch (e) {
           if (e instanceof NonFiniteLossError) {
             throw new TrainingError(`the loss is not finite at epoch ${epoch}, batch ${done + 1} of ${steps}: ${e.message}. ` +
@@ -472,6 +472,7 @@ export class Trainer {
         } finally {
           x.dispose();
           y.dispose();
+          if (candidates) for (const t of Object.values(candidates)) t.dispose();
         }
         if (scheduler instanceof CosineWarmupLR) scheduler.step();
         rows += n;
@@ -495,7 +496,7 @@ export class Trainer {
     const mean = (v: number) => v / rows;
     return {
       loss: mean(sums.loss), info: mean(sums.info), moment: mean(sums.moment), variance: mean(sums.variance),
-      cosMse: mean(sums.cosMse), cosine: mean(sums.cosine), lr, seconds, samplesPerSecond: rows / seconds,
+      cosMse: mean(sums.cosMse), document: mean(sums.document), cosine: mean(sums.cosine), lr, seconds, samplesPerSecond: rows / seconds,
     };
   }
 
@@ -723,7 +724,6 @@ function checkOptions(o: Trainer['options']): void {
   if (!['plateau', 'cosine', 'none'].includes(o.schedule)) throw new RangeError(`schedule must be 'plateau', 'cosine' or 'none', got ${o.schedule}`);
   checkMonitor(o.monitor);
   if (!['ridge', 'copy-last'].includes(o.residualOf)) throw new RangeError(`residualOf must be 'ridge' or 'copy-last', got ${o.residualOf}`);
-  if (!['batch', 'document'].includes(o.negatives)) throw new RangeError(`negatives must be 'batch' or 'document', got ${o.negatives}`);
   if (o.patience !== undefined) positiveInt(o.patience, 'patience');
   if (o.world && o.batchSize % o.world.worldSize !== 0) {
     throw new RangeError(`batchSize (the global batch) must be a multiple of the world size ${o.world.worldSize}, got ${o.batchSize}`);

@@ -9,6 +9,9 @@
 //   Moment   = mean_d (mean0 P - mean0 T)^2 + mean_d (std0 P - std0 T)^2       (std unbiased, over the batch)
 //   Variance = mean_d relu(1 - std0 p)
 //   MSE      = mean (P - T)^2;  CosMSE = mean (p - t)^2;  cosine (a diagnostic) = mean_i p_i . t_i
+//   Document = CE(p c^T / tau masked, positive)                               dS = (softmax - onehot) / B
+// where c are the candidates (Candidates: the sentences of the batch's documents, data without a gradient) and
+// the mask leaves out each row's context and every copy of its target but the target itself.
 // and the chain rule through the normalisation, d/dx (x / max(|x|, eps)) g = (g - [|x| >= eps] (g . x^) x^) /
 // max(|x|, eps). Each derivative follows PyTorch's own conventions at its corners, so this equals autograd through
 // the unfused ops: std's gradient is 0 where the std is 0 (identical rows), relu's is 0 at 0, a zero row gets
@@ -119,6 +122,35 @@ InfoNce infoNce(const at::Tensor& ph, const at::Tensor& th, double tau, bool wit
   return out;
 }
 
+// The document term: each row's prediction ranked by softmax against the candidates, its context and any other
+// copy of its target (a sentence repeated in the document, cosine >= 1 - 1e-6) masked, so that the loss asks for
+// what in-document retrieval scores: the true next sentence above the document's other sentences.
+struct DocumentNce {
+  at::Tensor loss, ch, G;  // G = softmax - onehot ([B, M]); dLoss/dS = G / B
+};
+
+DocumentNce documentNce(const at::Tensor& ph, const Candidates& c, double tau, bool withG) {
+  const int64_t M = c.vectors.size(0);
+  DocumentNce out;
+  out.ch = normalizeRows(c.vectors).first;
+  at::Tensor positive = c.positive.unsqueeze(1);
+  at::Tensor logits = at::mm(ph, out.ch.t()).div_(tau);
+  // A -1 context position lands in a spare column M, cut off after the scatter.
+  at::Tensor mask = at::zeros({ph.size(0), M + 1}, ph.options().dtype(at::kBool));
+  mask.scatter_(1, at::where(c.context >= 0, c.context, at::full({}, M, c.context.options())), true);
+  mask = mask.narrow(1, 0, M);
+  mask.logical_or_(at::mm(out.ch.index_select(0, c.positive), out.ch.t()) >= 1 - 1e-6);
+  mask.scatter_(1, positive, false);
+  logits.masked_fill_(mask, -std::numeric_limits<double>::infinity());
+  at::Tensor lse = logits.logsumexp(1, true);
+  out.loss = (lse - logits.gather(1, positive)).mean();
+  if (withG) {
+    out.G = logits.sub_(lse).exp_();
+    out.G.scatter_add_(1, positive, at::full({positive.size(0), 1}, -1, out.G.options()));
+  }
+  return out;
+}
+
 void addTo(at::Tensor& acc, const at::Tensor& term) {
   if (acc.defined()) acc.add_(term);
   else acc = term;
@@ -130,7 +162,8 @@ at::Tensor getTensor(AutogradContext* ctx, const char* key) { return ctx->saved_
 class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& pred, const at::Tensor& target,
-                            const CompositeWeights& w, bool needGrad, std::array<double, kComponents>* values) {
+                            const CompositeWeights& w, bool needGrad, std::array<double, kComponents>* values,
+                            const Candidates* candidates) {
     const int64_t B = pred.size(0);
     auto [ph, normP] = normalizeRows(pred);
     auto [th, normT] = normalizeRows(target);
@@ -152,15 +185,24 @@ class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunc
     }
     at::Tensor mse = at::mse_loss(pred, target);
     at::Tensor cosMse = at::mse_loss(ph, th);
+    DocumentNce doc;
+    at::Tensor document;
+    if (candidates) {
+      doc = documentNce(ph, *candidates, w.tau, needGrad && w.document != 0);
+      document = doc.loss;
+    } else {  // no candidates: compositeLoss() refuses the term weighted
+      document = at::full({}, kNaN, pred.options());
+    }
 
     at::Tensor total = at::zeros({}, pred.options());
     const std::pair<double, const at::Tensor*> terms[] = {
-        {w.info, &info}, {w.moment, &moment}, {w.variance, &variance}, {w.mse, &mse}, {w.cosMse, &cosMse}};
+        {w.info, &info}, {w.moment, &moment}, {w.variance, &variance}, {w.mse, &mse}, {w.cosMse, &cosMse},
+        {w.document, &document}};
     for (const auto& [weight, term] : terms) {
       if (weight != 0) total.add_(*term, weight);
     }
 
-    at::Tensor all = at::stack({total, info, moment, variance, mse, cosMse, cosine}).to(at::kDouble).cpu();
+    at::Tensor all = at::stack({total, info, moment, variance, mse, cosMse, document, cosine}).to(at::kDouble).cpu();
     const double* v = all.data_ptr<double>();
     std::copy(v, v + kComponents, values->begin());
 
@@ -173,11 +215,16 @@ class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunc
       d["variance"] = w.variance;
       d["mse"] = w.mse;
       d["cosMse"] = w.cosMse;
+      d["document"] = w.document;
       d["ph"] = ph;
       d["th"] = th;
       d["normP"] = normP;
       d["normT"] = normT;
       if (w.info != 0) d["G"] = nce.G;
+      if (w.document != 0) {
+        d["docG"] = doc.G;
+        d["docC"] = doc.ch;
+      }
       if (w.moment != 0) {
         d["meanP"] = mP.mean;
         d["centeredP"] = mP.centered;
@@ -195,7 +242,7 @@ class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunc
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    variable_list out(5);  // one per forward argument: pred, target, weights, needGrad, values
+    variable_list out(6);  // one per forward argument: pred, target, weights, needGrad, values, candidates
     const at::Tensor& upstream = grads[0];
     if (!upstream.defined()) return out;
     variable_list saved = ctx->get_saved_variables();
@@ -205,7 +252,7 @@ class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunc
     const double b = static_cast<double>(B), bd = b * static_cast<double>(D);
     const double tau = getDouble(ctx, "tau"), wInfo = getDouble(ctx, "info"), wMoment = getDouble(ctx, "moment"),
                  wVariance = getDouble(ctx, "variance"), wMse = getDouble(ctx, "mse"),
-                 wCosMse = getDouble(ctx, "cosMse");
+                 wCosMse = getDouble(ctx, "cosMse"), wDocument = getDouble(ctx, "document");
     at::Tensor ph = getTensor(ctx, "ph"), th = getTensor(ctx, "th");
     at::Tensor G = wInfo != 0 ? getTensor(ctx, "G") : at::Tensor();
     const double infoScale = wInfo / (b * tau);
@@ -227,6 +274,11 @@ class CompositeLossFunction : public torch::autograd::Function<CompositeLossFunc
         addTo(gh, stdBackward(getTensor(ctx, "centeredH"), stdH, coef));
       }
       if (wInfo != 0) gh = gh.defined() ? at::addmm(gh, G, th, 1, infoScale) : at::mm(G, th).mul_(infoScale);
+      if (wDocument != 0) {
+        at::Tensor docG = getTensor(ctx, "docG"), docC = getTensor(ctx, "docC");
+        const double scale = wDocument / (b * tau);
+        gh = gh.defined() ? at::addmm(gh, docG, docC, 1, scale) : at::mm(docG, docC).mul_(scale);
+      }
       at::Tensor gp = gh.defined() ? normalizeBackward(getTensor(ctx, "normP"), ph, gh) : at::Tensor();
       if (wMoment != 0) {
         addTo(gp, stdBackward(getTensor(ctx, "centeredP"), getTensor(ctx, "stdP"), dStd).add_(dMean));
@@ -272,8 +324,39 @@ std::string nonFinite(const at::Tensor& t, const char* name) {
 
 }  // namespace
 
+// Candidates that fit pred ([B, D]): vectors [M, D] of pred's dtype and device, positive [B] and context [B, T]
+// int64 rows of vectors (context -1 where absent).
+void checkCandidates(const Candidates& c, const at::Tensor& pred) {
+  const int64_t B = pred.size(0), D = pred.size(1);
+  const at::Tensor& v = c.vectors;
+  if (v.dim() != 2 || v.size(0) < 1 || v.size(1) != D) {
+    throw std::invalid_argument("compositeLoss: the candidates must be [M, " + std::to_string(D) + "] with M >= 1, got " +
+                                shapeOf(v));
+  }
+  if (v.scalar_type() != pred.scalar_type() || v.device() != pred.device()) {
+    throw std::invalid_argument(std::string("compositeLoss: the candidates must be ") + c10::toString(pred.scalar_type()) +
+                                " on " + pred.device().str() + " as pred_raw, got " + c10::toString(v.scalar_type()) +
+                                " on " + v.device().str());
+  }
+  const int64_t M = v.size(0);
+  auto checkIndex = [&](const at::Tensor& t, const char* name, bool is1d, int64_t lowest) {
+    if (t.scalar_type() != at::kLong || t.device() != pred.device() || t.dim() != (is1d ? 1 : 2) || t.size(0) != B) {
+      throw std::invalid_argument(std::string("compositeLoss: the candidates' ") + name + " must be int64 " +
+                                  (is1d ? "[B]" : "[B, T]") + " with B = " + std::to_string(B) + " on " +
+                                  pred.device().str() + ", got " + c10::toString(t.scalar_type()) + " " + shapeOf(t));
+    }
+    if (t.numel() > 0 && (t.min().item<int64_t>() < lowest || t.max().item<int64_t>() >= M)) {
+      throw std::invalid_argument(std::string("compositeLoss: the candidates' ") + name + " must lie in [" +
+                                  std::to_string(lowest) + ", " + std::to_string(M) + "), got [" +
+                                  std::to_string(t.min().item<int64_t>()) + ", " + std::to_string(t.max().item<int64_t>()) + "]");
+    }
+  };
+  checkIndex(c.positive, "positive", true, 0);
+  checkIndex(c.context, "context", false, -1);
+}
+
 CompositeLoss compositeLoss(const at::Tensor& pred, const at::Tensor& target, const CompositeWeights& w,
-                            bool checkFinite) {
+                            bool checkFinite, const Candidates* candidates) {
   if (pred.dim() != 2 || pred.size(0) < 1 || pred.size(1) < 1) {
     throw std::invalid_argument("compositeLoss: pred_raw must be [B, D] with B, D >= 1, got " + shapeOf(pred));
   }
@@ -297,6 +380,12 @@ CompositeLoss compositeLoss(const at::Tensor& pred, const at::Tensor& target, co
   checkWeight("variance", w.variance);
   checkWeight("mse", w.mse);
   checkWeight("cosMse", w.cosMse);
+  checkWeight("document", w.document);
+  if (w.document != 0 && !candidates) {
+    throw std::invalid_argument("compositeLoss: the document term (weight " + std::to_string(w.document) +
+                                ") ranks each row against candidates, and none were given");
+  }
+  if (candidates) checkCandidates(*candidates, pred);
   if (pred.size(0) == 1 && (w.moment != 0 || w.variance != 0)) {
     throw std::invalid_argument(
         "compositeLoss: the moment and variance terms need a batch of at least 2 rows (they use the unbiased std "
@@ -306,7 +395,7 @@ CompositeLoss compositeLoss(const at::Tensor& pred, const at::Tensor& target, co
 
   bool needGrad = at::GradMode::is_enabled() && (pred.requires_grad() || target.requires_grad());
   CompositeLoss out;
-  out.total = CompositeLossFunction::apply(pred, target, w, needGrad, &out.values);
+  out.total = CompositeLossFunction::apply(pred, target, w, needGrad, &out.values, candidates);
 
   if (checkFinite) {
     // mse reads every element of both inputs, so a NaN or an infinity in either makes it non-finite.

@@ -2,29 +2,48 @@
 #include "../args.h"
 #include "../handle.h"
 #include "../protect.h"
-#include "composite_loss.h"
+#include "loss_binding.h"
 
 namespace lvm {
 
+loss::CompositeWeights readWeights(Napi::Value v) {
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 7) {
+    throw TypeError("weights must be [tau, info, moment, variance, mse, cosMse, document]");
+  }
+  auto a = v.As<Napi::Array>();
+  loss::CompositeWeights w;
+  w.tau = toDouble(a.Get(0u), "tau");
+  w.info = toDouble(a.Get(1u), "info");
+  w.moment = toDouble(a.Get(2u), "moment");
+  w.variance = toDouble(a.Get(3u), "variance");
+  w.mse = toDouble(a.Get(4u), "mse");
+  w.cosMse = toDouble(a.Get(5u), "cosMse");
+  w.document = toDouble(a.Get(6u), "document");
+  return w;
+}
+
+std::optional<loss::Candidates> readCandidates(Napi::Value v) {
+  if (isMissing(v)) return std::nullopt;
+  if (!v.IsObject()) throw TypeError("candidates must be { vectors, positive, context }");
+  auto o = v.As<Napi::Object>();
+  return loss::Candidates{unwrap(o.Get("vectors"), "candidates.vectors"), unwrap(o.Get("positive"), "candidates.positive"),
+                          unwrap(o.Get("context"), "candidates.context")};
+}
+
 namespace {
 
-// compositeLoss(predRaw, target, tau, info, moment, variance, mse, cosMse, checkFinite)
-//   -> [total tensor, total, info, moment, variance, mse, cosMse, cosine]
+// compositeLoss(predRaw, target, [tau, info, moment, variance, mse, cosMse, document], checkFinite, candidates?)
+//   -> [total tensor, total, info, moment, variance, mse, cosMse, document, cosine]
 Napi::Value compositeLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const at::Tensor& pred = unwrap(info[0], "predRaw");
   const at::Tensor& target = unwrap(info[1], "target");
-  loss::CompositeWeights w;
-  w.tau = toDouble(info[2], "tau");
-  w.info = toDouble(info[3], "info");
-  w.moment = toDouble(info[4], "moment");
-  w.variance = toDouble(info[5], "variance");
-  w.mse = toDouble(info[6], "mse");
-  w.cosMse = toDouble(info[7], "cosMse");
-  bool checkFinite = toBool(info[8], "checkFinite");
+  loss::CompositeWeights w = readWeights(info[2]);
+  bool checkFinite = toBool(info[3], "checkFinite");
+  std::optional<loss::Candidates> candidates = readCandidates(info[4]);
   loss::CompositeLoss result;
   try {
-    result = loss::compositeLoss(pred, target, w, checkFinite);
+    result = loss::compositeLoss(pred, target, w, checkFinite, candidates ? &*candidates : nullptr);
   } catch (const std::invalid_argument& e) {
     throw RangeError(e.what());
   } catch (const loss::NonFiniteLoss& e) {

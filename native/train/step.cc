@@ -29,7 +29,8 @@ StepResult trainStep(models::Predictor& model, optim::Optimizer& optimizer, cons
   }
   // The loss in fp32, as autocast runs reductions and norms: a bf16 prediction is widened first.
   if (raw.scalar_type() != y.scalar_type()) raw = raw.to(y.scalar_type());
-  loss::CompositeLoss l = loss::compositeLoss(raw, y, options.weights, /*checkFinite=*/true);
+  loss::CompositeLoss l = loss::compositeLoss(raw, y, options.weights, /*checkFinite=*/true,
+                                             options.candidates ? &*options.candidates : nullptr);
   // Data-parallel: the buckets' all-reduces run while backward computes the rest (DDP).
   std::optional<distributed::GradReducer> reducer;
   if (options.world) reducer.emplace(*options.world, allParams(optimizer));

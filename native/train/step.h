@@ -6,6 +6,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 
 #include "../distributed/process_group.h"
 #include "../loss/composite_loss.h"
@@ -20,6 +21,8 @@ struct StepOptions {
   bool bf16 = false;    // the forward under bf16 autocast (fp32 weights, optimiser state and loss)
   // Data-parallel: the gradients are averaged over this group's ranks between backward and clipping (DDP).
   std::shared_ptr<distributed::ProcessGroup> world;
+  // What the loss's document term ranks each row against (needed when weights.document != 0).
+  std::optional<loss::Candidates> candidates;
 };
 
 struct StepResult {

@@ -10,6 +10,7 @@
 #include "../args.h"
 #include "../distributed/process_group_binding.h"
 #include "../handle.h"
+#include "../loss/loss_binding.h"
 #include "../models/model_binding.h"
 #include "../optim/optim_binding.h"
 #include "../promise_worker.h"
@@ -65,27 +66,15 @@ class StepWorker : public PromiseWorker {
   train::StepResult result_;
 };
 
-loss::CompositeWeights readWeights(Napi::Value v) {
-  if (!v.IsArray() || v.As<Napi::Array>().Length() != 6) throw TypeError("weights must be [tau, info, moment, variance, mse, cosMse]");
-  auto a = v.As<Napi::Array>();
-  loss::CompositeWeights w;
-  w.tau = toDouble(a.Get(0u), "tau");
-  w.info = toDouble(a.Get(1u), "info");
-  w.moment = toDouble(a.Get(2u), "moment");
-  w.variance = toDouble(a.Get(3u), "variance");
-  w.mse = toDouble(a.Get(4u), "mse");
-  w.cosMse = toDouble(a.Get(5u), "cosMse");
-  return w;
-}
-
-// trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse], clipNorm, bf16, processGroup?)
-//   -> Promise<[total, info, moment, variance, mse, cosMse, cosine, gradNorm]>
+// trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse, document], clipNorm, bf16,
+//           processGroup?, candidates?) -> Promise<[total, info, moment, variance, mse, cosMse, document, cosine, gradNorm]>
 Napi::Value trainStep(const Napi::CallbackInfo& info) {
   train::StepOptions options;
   options.weights = readWeights(info[4]);
   options.clipNorm = toDouble(info[5], "clipNorm");
   options.bf16 = info.Length() > 6 && toBool(info[6], "bf16");
   options.world = sharedProcessGroup(info[7]);
+  options.candidates = readCandidates(info[8]);
   return (new StepWorker(info.Env(), sharedModel(info[0]), sharedOptimizer(info[1]), unwrap(info[2], "x"),
                          unwrap(info[3], "y"), options))->queue();
 }

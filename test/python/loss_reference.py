@@ -1,6 +1,7 @@
 # What real PyTorch computes for test/loss.test.ts, in one process: stdin is JSON
 #   {"cases": [{"name", "dtype", "shape": [B, D], "pred": base64, "target": base64,
-#               "weights": {"tau", "info", "moment", "variance", "mse", "cosMse"}, "targetGrad": bool}]}
+#               "weights": {"tau", "info", "moment", "variance", "mse", "cosMse", "document"}, "targetGrad": bool,
+#               "candidates": {"vectors": base64 [M, D], "positive": [B], "context": [B][T]} (optional)}]}
 # and stdout is JSON {"seedSource": where the seed's loss_utils.py came from (or why it is missing),
 #                     "results": [{"design": terms, "seed": terms | null}]}.
 #
@@ -40,7 +41,24 @@ def number(x):
     return x if np.isfinite(x) else str(x)
 
 
-def design_terms(pred, target, w):
+def document_term(pred_cos, candidates, tau):
+    """CE over pred_cos @ normalize(candidates).T / tau against each row's positive candidate, each row's context
+    and any other copy of its target (cosine >= 1 - 1e-6) masked out."""
+    if candidates is None:
+        return torch.tensor(float('nan'), dtype=pred_cos.dtype)
+    c = F.normalize(candidates['vectors'], dim=1)
+    positive = torch.tensor(candidates['positive'])
+    logits = pred_cos @ c.t() / tau
+    mask = (c[positive] @ c.t()) >= 1 - 1e-6
+    for i, row in enumerate(candidates['context']):
+        for p in row:
+            if p >= 0:
+                mask[i, p] = True
+    mask[torch.arange(len(positive)), positive] = False
+    return F.cross_entropy(logits.masked_fill(mask, float('-inf')), positive)
+
+
+def design_terms(pred, target, w, candidates=None):
     pred_cos = F.normalize(pred, dim=1)
     target_cos = F.normalize(target, dim=1)
     labels = torch.arange(pred.shape[0])
@@ -51,8 +69,9 @@ def design_terms(pred, target, w):
         'variance': F.relu(1 - pred_cos.std(0)).mean(),
         'mse': F.mse_loss(pred, target),
         'cosMse': F.mse_loss(pred_cos, target_cos),
+        'document': document_term(pred_cos, candidates, w['tau']),
     }
-    total = sum((w[k] * v for k, v in terms.items() if w[k] != 0), torch.zeros((), dtype=pred.dtype))
+    total = sum((w.get(k, 0) * v for k, v in terms.items() if w.get(k, 0) != 0), torch.zeros((), dtype=pred.dtype))
     terms['cosine'] = (pred_cos * target_cos).sum(1).mean()
     return total, terms
 
@@ -79,8 +98,12 @@ def seed_terms(seed, pred, target, w):
 
 def run(case, fn):
     pred = decode(case['pred'], case['dtype'], case['shape']).requires_grad_()
+    candidates = case.get('candidates')
+    if candidates:
+        vectors = decode(candidates['vectors'], case['dtype'], [-1, case['shape'][1]])
+        candidates = {**candidates, 'vectors': vectors}
     target = decode(case['target'], case['dtype'], case['shape']).requires_grad_(case.get('targetGrad', False))
-    total, terms = fn(pred, target, case['weights'])
+    total, terms = fn(pred, target, case['weights'], candidates)
     out = {k: number(v) for k, v in terms.items()}
     out['total'] = number(total)
     if total.requires_grad:
@@ -97,10 +120,10 @@ def main():
     results = []
     for case in request['cases']:
         w = case['weights']
-        seed_fits = seed is not None and w['info'] == 1 and w['cosMse'] == 0
+        seed_fits = seed is not None and w['info'] == 1 and w['cosMse'] == 0 and w.get('document', 0) == 0
         results.append({
             'design': run(case, design_terms),
-            'seed': run(case, lambda p, t, w: seed_terms(seed, p, t, w)) if seed_fits else None,
+            'seed': run(case, lambda p, t, w, _: seed_terms(seed, p, t, w)) if seed_fits else None,
         })
     json.dump({'seedSource': seed_source, 'results': results}, sys.stdout)
 

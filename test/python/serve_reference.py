@@ -5,6 +5,7 @@
 #   {"mode": "predict", "dir", "requests": [{vector_sequence, tmd_codes}]}: what the seed server answers for each:
 #     the vectors with the 16-D TMD bits appended to every step, LatentMamba's first 768 outputs, L2-normalised.
 #   {"mode": "nearest", "dir", "queries": [[...768]], "k"}: the k bank rows of highest cosine, by numpy.
+#   {"mode": "bank", "dir", "vectors": an .npz with `vectors`}: bank.npz of those vectors, texts 'sentence i'.
 import json
 import os
 import sys
@@ -39,6 +40,11 @@ def main():
         texts = np.array([f'sentence {i}' for i in range(500)], dtype=object)
         np.savez(os.path.join(d, 'bank.npz'), target_vectors=v, target_texts=texts)
         out = {'parameters': sum(p.numel() for p in LatentMamba().parameters())}
+    elif req['mode'] == 'bank':
+        v = np.load(req['vectors'])['vectors']
+        texts = np.array([f'sentence {i}' for i in range(len(v))], dtype=object)
+        np.savez(os.path.join(d, 'bank.npz'), target_vectors=v, target_texts=texts)
+        out = {'rows': len(v)}
     elif req['mode'] == 'predict':
         model = LatentMamba()
         model.load_state_dict(torch.load(os.path.join(d, 'latent_mamba.pt')))
