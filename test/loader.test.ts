@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorReport } from '../dist/index.js';
 import { findLibtorch, majorMinor } from '../dist/libtorch/find.js';
 import { bestCore, chooseCore, type OpenblasLibrary } from '../dist/libtorch/openblas.js';
+import { skipUnless } from './helpers/skip.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -257,11 +258,8 @@ describe('findLibtorch()', () => {
     if (system >= 0) expect(python).toBeLessThan(system);
   });
 
-  it('takes a CMake package folder or a prefix as LIBTORCH (Debian\'s), with its Python', () => {
-    if (!debianHere) {
-      console.log(`skipped: ${DEBIAN_CMAKE} is not here (Debian's libtorch-dev)`);
-      return;
-    }
+  it('takes a CMake package folder or a prefix as LIBTORCH (Debian\'s), with its Python', (ctx) => {
+    skipUnless(ctx, debianHere ? null : `${DEBIAN_CMAKE} is not here (Debian's libtorch-dev)`);
     for (const path of [DEBIAN_CMAKE, '/usr']) {
       const lt = findLibtorch({ LIBTORCH: path }).libtorch!;
       expect(lt.variant).toBe('torch-1.13-cpu');
@@ -270,11 +268,8 @@ describe('findLibtorch()', () => {
     }
   });
 
-  it("says that Debian's python3-torch is the system libtorch and goes on to it", () => {
-    if (!existsSync(join(debianTorch, '__init__.py'))) {
-      console.log(`skipped: ${debianTorch} is not here (Debian's python3-torch)`);
-      return;
-    }
+  it("says that Debian's python3-torch is the system libtorch and goes on to it", (ctx) => {
+    skipUnless(ctx, existsSync(join(debianTorch, '__init__.py')) ? null : `${debianTorch} is not here (Debian's python3-torch)`);
     const search = findLibtorch({ LIBTORCH_PYTHON: '/usr/bin/python3' });
     const step = search.steps.find((s) => s.where === 'Python torch (/usr/bin/python3)');
     expect(step).toEqual({
@@ -327,12 +322,14 @@ describe('the OpenBLAS core', () => {
     expect(chooseCore(bookworm, {}, flags('sse2'))).toMatchObject({ core: null, by: 'openblas' });
   });
 
-  it('is the user\'s when OPENBLAS_CORETYPE is set, and doctor warns when it is older than the CPU can run', () => {
+  it('is the user\'s when OPENBLAS_CORETYPE is set', () => {
     expect(chooseCore(bookworm, { OPENBLAS_CORETYPE: 'Prescott' }, zen4)).toEqual({ core: 'Prescott', by: 'user', reason: 'OPENBLAS_CORETYPE was set' });
-    if (!debianHere || !existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread')) {
-      console.log("skipped the process check: Debian's libtorch with OpenBLAS is not here");
-      return;
-    }
+  });
+
+  it('doctor, run with OPENBLAS_CORETYPE older than the CPU can run, reports the user\'s core and warns', (ctx) => {
+    const binary = join(root, 'build', 'torch-1.13-cpu', 'Release', 'lvmtorch.node');
+    skipUnless(ctx, !debianHere || !existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread') ? "Debian's libtorch with OpenBLAS is not here"
+      : existsSync(binary) ? null : `${binary} is not built (bash scripts/setup.sh torch-1.13-cpu)`);
     const r = doctor({ LIBTORCH: DEBIAN_CMAKE, OPENBLAS_CORETYPE: 'Prescott' }, true);
     expect(r.status, r.out).toBe(0);
     const report = JSON.parse(r.out) as DoctorReport;

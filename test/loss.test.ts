@@ -1,15 +1,17 @@
 // The fused composite loss (lib/loss/composite.ts, native/loss/composite_loss.cc) against: the unfused reference
 // built from Tensor ops with autograd (lib/loss/reference.ts), real PyTorch computing DESIGN.md's formulas with its
-// own functionals and autograd, the seed's own compute_losses (test/python/loss_reference.py), and central finite
-// differences. Values and gradients must agree within 1e-6 (absolute + relative, element by element) in float64,
+// own functionals and autograd (test/python/loss_reference.py), the seed's own compute_losses (through a committed
+// fixture of its results, test/fixtures/seed-loss.json), and central finite differences. Values and gradients must agree within 1e-6 (absolute + relative, element by element) in float64,
 // on random batches and on the edge cases: one row, identical rows, zero rows, very small and very large tau.
+import { readFileSync } from 'node:fs';
+
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import {
   compositeLoss, compositeLossReference, COSINE_REGRESSION_WEIGHTS, NonFiniteLossError, SEED_COMPOSITE_WEIGHTS, torch,
   type Candidates, type CompositeLossResult, type CompositeWeights,
 } from '../dist/index.js';
-import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 
 type Tensor = torch.Tensor;
@@ -156,13 +158,13 @@ function expectClose(actual: ArrayLike<number> | number, expected: ArrayLike<num
 
 const tolOf = (c: Case): number => (c.dtype === 'float64' ? 1e-6 : 1e-4);
 
-const skipPython = pythonTorchMissing();
-let python: { seedSource: string; results: { design: Record<string, number | string>; seed: Record<string, number | string> | null }[] };
+const pythonMissing = pythonTorchMissing();
+let python: { results: { design: Record<string, number | string> }[] };
 const fused = new Map<string, Run>();
 
 beforeAll(() => {
   for (const c of cases) fused.set(c.name, runLoss(c, compositeLoss));
-  if (skipPython) return;
+  if (pythonMissing) return;  // the tests that need it skip, saying why (CI fails them)
   python = runPython('loss_reference.py', {
     cases: cases.map((c) => ({
       name: c.name, dtype: c.dtype, shape: c.shape, pred: b64(c.pred, c.dtype), target: b64(c.target, c.dtype),
@@ -198,9 +200,10 @@ describe('the reference itself', () => {
   });
 });
 
-describe.skipIf(skipPython)('fused composite loss = PyTorch (DESIGN.md formulas, F.* and autograd)', () => {
+describe('fused composite loss = PyTorch (DESIGN.md formulas, F.* and autograd)', () => {
   cases.forEach((c, i) => {
-    it(c.name, () => {
+    it(c.name, (ctx) => {
+      needPython(ctx);
       const f = fused.get(c.name)!;
       const p = python.results[i].design;
       const tol = tolOf(c);
@@ -212,29 +215,39 @@ describe.skipIf(skipPython)('fused composite loss = PyTorch (DESIGN.md formulas,
   });
 });
 
-describe.skipIf(skipPython)("fused composite loss = the seed's compute_losses (app/lvm/loss_utils.py)", () => {
-  // The seed's total always adds every term, weight 0 or not; with one row its moment and variance are NaN, so
-  // its total is NaN even with those weights at 0. Those cases are compared term by term only.
-  const seedCases = cases.map((c, i) => ({ c, i })).filter(({ c }) => c.weights.info === 1 && c.weights.cosMse === 0 && !c.weights.document);
-  it('has the seed source and cases to compare', () => {
-    if (python.results.every((r) => r.seed === null)) {
-      console.warn(`seed comparison skipped: ${python.seedSource}`);
-      return;
-    }
-    expect(seedCases.length).toBeGreaterThanOrEqual(5);
+// test/fixtures/seed-loss.json: what the seed's own compute_losses gives on fixed batches, written by
+// test/python/seed_loss_fixture.py from the seed's public source (LVMTORCH_SEED_REPO names a clone).
+describe("fused composite loss = the seed's compute_losses (app/lvm/loss_utils.py, from a committed fixture)", () => {
+  interface SeedCase {
+    name: string; dtype: Case['dtype']; shape: [number, number]; weights: { tau: number; moment: number; variance: number; mse: number };
+    pred: string; target: string; info: number | string; moment: number | string; variance: number | string; mse: number | string;
+    total: number | string; gradPred?: string;
+  }
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/seed-loss.json', import.meta.url), 'utf8')) as { source: string; cases: SeedCase[] };
+  const decode = (b64text: string, dtype: Case['dtype']): Float64Array => {
+    const buf = Buffer.from(b64text, 'base64');
+    const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+    return Float64Array.from(dtype === 'float64' ? new Float64Array(bytes) : new Float32Array(bytes));
+  };
+  it('has the seed\'s source named and enough cases', () => {
+    expect(fixture.source).toMatch(/lnsp-phase-4@14ae4fd:app\/lvm\/loss_utils\.py$/);
+    expect(fixture.cases.length).toBeGreaterThanOrEqual(7);
   });
-  for (const { c, i } of seedCases) {
-    it(c.name, (ctx) => {
-      const s = python.results[i].seed;
-      if (s === null) ctx.skip();
-      const f = fused.get(c.name)!;
+  for (const sc of fixture.cases) {
+    it(sc.name, () => {
+      // The seed's total adds every term, weight 0 or not, and its InfoNCE always has weight 1.
+      const c: Case = {
+        name: sc.name, dtype: sc.dtype, shape: sc.shape, pred: decode(sc.pred, sc.dtype), target: decode(sc.target, sc.dtype),
+        weights: { ...sc.weights, info: 1, cosMse: 0, document: 0 },
+      };
+      const f = runLoss(c, compositeLoss);
       const tol = tolOf(c);
-      for (const k of ['info', 'moment', 'variance', 'mse'] as const) expectClose(f[k], pyNumber(s![k]), tol, k);
-      if (c.shape[0] >= 2) {
-        expectClose(f.value, pyNumber(s!.total), tol, 'total');
-        expectClose(f.gradPred, fromB64(s!.gradPred as string), tol, 'd total / d pred_raw');
-      } else {
-        expect(Number.isNaN(pyNumber(s!.total)), 'the seed gives NaN for one row').toBe(true);
+      for (const k of ['info', 'moment', 'variance', 'mse'] as const) expectClose(f[k], pyNumber(sc[k]), tol, k);
+      if (sc.shape[0] >= 2) {
+        expectClose(f.value, pyNumber(sc.total), tol, 'total');
+        expectClose(f.gradPred, fromB64(sc.gradPred!), tol, 'd total / d pred_raw');
+      } else {  // one row: the seed's moment and variance are NaN, and so its total; ours leaves them out
+        expect(Number.isNaN(pyNumber(sc.total)), 'the seed gives NaN for one row').toBe(true);
         expect(Number.isFinite(f.value)).toBe(true);
       }
     });

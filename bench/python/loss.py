@@ -1,7 +1,7 @@
 """Python counterpart of bench/loss.js: the seed's own compute_losses (app/lvm/loss_utils.py at commit 14ae4fd, read
-from the seed's git mirror: LVMTORCH_SEED_REPO, by default /work/.mirror/TrentCarter+lnsp-phase-4/repo), forward and
-backward, called as the seed's trainer calls it: pred_cos = F.normalize(pred_raw). Without the mirror, the same
-formulas written from DESIGN.md are timed instead, and the greeting says so. One intra-op thread.
+from a clone of github.com/TrentCarter/lnsp-phase-4 that LVMTORCH_SEED_REPO names), forward and backward, called as
+the seed's trainer calls it: pred_cos = F.normalize(pred_raw). Without it, the same formulas written from DESIGN.md
+are timed instead, and the greeting says so. One intra-op thread.
 
 Protocol: one greeting line of JSON, then per request line {"impl": "python", "B", "D", "seconds"} one answer line
 {"iters", "seconds", "ms"}.
@@ -22,7 +22,9 @@ TAU, MOMENT, VARIANCE = 0.07, 0.1, 0.01
 
 
 def load_seed():
-    repo = os.environ.get('LVMTORCH_SEED_REPO', '/work/.mirror/TrentCarter+lnsp-phase-4/repo')
+    repo = os.environ.get('LVMTORCH_SEED_REPO')
+    if not repo:
+        return None
     try:
         source = subprocess.run(['git', '-C', repo, 'show', '14ae4fd:app/lvm/loss_utils.py'],
                                 check=True, capture_output=True, text=True).stdout

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'vitest';
 
 import { findLibtorch } from '../../dist/libtorch/find.js';
+import { skipUnless } from './skip.js';
 
 /** The Python with the torch that matches the libtorch lvmtorch loads. */
 export const PYTHON = process.env.LVMTORCH_TEST_PYTHON ?? findLibtorch().libtorch?.python ?? '/usr/bin/python3';
@@ -26,9 +27,7 @@ export function pythonTorchMissing(): string | null {
  */
 export function needPython(ctx: TestContext): void {
   missing ??= { why: pythonTorchMissing() };
-  if (missing.why === null) return;
-  if (process.env.CI === 'true') throw new Error(`CI needs PyTorch for this test: ${missing.why}`);
-  ctx.skip(missing.why);
+  skipUnless(ctx, missing.why && `PyTorch: ${missing.why}`);
 }
 let missing: { why: string | null } | undefined;
 

@@ -2,21 +2,15 @@
 #   {"cases": [{"name", "dtype", "shape": [B, D], "pred": base64, "target": base64,
 #               "weights": {"tau", "info", "moment", "variance", "mse", "cosMse", "document"}, "targetGrad": bool,
 #               "candidates": {"vectors": base64 [M, D], "positive": [B], "context": [B][T]} (optional)}]}
-# and stdout is JSON {"seedSource": where the seed's loss_utils.py came from (or why it is missing),
-#                     "results": [{"design": terms, "seed": terms | null}]}.
+# and stdout is JSON {"results": [{"design": terms}]}.
 #
 # "design" is the composite loss written here from ../shared/DESIGN.md's formulas with PyTorch's own functionals
-# (F.normalize, F.cross_entropy, std, F.relu, F.mse_loss) and autograd; "seed" is the seed project's own
-# compute_losses (app/lvm/loss_utils.py at commit 14ae4fd, read from its git mirror: LVMTORCH_SEED_REPO, by default
-# /work/.mirror/TrentCarter+lnsp-phase-4/repo), run as the seed's trainer runs it: pred_cos = normalize(pred_raw).
-# Terms: each loss value (non-finite ones as strings: JSON has no NaN), and the gradients of the total with
+# (F.normalize, F.cross_entropy, std, F.relu, F.mse_loss) and autograd. (The seed's own compute_losses is held to
+# the fused loss through test/fixtures/seed-loss.json, written by seed_loss_fixture.py.) Terms: each loss value (non-finite ones as strings: JSON has no NaN), and the gradients of the total with
 # respect to pred (and target, when asked) as base64 float64.
 import base64
 import json
-import os
-import subprocess
 import sys
-import types
 import warnings
 
 import numpy as np
@@ -25,7 +19,6 @@ import torch.nn.functional as F
 
 warnings.filterwarnings('ignore')  # std over one row warns; the NaN it gives is what the tests look at
 NUMPY = {'float32': np.float32, 'float64': np.float64}
-SEED_COMMIT = '14ae4fd'
 
 
 def decode(data, dtype, shape):
@@ -76,26 +69,6 @@ def design_terms(pred, target, w, candidates=None):
     return total, terms
 
 
-def load_seed():
-    repo = os.environ.get('LVMTORCH_SEED_REPO', '/work/.mirror/TrentCarter+lnsp-phase-4/repo')
-    try:
-        source = subprocess.run(['git', '-C', repo, 'show', f'{SEED_COMMIT}:app/lvm/loss_utils.py'],
-                                check=True, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        return None, f'the seed repository is not at {repo} ({e})'
-    module = types.ModuleType('seed_loss_utils')
-    sys.modules['seed_loss_utils'] = module  # dataclasses look their module up
-    exec(compile(source, f'{repo}@{SEED_COMMIT}:app/lvm/loss_utils.py', 'exec'), module.__dict__)
-    return module, f'{repo}@{SEED_COMMIT}:app/lvm/loss_utils.py'
-
-
-def seed_terms(seed, pred, target, w):
-    weights = seed.LossWeights(tau=w['tau'], mse=w['mse'], moment=w['moment'], variance=w['variance'])
-    total, stats = seed.compute_losses(pred, F.normalize(pred, dim=-1), target, weights)
-    return total, {'info': stats['loss_info'], 'moment': stats['loss_moment'], 'variance': stats['loss_variance'],
-                   'mse': stats['loss_mse']}
-
-
 def run(case, fn):
     pred = decode(case['pred'], case['dtype'], case['shape']).requires_grad_()
     candidates = case.get('candidates')
@@ -116,16 +89,7 @@ def run(case, fn):
 
 def main():
     request = json.load(sys.stdin)
-    seed, seed_source = load_seed()
-    results = []
-    for case in request['cases']:
-        w = case['weights']
-        seed_fits = seed is not None and w['info'] == 1 and w['cosMse'] == 0 and w.get('document', 0) == 0
-        results.append({
-            'design': run(case, design_terms),
-            'seed': run(case, lambda p, t, w, _: seed_terms(seed, p, t, w)) if seed_fits else None,
-        })
-    json.dump({'seedSource': seed_source, 'results': results}, sys.stdout)
+    json.dump({'results': [{'design': run(case, design_terms)} for case in request['cases']]}, sys.stdout)
 
 
 if __name__ == '__main__':
