@@ -13,6 +13,8 @@ import { chooseCore, cpuFlags, openblasOf, type CoreChoice, type OpenblasLibrary
 /** The id of a native slot owning one at::Tensor (native/handle.cc). */
 export type RawTensor = number & { readonly __rawTensor: unique symbol };
 type Raw = RawTensor;
+/** The composite loss's values (native/loss/composite_loss.h, kComponentNames). */
+export interface LossValues { total: number; info: number; moment: number; variance: number; mse: number; cosMse: number; document: number; cosine: number }
 /** The loss's document candidates (lib/loss/composite.ts, Candidates). */
 export interface RawCandidates { vectors: Raw; positive: Raw; context: Raw }
 type Num = number | boolean;
@@ -108,9 +110,9 @@ export interface Addon {
   setBlasThreads(n: number): boolean;
   buildInfo(): { libtorchVersion: string; cudaBuilt: boolean; config: string; parallel: string };
   // ---- loss (native/loss/) ----
-  /** weights [tau, info, moment, variance, mse, cosMse, document] -> [total, total value, info, moment, variance, mse, cosMse, document, cosine] */
+  /** weights [tau, info, moment, variance, mse, cosMse, document] -> the total with its graph, and every value */
   compositeLoss(pred: Raw, target: Raw, weights: number[], checkFinite: boolean, candidates?: RawCandidates):
-    [Raw, number, number, number, number, number, number, number, number];
+    { tensor: Raw; values: LossValues };
   // ---- models (native/models/) ----
   modelCreate(kind: string, config: object): ModelHandle;
   /** [raw, normalised] */
@@ -162,9 +164,9 @@ export interface Addon {
   /** The k best rows of queries [B, D] @ bank [N, D]^T, on a worker thread: [values [B, k], indices [B, k]]. */
   bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/train/) ----
-  /** Forward, loss, backward, clip, step on a worker thread: [total, info, moment, variance, mse, cosMse, document, cosine, gradNorm] */
+  /** Forward, loss, backward, clip, step on a worker thread: the loss's values and the gradient norm before clipping */
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean,
-    world?: ProcessGroupHandle, candidates?: RawCandidates): Promise<number[]>;
+    world?: ProcessGroupHandle, candidates?: RawCandidates): Promise<LossValues & { gradNorm: number }>;
   // ---- torch.distributed (native/distributed/) ----
   /** The rendezvous on a worker thread: rank 0 hosts the TCPStore at masterAddr:port. Rejects with code ERR_DISTRIBUTED. */
   processGroupInit(masterAddr: string, port: number, rank: number, worldSize: number, timeoutMs: number): Promise<ProcessGroupHandle>;

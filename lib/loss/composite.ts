@@ -167,9 +167,6 @@ export function compositeLoss(predRaw: Tensor, target: Tensor, opts: CompositeLo
     if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
     throw e;
   }
-  const [raw, value, info, moment, variance, mse, cosMse, document, cosine] = r;
-  return {
-    total: fromRaw(raw), value, info, moment, variance, mse, cosMse, document, cosine,
-    finite: Number.isFinite(value) && Number.isFinite(mse),
-  };
+  const { total: value, ...terms } = r.values;
+  return { total: fromRaw(r.tensor), value, ...terms, finite: Number.isFinite(value) && Number.isFinite(terms.mse) };
 }

@@ -67,8 +67,8 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
     weightArray(w), clipNorm, precision === 'bf16', opts.world?.handle, rawCandidates(opts.candidates));
   busy.add(model);
   try {
-    const [loss, info, moment, variance, mse, cosMse, document, cosine, gradNorm] = await settle(pending);
-    return { loss, info, moment, variance, mse, cosMse, document, cosine, gradNorm };
+    const { total: loss, ...rest } = await settle(pending);
+    return { loss, ...rest };
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
     throw e;

@@ -22,6 +22,12 @@ loss::CompositeWeights readWeights(Napi::Value v) {
   return w;
 }
 
+Napi::Object lossValues(Napi::Env env, const std::array<double, loss::kComponents>& values) {
+  auto out = Napi::Object::New(env);
+  for (size_t i = 0; i < loss::kComponents; ++i) out.Set(loss::kComponentNames[i], values[i]);
+  return out;
+}
+
 std::optional<loss::Candidates> readCandidates(Napi::Value v) {
   if (isMissing(v)) return std::nullopt;
   if (!v.IsObject()) throw TypeError("candidates must be { vectors, positive, context }");
@@ -33,7 +39,7 @@ std::optional<loss::Candidates> readCandidates(Napi::Value v) {
 namespace {
 
 // compositeLoss(predRaw, target, [tau, info, moment, variance, mse, cosMse, document], checkFinite, candidates?)
-//   -> [total tensor, total, info, moment, variance, mse, cosMse, document, cosine]
+//   -> { tensor: the total with its graph, values: { total, info, moment, variance, mse, cosMse, document, cosine } }
 Napi::Value compositeLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const at::Tensor& pred = unwrap(info[0], "predRaw");
@@ -51,9 +57,9 @@ Napi::Value compositeLoss(const Napi::CallbackInfo& info) {
     err.Set("code", Napi::String::New(env, "ERR_LOSS_NOT_FINITE"));
     throw err;
   }
-  auto out = Napi::Array::New(env, 1 + loss::kComponents);
-  out.Set(uint32_t{0}, wrap(env, std::move(result.total)));
-  for (uint32_t i = 0; i < loss::kComponents; ++i) out.Set(i + 1, Napi::Number::New(env, result.values[i]));
+  auto out = Napi::Object::New(env);
+  out.Set("tensor", wrap(env, std::move(result.total)));
+  out.Set("values", lossValues(env, result.values));
   return out;
 }
 

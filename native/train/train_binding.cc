@@ -38,9 +38,8 @@ class StepWorker : public PromiseWorker {
   void compute() override { result_ = train::trainStep(*model_, *optimizer_, x_, y_, options_); }
 
   Napi::Value resolve(Napi::Env env) override {
-    auto out = Napi::Array::New(env, loss::kComponents + 1);
-    for (uint32_t i = 0; i < loss::kComponents; ++i) out.Set(i, result_.loss[i]);
-    out.Set(uint32_t{loss::kComponents}, result_.gradNorm);
+    Napi::Object out = lossValues(env, result_.loss);
+    out.Set("gradNorm", result_.gradNorm);
     return out;
   }
 
@@ -67,7 +66,7 @@ class StepWorker : public PromiseWorker {
 };
 
 // trainStep(model, optimizer, x, y, [tau, info, moment, variance, mse, cosMse, document], clipNorm, bf16,
-//           processGroup?, candidates?) -> Promise<[total, info, moment, variance, mse, cosMse, document, cosine, gradNorm]>
+//           processGroup?, candidates?) -> Promise<{ total, info, moment, variance, mse, cosMse, document, cosine, gradNorm }>
 Napi::Value trainStep(const Napi::CallbackInfo& info) {
   train::StepOptions options;
   options.weights = readWeights(info[4]);
