@@ -369,7 +369,7 @@ function prepareOpenblas(lt: Libtorch): LoadedAddon['openblas'] {
   return { library, choice };
 }
 
-// The thread defaults, measured on 2-core machines (README, "BLAS and threads"): MKL runs on OpenMP's threads, so
+// The thread defaults, measured on 2-core machines (docs/install.md, "BLAS and threads"): MKL runs on OpenMP's threads, so
 // one intra-op thread a core; OpenBLAS has a pool of its own, and OpenMP's beside it made the two fight (a seed
 // GRU step at batch 64 in PyTorch 1.13: OMP 1 + BLAS 2 100 ms, OMP 2 + BLAS 2 250 ms), so one intra-op thread and
 // one BLAS thread a core. The user's OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS are left to rule.

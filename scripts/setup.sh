@@ -4,7 +4,7 @@
 # native build of that variant. `npm start` and `npm test` run it for the default variant.
 #   bash scripts/setup.sh [torch-2.13-cpu (default) | torch-1.13-cpu]
 #   torch-2.13-cpu: PyTorch 2.13 CPU from pip into .venv/ (the loader finds it there; its python computes the
-#                   tests' references). The default: the fastest here (README, "Variants").
+#                   tests' references). The default: the fastest here (docs/install.md, "Variants").
 #   torch-1.13-cpu: Debian's libtorch-dev 1.13 with OpenBLAS, and Debian's python3-torch for the references.
 #   torch-2.14-cuda: PyTorch 2.14.1 with CUDA 13's wheel, unpacked (its libtorch only, no nvidia-* wheels) into
 #                   .libtorch/torch-2.14-cuda/, built with the CUDA toolkit's nvcc (/usr/local/cuda). Builds and

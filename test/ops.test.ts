@@ -213,7 +213,7 @@ const cast = (n: string, dtype: DType): Operand => ({ js: (i) => i[n].to(dtype),
   add(g, 'ones 0-d', () => torch.ones([]), 'torch.ones(())');
   add(g, 'ones bool', () => torch.ones([3], { dtype: 'bool' }), 'torch.ones(3, dtype=torch.bool)');
   add(g, 'ones float16', () => torch.ones([2], { dtype: 'float16' }), 'torch.ones(2, dtype=torch.float16)');
-  // JS cannot tell 2 from 2.0: a number fills float32 unless a dtype is given (README), unlike Python's int 2.
+  // JS cannot tell 2 from 2.0: a number fills float32 unless a dtype is given (docs/tensors.md), unlike Python's int 2.
   add(g, 'full(2) is float32', () => torch.full([2, 2], 2), 'torch.full((2, 2), 2, dtype=torch.float32)');
   add(g, 'full(2.5)', () => torch.full([3], 2.5), 'torch.full((3,), 2.5)');
   add(g, 'full(0.1) float64', () => torch.full([2], 0.1, { dtype: 'float64' }), 'torch.full((2,), 0.1, dtype=torch.float64)', { exact: true });

@@ -96,7 +96,7 @@ export const CONTRASTIVE_WEIGHTS: Readonly<CompositeWeights> = Object.freeze({
 /**
  * In-document contrastive: InfoNCE of each row against the sentences of its own document (and of the few other
  * documents in its batch), its context left out, at tau 0.05: the loss asks for what in-document retrieval scores
- * (the README's "Judged by retrieval"). Needs documents (docIds); the Trainer then batches by document.
+ * (bench/quality.md, "Judged by retrieval"). Needs documents (docIds); the Trainer then batches by document.
  */
 export const DOCUMENT_WEIGHTS: Readonly<CompositeWeights> = Object.freeze({
   ...DEFAULT_COMPOSITE_WEIGHTS, tau: 0.05, info: 0, document: 1,

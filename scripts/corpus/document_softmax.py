@@ -7,7 +7,7 @@ MRR that lvmtorch prints (the truth among its document's distinct sentences, its
     python document_softmax.py FILE.npz [--model linear|gru|mlp|scalar] [--lr 1e-4] [--epochs 4] [--tau 0.05]
 
 Every model predicts a residual over the last context vector, its last layer starting at zero (copy-last at
-epoch 0). The README's "Judged by retrieval" quotes its runs. Needs PyTorch (the project's .venv has 2.13).
+epoch 0). bench/quality.md's "Judged by retrieval" quotes its runs. Needs PyTorch (the project's .venv has 2.13).
 """
 import argparse
 import os
