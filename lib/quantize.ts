@@ -6,7 +6,6 @@
 import { dtypeCode, isQuantizedDType, type QuantizedDType } from './dtype.js';
 import { native } from './native.js';
 import { fromRaw, rawOf, Tensor } from './tensor.js';
-import { tensor } from './torch.js';
 
 function quantizedCode(dtype: unknown): number {
   if (!isQuantizedDType(dtype)) {
@@ -27,7 +26,9 @@ function withParams<T>(scales: Tensor | number[], zeroPoints: Tensor | number[],
   const asTensor = (x: Tensor | number[], what: string, dtype: () => 'float64' | 'int64' | 'float32'): Tensor => {
     if (x instanceof Tensor) return x;
     if (!Array.isArray(x) || !x.every((v) => typeof v === 'number')) throw new TypeError(`${what} must be a Tensor or an array of numbers`);
-    const t = tensor(x, { dtype: dtype() });
+    const d = dtype();
+    const values = d === 'float64' ? Float64Array.from(x) : d === 'int64' ? BigInt64Array.from(x, BigInt) : Float32Array.from(x);
+    const t = fromRaw(native().fromData(values, dtypeCode(d), [x.length], undefined));
     made.push(t);
     return t;
   };

@@ -8,7 +8,6 @@ import { keep } from '../scope.js';
 import { fromRaw, rawOf, Tensor } from '../tensor.js';
 import { noGrad } from '../torch.js';
 import { orderedDict } from '../io/pickle/values.js';
-import { trainStepRunning } from '../train/step.js';
 
 export type ModelKind = 'gru' | 'lstm' | 'mamba2' | 'transformer' | 'latent_mamba';
 
@@ -115,7 +114,7 @@ export class Module {
   predictAsync(x: Tensor, opts: { raw: true }): Promise<{ raw: Tensor; normalised: Tensor }>;
   async predictAsync(x: Tensor, opts: { raw?: boolean } = {}): Promise<Tensor | { raw: Tensor; normalised: Tensor }> {
     const h = this.handle;
-    if (trainStepRunning(this)) throw new Error('a train step is running on this model: await it before predictAsync()');
+    if (stepping.has(this)) throw new Error('a train step is running on this model: await it before predictAsync()');
     const wantRaw = opts?.raw === true;
     // Everything up to the await runs synchronously: eval mode is set before the worker can start.
     if (this.#inFlight++ === 0 && this.#training) native().modelTrain(h, false);
@@ -251,4 +250,19 @@ export class Module {
       ({ name, tensor: keep(fromRaw(raw)), isBuffer }));
     return this.#entries;
   }
+}
+
+// The models a train step is running on (lib/train/step.ts marks them): a model's parameters must not change under
+// a step, and predictAsync() must not start meanwhile.
+const stepping = new WeakSet<Module>();
+
+/** @internal Whether a train step is running on the model. */
+export function stepRunning(model: Module): boolean {
+  return stepping.has(model);
+}
+
+/** @internal Marks the start (true) or the end (false) of a train step on the model. */
+export function markStepRunning(model: Module, running: boolean): void {
+  if (running) stepping.add(model);
+  else stepping.delete(model);
 }

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Module } from '../models/module.js';
 import { renderReport } from './report.js';
 import { summaryColumns, summaryRows } from './summary.js';
-import type { FitResult } from './trainer.js';
+import type { FitResult } from './fit-result.js';
 import { writeFileSync } from 'node:fs';
 
 export async function writeReport(path: string, result: FitResult, model: Module,

@@ -7,7 +7,7 @@ import {
 } from '../loss/composite.js';
 import type { World } from '../distributed/world.js';
 import { settle } from '../distributed/world.js';
-import type { Module } from '../models/module.js';
+import { markStepRunning, stepRunning, type Module } from '../models/module.js';
 import { libtorchMajor, native } from '../native.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { rawOf, type Tensor } from '../tensor.js';
@@ -38,14 +38,6 @@ export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'mom
   gradNorm: number;
 }
 
-// A model's parameters must not change under a step that is still running.
-const busy = new WeakSet<Module>();
-
-/** @internal Whether a train step is running on the model (predictAsync() refuses to start meanwhile). */
-export function trainStepRunning(model: Module): boolean {
-  return busy.has(model);
-}
-
 /**
  * One step on the batch (x [B, T, inputDim], y [B, outputDim], on the model's device and dtype). The model, the
  * optimiser (built over the model's parameters) and the tensors stay alive until the step ends, even if disposed
@@ -56,7 +48,7 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
   const w = compositeWeights(opts.weights ?? {});
   const clipNorm = opts.clipNorm ?? 0;
   if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
-  if (busy.has(model)) throw new Error('a train step is already running on this model: await it before the next');
+  if (stepRunning(model)) throw new Error('a train step is already running on this model: await it before the next');
   if (model.pendingPredictions > 0) throw new Error('predictAsync() calls are running on this model: await them before a train step');
   const precision = opts.precision ?? 'fp32';
   if (precision !== 'fp32' && precision !== 'bf16') throw new RangeError(`precision must be 'fp32' or 'bf16', got ${String(precision)}`);
@@ -65,7 +57,7 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
   if (precision === 'bf16' && libtorchMajor() < 2) throw new RangeError("precision 'bf16' needs libtorch 2.x (1.13's autocast cannot run these models)");
   const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
     weightArray(w), clipNorm, precision === 'bf16', opts.world?.handle, rawCandidates(opts.candidates));
-  busy.add(model);
+  markStepRunning(model, true);
   try {
     const { total: loss, ...rest } = await settle(pending);
     return { loss, ...rest };
@@ -73,6 +65,6 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
     if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
     throw e;
   } finally {
-    busy.delete(model);
+    markStepRunning(model, false);
   }
 }

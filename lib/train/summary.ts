@@ -1,7 +1,7 @@
 // The end of every run: the model against the baselines on val and test, and the train/val gap, as rows that
 // the CLI prints and report.html tabulates.
 import type { CentredMetrics } from './metrics.js';
-import type { FitResult } from './trainer.js';
+import type { FitResult } from './fit-result.js';
 
 export interface SummaryRow {
   name: string;

@@ -24,8 +24,11 @@ import { HistoryFile, type HistoryEntry } from './history.js';
 import { checkMonitor, isBetter, modeOf, monitored, monitoredEntry, NEEDS_DOCUMENTS, worst, type Monitor } from './monitor.js';
 import { scoreModel } from './evaluate.js';
 import { targetMean, type CentredMetrics, type Metrics } from './metrics.js';
+import type { FitResult, SplitScores } from './fit-result.js';
 import { writeReport } from './run-report.js';
 import { trainStep, type Precision } from './step.js';
+
+export type { FitResult, SplitScores } from './fit-result.js';
 
 export interface TrainerOptions {
   /** Epochs to run (default 20, the seed's). */
@@ -122,28 +125,6 @@ export interface BatchLogs {
   cosine: number;
   /** Rows per second over the epoch so far. */
   samplesPerSecond: number;
-}
-
-/** The centred cosine of each is about the train split's target mean (targetMean), as the baselines' are. */
-export interface SplitScores {
-  val: CentredMetrics;
-  test?: CentredMetrics;
-  train: CentredMetrics;
-}
-
-export interface FitResult {
-  history: HistoryEntry[];
-  /**
-   * The epoch whose weights the model holds at the end (the best one) and its scores; 0 for a model that starts
-   * from ridge (ridgeContext) when no epoch beat its start on val.
-   */
-  best: BestEpoch;
-  /** The best weights on every split, and the baselines on the same splits. */
-  scores: SplitScores;
-  baselines: BaselineResult;
-  stoppedEarly: boolean;
-  warnings: string[];
-  files: { best?: string; final?: string; history?: string; report?: string };
 }
 
 /** Raised when training cannot go on (a NaN loss): the message names the epoch and batch. */
