@@ -104,7 +104,9 @@ function runJob(job, req, python, port) {
 // ---- one lvmtorch rank --------------------------------------------------------------------------------------
 
 async function worker(req) {
-  const { AdamW, COSINE_REGRESSION_WEIGHTS, World, loadNpz, models, torch, trainStep } = await import('../dist/index.js');
+  const { AdamW, COSINE_REGRESSION_WEIGHTS, models, torch, trainStep } = await import('../dist/index.js');
+  const { World } = await import('../dist/distributed/index.js');
+  const { loadNpz } = await import('../dist/formats.js');
   torch.setNumThreads(req.threads);
   const options = World.fromEnv();
   const world = options && await World.init(options);

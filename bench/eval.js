@@ -39,7 +39,8 @@ export async function run({ options = {}, log = console.log } = {}) {
     discover, selectVariants, anchorPython, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom,
     threadArgs, threadEnv
   } = await import('./lib/variants.js');
-  const { torch, models, datasets, AdamW, writeCheckpoint, saveNpz } = await import('../dist/index.js');
+  const { torch, models, datasets, AdamW, writeCheckpoint } = await import('../dist/index.js');
+  const { saveNpz } = await import('../dist/formats.js');
   const rounds = Number(options.rounds ?? 3);
   const cores = cpus().length;
 

@@ -94,7 +94,8 @@ export async function run({ options = {}, log = console.log } = {}) {
 
 async function worker() {
   const { createInterface } = await import('node:readline');
-  const { torch, compositeLoss, compositeLossReference, SEED_COMPOSITE_WEIGHTS } = await import('../dist/index.js');
+  const { torch, compositeLoss, SEED_COMPOSITE_WEIGHTS } = await import('../dist/index.js');
+  const { compositeLossReference } = await import('../dist/loss/reference.js');
   torch.setNumThreads(1);
   torch.setBlasThreads(1);
   torch.manualSeed(0);

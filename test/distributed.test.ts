@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DistributedError, SGD, Trainer, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep, World, Tensor } from '../dist/index.js';
+import {
+  SGD, Trainer, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep, Tensor,
+} from '../dist/index.js';
+import { DistributedError, World } from '../dist/distributed/index.js';
 import { freePort } from '../dist/distributed/launch.js';
 import { shardRows } from '../dist/distributed/shard.js';
 import { PYTHON, pythonTorchMissing } from './helpers/python.js';

@@ -1,5 +1,6 @@
 // The house's layers: lib/'s import graph (value and type imports alike, read from the sources) has no circles,
-// so each module can be read after the ones it imports.
+// so each module can be read after the ones it imports; importing the package's root loads no HTTP stack.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,5 +79,38 @@ describe('lib/\'s import graph', () => {
 
   it('has no circles', () => {
     expect(circles(graph)).toEqual([]);
+  });
+});
+
+// The CommonJS packages a fresh Node process has loaded (require.cache) after importing one of dist's entry points.
+function packagesLoadedBy(entry: string): string[] {
+  const url = new URL(`../dist/${entry}`, import.meta.url).href;
+  const code = `await import(${JSON.stringify(url)});
+    const { createRequire } = await import('node:module');
+    const names = Object.keys(createRequire(import.meta.url).cache).map((p) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(p)?.[1]);
+    console.log(JSON.stringify([...new Set(names.filter(Boolean))].sort()));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`importing ${entry} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+describe('entry points', () => {
+  const HTTP = ['fastify', '@fastify/cors', 'prom-client'];
+
+  it("'lvmtorch' loads no HTTP stack; 'lvmtorch/serve' does (the check itself)", () => {
+    const root = packagesLoadedBy('index.js');
+    expect(root.filter((p) => HTTP.includes(p))).toEqual([]);
+    expect(packagesLoadedBy('serve/index.js')).toEqual(expect.arrayContaining(['fastify', 'prom-client']));
+  });
+
+  it('package.json exports the root, serve, distributed and formats, each an existing module with types', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { exports: Record<string, { import: string; types: string } | string> };
+    expect(Object.keys(pkg.exports)).toEqual(['.', './serve', './distributed', './formats', './package.json']);
+    for (const [name, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      for (const file of [target.import, target.types]) {
+        expect(() => readFileSync(new URL(`../${file}`, import.meta.url)), `${name}: ${file}`).not.toThrow();
+      }
+    }
   });
 });

@@ -8,9 +8,10 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  compositeLoss, compositeLossReference, COSINE_REGRESSION_WEIGHTS, NonFiniteLossError, SEED_COMPOSITE_WEIGHTS, torch,
-  type Candidates, type CompositeLossResult, type CompositeWeights,
+  compositeLoss, COSINE_REGRESSION_WEIGHTS, NonFiniteLossError, SEED_COMPOSITE_WEIGHTS, torch, type Candidates,
+  type CompositeLossResult, type CompositeWeights,
 } from '../dist/index.js';
+import { compositeLossReference } from '../dist/loss/reference.js';
 import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 

@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import {
-  computeBaselines, CONTRASTIVE_WEIGHTS, createServer, DOCUMENT_WEIGHTS, datasets, formatSummary, models, saveNpz, scorePredictions, torch, Trainer, type Dataset, type Metrics, type Tensor,
+  computeBaselines, CONTRASTIVE_WEIGHTS, DOCUMENT_WEIGHTS, datasets, formatSummary, models, scorePredictions, torch,
+  Trainer, type Dataset, type Metrics, type Tensor,
 } from '../dist/index.js';
+import { saveNpz } from '../dist/formats.js';
+import { createServer } from '../dist/serve/index.js';
 import { needPython, runPython } from './helpers/python.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-retrieval-'));

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createServer, models, saveTorchFile, torch, type LvmtorchServer } from '../dist/index.js';
+import { models, saveTorchFile, torch } from '../dist/index.js';
+import { createServer, type LvmtorchServer } from '../dist/serve/index.js';
 import { send } from './helpers/http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-hardening-'));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createServer, models, saveTorchFile, torch, type LvmtorchServer } from '../dist/index.js';
+import { models, saveTorchFile, torch } from '../dist/index.js';
+import { createServer, type LvmtorchServer } from '../dist/serve/index.js';
 import { startServe } from './helpers/http.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';

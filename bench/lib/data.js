@@ -2,7 +2,8 @@
 // target each, in the seed's layout (context_sequences, target_vectors), seeded: speed does not depend on what the
 // vectors say.
 export async function writeRandomWindows(file, rows) {
-  const { torch, saveNpz } = await import('../../dist/index.js');
+  const { torch } = await import('../../dist/index.js');
+  const { saveNpz } = await import('../../dist/formats.js');
   torch.manualSeed(0);
   torch.tidy(() => saveNpz({
     context_sequences: torch.randn([rows, 5, 768]).normalize({ dim: 2 }),

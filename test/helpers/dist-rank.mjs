@@ -7,7 +7,8 @@
 //                weights after it saved to `out`
 //   fit:         Trainer.fit on the corpus in `file`, whose onEpochEnd throws at `failAtEpoch`: prints the error
 //                and stays alive (a library user's process that caught it), until killed
-import { SGD, Trainer, World, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep } from '../../dist/index.js';
+import { SGD, Trainer, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep } from '../../dist/index.js';
+import { World } from '../../dist/distributed/index.js';
 
 const o = JSON.parse(process.argv[2]);
 try {
