@@ -7,7 +7,7 @@ export { Tensor } from './tensor.js';
 export type { DType, QuantizedDType } from './dtype.js';
 export type { QScheme } from './dtype.js';
 export type { Device } from './device.js';
-export { LibtorchLoadError } from './errors.js';
+export { LibtorchLoadError, LvmtorchError } from './errors.js';
 export { doctor, type DoctorReport } from './doctor.js';
 export { load, loadBytes, save, detectFormat, FileFormatError, type FileFormat, type LoadFileOptions, type SaveFileOptions } from './io/load.js';
 export {

@@ -7,7 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
+import * as distributed from '../dist/distributed/index.js';
+import * as formats from '../dist/formats.js';
+import * as root from '../dist/index.js';
 import { torch } from '../dist/index.js';
+import * as serve from '../dist/serve/index.js';
 
 type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
@@ -37,6 +41,31 @@ function check({ run, type, message, code }: Case): void {
 
 const m23 = (): torch.Tensor => torch.ones([2, 3]);
 const cpuOnly = torch.cuda.deviceCount() === 0;
+
+describe('one error model: every error class of the public API is a LvmtorchError with a code', () => {
+  const classes = Object.entries({ ...root, ...formats, ...distributed, ...serve })
+    .filter(([name, v]) => name.endsWith('Error') && typeof v === 'function' && name !== 'LvmtorchError') as [string, new (...a: never[]) => Error][];
+
+  it('covers the error classes of every entry point', () => {
+    expect(classes.map(([n]) => n).sort()).toEqual(expect.arrayContaining([
+      'DatasetError', 'DistributedError', 'FileFormatError', 'LibtorchLoadError', 'NonFiniteLossError', 'NpyError',
+      'PickleError', 'SafetensorsError', 'TorchFileError', 'TrainingError', 'ZipError']));
+  });
+
+  it.each(classes.map(([n]) => n))('%s extends LvmtorchError', (name) => {
+    const cls = classes.find(([n]) => n === name)![1];
+    expect(cls.prototype).toBeInstanceOf(root.LvmtorchError);
+  });
+
+  it('an instance has its class\'s name and a stable code; cause is kept', () => {
+    const e = new root.DatasetError('no rows');
+    expect([e.name, e.code, e.message, e instanceof Error]).toEqual(['DatasetError', 'ERR_DATASET', 'no rows', true]);
+    const codes = [new formats.ZipError('x'), new formats.NpyError('x'), new root.TorchFileError('x'), new formats.PickleError('x')].map((x) => x.code);
+    expect(codes).toEqual(['ERR_ZIP', 'ERR_NPY', 'ERR_TORCH_FILE', 'ERR_PICKLE']);
+    const inner = new Error('disk');
+    expect(new root.LvmtorchError('outer', 'ERR_X', { cause: inner }).cause).toBe(inner);
+  });
+});
 
 describe('errors from libtorch keep its message, as Error with code ERR_TORCH', () => {
   const cases: Case[] = [

@@ -1,8 +1,8 @@
+import { LvmtorchError } from '../errors.js';
+
 /** Data that cannot be trained on: wrong shapes or dtypes, NaN/Inf rows, too few rows; the message says what. */
-export class DatasetError extends Error {
-  readonly code = 'ERR_DATASET';
+export class DatasetError extends LvmtorchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DatasetError';
+    super(message, 'ERR_DATASET');
   }
 }

@@ -4,6 +4,7 @@
 import { native, type ProcessGroupHandle } from '../native.js';
 import { rawOf, type Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
+import { LvmtorchError } from '../errors.js';
 
 export interface WorldOptions {
   /** This process's rank, 0 ... worldSize - 1; rank 0 hosts the store. */
@@ -20,11 +21,9 @@ export interface WorldOptions {
 }
 
 /** A rank died or is unreachable, the ranks disagree on the world, or a collective timed out. */
-export class DistributedError extends Error {
-  readonly code = 'ERR_DISTRIBUTED';
+export class DistributedError extends LvmtorchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DistributedError';
+    super(message, 'ERR_DISTRIBUTED');
   }
 }
 

@@ -3,6 +3,7 @@
 // user wants to write.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
+import { LvmtorchError } from '../errors.js';
 
 import type { Device } from '../device.js';
 import { Tensor } from '../tensor.js';
@@ -36,10 +37,9 @@ export interface SaveFileOptions {
 const HEAD_BYTES = 16;
 
 /** A file that is none of the formats lvmtorch reads; the message names the file and its first bytes. */
-export class FileFormatError extends Error {
+export class FileFormatError extends LvmtorchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'FileFormatError';
+    super(message, 'ERR_FILE_FORMAT');
   }
 }
 

@@ -6,13 +6,12 @@ import { writeFileAtomicSync } from './atomic.js';
 import { formatHeader, MAGIC, MAX_HEADER, parseHeader, prefixLength } from './npy-header.js';
 import { BufferRange, FileRange, readAt, writeAt, type ByteRange } from './positional.js';
 import { checkBools, elementCount, emptyWithBytes, itemSize, swapBytes, withTensorBytes } from './tensor-bytes.js';
+import { LvmtorchError } from '../errors.js';
 
 /** A .npy file that cannot be read, or a tensor that cannot be written as one. */
-export class NpyError extends Error {
-  readonly code = 'ERR_NPY';
+export class NpyError extends LvmtorchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'NpyError';
+    super(message, 'ERR_NPY');
   }
 }
 

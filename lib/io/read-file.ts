@@ -6,6 +6,7 @@
 import { constants, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { constants as bufferConstants } from 'node:buffer';
+import { LvmtorchError } from '../errors.js';
 
 export interface ReadFileOptions {
   /** Give up after this long (default 30 s). */
@@ -15,10 +16,9 @@ export interface ReadFileOptions {
 }
 
 /** The error of readRegularFile: `code` says which ('ENOTREG', 'ETIMEDOUT', 'EFBIG', or the system's own). */
-export class ReadFileError extends Error {
-  constructor(message: string, readonly code: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ReadFileError';
+export class ReadFileError extends LvmtorchError {
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, code, options);
   }
 }
 

@@ -6,13 +6,12 @@ import { Tensor } from '../tensor.js';
 import { writeFileAtomicSync } from './atomic.js';
 import { BufferRange, FileRange, readAt, writeAt, type ByteRange } from './positional.js';
 import { checkBools, elementCount, emptyWithBytes, itemSize, withTensorBytes } from './tensor-bytes.js';
+import { LvmtorchError } from '../errors.js';
 
 /** A .safetensors file that cannot be read, or tensors that cannot be written as one. */
-export class SafetensorsError extends Error {
-  readonly code = 'ERR_SAFETENSORS';
+export class SafetensorsError extends LvmtorchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SafetensorsError';
+    super(message, 'ERR_SAFETENSORS');
   }
 }
 

@@ -2,6 +2,7 @@
 // libraries it needs (DT_NEEDED), its SONAME and RUNPATH/RPATH, and the bytes of one section. Only 64-bit
 // little-endian files (x86_64, aarch64 Linux); only the headers and the parts asked for are read.
 import { closeSync, openSync, readSync } from 'node:fs';
+import { LvmtorchError } from '../errors.js';
 
 export interface DynamicInfo {
   soname: string | null;
@@ -19,10 +20,9 @@ const DT_RUNPATH = 29n;
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
 
-export class ElfError extends Error {
+export class ElfError extends LvmtorchError {
   constructor(path: string, what: string) {
-    super(`${path}: ${what}`);
-    this.name = 'ElfError';
+    super(`${path}: ${what}`, 'ERR_ELF');
   }
 }
 

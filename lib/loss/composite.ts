@@ -3,6 +3,7 @@
 // (and the seed's Python compute_losses) equal.
 import { native } from '../native.js';
 import { fromRaw, rawOf, Tensor } from '../tensor.js';
+import { LvmtorchError } from '../errors.js';
 
 /** The weights and temperature of the composite loss; each weight multiplies one term of the total. */
 export interface CompositeWeights {
@@ -103,11 +104,9 @@ export const DOCUMENT_WEIGHTS: Readonly<CompositeWeights> = Object.freeze({
 });
 
 /** Thrown when the loss or its inputs are not finite (code ERR_LOSS_NOT_FINITE). */
-export class NonFiniteLossError extends Error {
-  readonly code = 'ERR_LOSS_NOT_FINITE';
+export class NonFiniteLossError extends LvmtorchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'NonFiniteLossError';
+    super(message, 'ERR_LOSS_NOT_FINITE');
   }
 }
 

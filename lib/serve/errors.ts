@@ -1,6 +1,7 @@
 // The server's errors, shaped as FastAPI shapes them, so the seed server's clients read them unchanged: a 4xx
 // with {detail: string} for a request the server understood and refuses (400 bad values, 403, 404, 413), and
 // 422 with {detail: [{type, loc, msg, input}]} (pydantic's error list) for a body or query of the wrong shape.
+import { LvmtorchError } from '../errors.js';
 
 /** One pydantic-style validation error. */
 export interface FieldError {
@@ -11,11 +12,11 @@ export interface FieldError {
   ctx?: Record<string, unknown>;
 }
 
-export class HttpError extends Error {
+export class HttpError extends LvmtorchError {
   readonly statusCode: number;
   readonly detail: string | FieldError[];
   constructor(statusCode: number, detail: string | FieldError[]) {
-    super(typeof detail === 'string' ? detail : detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '));
+    super(typeof detail === 'string' ? detail : detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '), 'ERR_HTTP');
     this.statusCode = statusCode;
     this.detail = detail;
   }

@@ -27,6 +27,7 @@ import { targetMean, type CentredMetrics, type Metrics } from './metrics.js';
 import type { FitResult, SplitScores } from './fit-result.js';
 import { writeReport } from './run-report.js';
 import { trainStep, type Precision } from './step.js';
+import { LvmtorchError } from '../errors.js';
 
 export type { FitResult, SplitScores } from './fit-result.js';
 
@@ -128,10 +129,9 @@ export interface BatchLogs {
 }
 
 /** Raised when training cannot go on (a NaN loss): the message names the epoch and batch. */
-export class TrainingError extends Error {
+export class TrainingError extends LvmtorchError {
   constructor(message: string, readonly epoch: number, readonly batch: number) {
-    super(message);
-    this.name = 'TrainingError';
+    super(message, 'ERR_TRAINING');
   }
 }
 
