@@ -135,9 +135,11 @@ const b64 = (a: Float64Array, dtype: Case['dtype']): string => {
   const typed = dtype === 'float64' ? a : Float32Array.from(a);
   return Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength).toString('base64');
 };
-const fromB64 = (s: string): Float64Array => {
+// base64 little-endian values of `dtype` (float64 unless said) as float64.
+const fromB64 = (s: string, dtype: Case['dtype'] = 'float64'): Float64Array => {
   const buf = Buffer.from(s, 'base64');
-  return new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return dtype === 'float64' ? new Float64Array(bytes) : Float64Array.from(new Float32Array(bytes));
 };
 const pyNumber = (v: number | string): number => (typeof v === 'number' ? v : Number(v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v));
 
@@ -225,11 +227,6 @@ describe("fused composite loss = the seed's compute_losses (app/lvm/loss_utils.p
     total: number | string; gradPred?: string;
   }
   const fixture = JSON.parse(readFileSync(new URL('./fixtures/seed-loss.json', import.meta.url), 'utf8')) as { source: string; cases: SeedCase[] };
-  const decode = (b64text: string, dtype: Case['dtype']): Float64Array => {
-    const buf = Buffer.from(b64text, 'base64');
-    const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-    return Float64Array.from(dtype === 'float64' ? new Float64Array(bytes) : new Float32Array(bytes));
-  };
   it('has the seed\'s source named and enough cases', () => {
     expect(fixture.source).toMatch(/lnsp-phase-4@14ae4fd:app\/lvm\/loss_utils\.py$/);
     expect(fixture.cases.length).toBeGreaterThanOrEqual(7);
@@ -238,7 +235,7 @@ describe("fused composite loss = the seed's compute_losses (app/lvm/loss_utils.p
     it(sc.name, () => {
       // The seed's total adds every term, weight 0 or not, and its InfoNCE always has weight 1.
       const c: Case = {
-        name: sc.name, dtype: sc.dtype, shape: sc.shape, pred: decode(sc.pred, sc.dtype), target: decode(sc.target, sc.dtype),
+        name: sc.name, dtype: sc.dtype, shape: sc.shape, pred: fromB64(sc.pred, sc.dtype), target: fromB64(sc.target, sc.dtype),
         weights: { ...sc.weights, info: 1, cosMse: 0, document: 0 },
       };
       const f = runLoss(c, compositeLoss);
