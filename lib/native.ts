@@ -1,6 +1,8 @@
 // Loads the native addon (native/, built by CMake or shipped in variants/) against the libtorch that
 // lib/libtorch/find.ts finds, after checking that the binary was built for that libtorch. The raw addon
-// interface below is internal: lib/tensor.ts and friends give it types and names.
+// interface below is internal: lib/tensor.ts and friends give it types and names. A sync entry point throws, and an
+// async one rejects with, the same error for the same input (native/protect.h; the codes are lib/errors.ts's
+// NativeErrorCode); async ones run on the compute or the I/O lane (native/lane.h).
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 
@@ -117,7 +119,7 @@ export interface Addon {
   modelCreate(kind: string, config: object): ModelHandle;
   /** [raw, normalised] */
   modelForward(m: ModelHandle, x: Raw): [Raw, Raw];
-  /** The forward with grad off on a worker thread: [raw (when asked for), normalised] */
+  /** The forward with grad off on the compute lane (native/lane.h): [raw (when asked for), normalised] */
   modelPredictAsync(m: ModelHandle, x: Raw, raw: boolean): Promise<[Raw | undefined, Raw]>;
   /** [name, tensor sharing the module's, isBuffer] in state_dict order */
   modelState(m: ModelHandle): [string, Raw, boolean][];
@@ -161,26 +163,26 @@ export interface Addon {
   intRepr(t: Raw): Raw;
   dequantize(t: Raw): Raw;
   // ---- serving (native/serve/) ----
-  /** The k best rows of queries [B, D] @ bank [N, D]^T, on a worker thread: [values [B, k], indices [B, k]]. */
+  /** The k best rows of queries [B, D] @ bank [N, D]^T, on the compute lane: [values [B, k], indices [B, k]]. */
   bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/train/) ----
-  /** Forward, loss, backward, clip, step on a worker thread: the loss's values and the gradient norm before clipping */
+  /** Forward, loss, backward, clip, step on the compute lane: the loss's values and the gradient norm before clipping */
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean,
     world?: ProcessGroupHandle, candidates?: RawCandidates): Promise<LossValues & { gradNorm: number }>;
   // ---- torch.distributed (native/distributed/) ----
-  /** The rendezvous on a worker thread: rank 0 hosts the TCPStore at masterAddr:port. Rejects with code ERR_DISTRIBUTED. */
+  /** The rendezvous on the I/O lane: rank 0 hosts the TCPStore at masterAddr:port. Rejects with code ERR_DISTRIBUTED. */
   processGroupInit(masterAddr: string, port: number, rank: number, worldSize: number, timeoutMs: number): Promise<ProcessGroupHandle>;
-  /** In place on a worker thread: all-reduce ('sum' | 'mean'), 'broadcast' from root, or 'barrier'. */
+  /** In place on the compute lane (in order with train steps): all-reduce ('sum' | 'mean'), 'broadcast' from root, or 'barrier'. */
   processGroupCollective(h: ProcessGroupHandle, op: 'sum' | 'mean' | 'broadcast' | 'barrier', tensors: Raw[], root: number): Promise<void>;
   processGroupClose(h: ProcessGroupHandle): void;
   /**
-   * pred [N, D] against target [N, D] on a worker thread, the centred cosine about centre [D] where given, the
+   * pred [N, D] against target [N, D] on the compute lane, the centred cosine about centre [D] where given, the
    * contrastive accuracy and the in-document retrieval from `rows` (the rows pred predicts) where given.
    */
   scoreAsync(pred: Raw, target: Raw, centre?: Raw | null, rows?: NativeRows): Promise<NativeScore>;
   /**
    * The baselines fitted on train (ridge strength chosen on val from grid) and scored on each split (centred cosine
-   * about centre [D]), on a worker thread:
+   * about centre [D]), on the compute lane:
    * [lambda, per split [mean, copy-last, context-mean, ridge, oracle?], the ridge as a linear map of the flattened
    * context: weight [D, T * D], bias [D]].
    */
@@ -188,8 +190,9 @@ export interface Addon {
   // ---- storages to and from files (native/storage_io.cc, native/mapped_file.cc) ----
   /** Fills each storage from [position, nbytes, crc or -1] of `places`; null, or the first failure. */
   readStorages(source: number | Uint8Array, tensors: Raw[], places: Float64Array, threads: number): StorageReadFailure | null;
+  /** readStorages on the I/O lane. */
   readStoragesAsync(fd: number, tensors: Raw[], places: Float64Array, threads: number): Promise<StorageReadFailure | null>;
-  /** Writes each storage's first nbytes at position ([position, nbytes] in `places`); each record's CRC-32. */
+  /** Writes each storage's first nbytes at position ([position, nbytes] in `places`), on the I/O lane; each record's CRC-32. */
   writeStorages(fd: number, tensors: Raw[], places: Float64Array, threads: number): Promise<number[]>;
   storageCrc32(t: Raw, nbytes: number): number;
   mapFile(fd: number, size: number): FileMapping;

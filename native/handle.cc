@@ -194,7 +194,7 @@ Napi::Value wrap(Napi::Env env, at::Tensor tensor) {
 const at::Tensor& unwrap(Napi::Value value, const char* what) {
   Table& t = table(value.Env());
   int64_t index = find(t, value, what);
-  if (index < 0) throw Napi::Error::New(value.Env(), std::string(what) + " was disposed and can no longer be used");
+  if (index < 0) throw DisposedError(std::string(what) + " was disposed and can no longer be used");
   return t.slots[index].tensor;
 }
 

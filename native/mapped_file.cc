@@ -91,7 +91,7 @@ Napi::Value mapFile(const Napi::CallbackInfo& info) {
 // bytes at offset, which must lie inside it and be a multiple of the dtype's size.
 Napi::Value mappedStorage(const Napi::CallbackInfo& info) {
   Holder& h = holderOf(info[0]);
-  if (!h.mapping) throw Napi::Error::New(info.Env(), "the file mapping was released");
+  if (!h.mapping) throw DisposedError("the file mapping was released");
   int64_t offset = toInt(info[1], "offset");
   int64_t nbytes = toInt(info[2], "nbytes");
   at::ScalarType dtype = toDtype(info[3]);

@@ -1,38 +1,47 @@
 // A computation off the JS thread that settles a Promise (the baton of STYLE.md, after sharp's pipeline): the
-// subclass copies what it needs on the JS thread in its constructor, computes in compute() off the JS thread (no
-// N-API call there), and turns its result into JS in resolve(). compute() runs on the one compute thread
-// (compute_thread.h says why) while a libuv worker waits for it. An exception from compute() rejects: RangeError for
-// std::invalid_argument (our shape checks), libtorch's message otherwise, unless the subclass's rejection() says
-// more. OpenMP's thread count is per calling thread: the one JS set is applied in the worker.
+// subclass copies what it needs on the JS thread in its constructor, computes in compute() on a lane (lane.h: the
+// compute lane, or the I/O lane for file I/O and waiting; no N-API call there), and turns its result into JS in
+// resolve() back on the JS thread. No libuv worker waits for the job: the lane runs it and hands it back to its JS
+// thread through one thread-safe function per environment, which keeps the event loop alive only while jobs are in
+// flight. An exception from compute() or resolve() rejects with toJsError() (protect.h), the error a sync entry
+// point would throw for it. OpenMP's thread count is per calling thread: a compute job applies the one JS set.
 #pragma once
 
 #include <napi.h>
 
 #include <exception>
+#include <memory>
+
+#include "lane.h"
 
 namespace lvm {
 
-class PromiseWorker : public Napi::AsyncWorker {
+class PromiseWorker : private Lane::Job {
  public:
-  /** Queues the work; the worker deletes itself once the Promise is settled. */
+  /** Posts the job to its lane; the worker deletes itself once the Promise is settled. */
   Napi::Promise queue();
 
  protected:
-  PromiseWorker(Napi::Env env, const char* name);
-  /** On the worker thread. */
+  explicit PromiseWorker(Napi::Env env, Lane& lane = Lane::compute());
+  /** On the lane's thread. */
   virtual void compute() = 0;
   /** On the JS thread, after compute() succeeded. */
   virtual Napi::Value resolve(Napi::Env env) = 0;
-  /** On the JS thread, after compute() threw. */
-  virtual Napi::Error rejection(Napi::Env env, std::exception_ptr error);
+
+ public:
+  struct Settler;  // promise_worker.cc
 
  private:
-  void Execute() final;
-  void OnOK() final;
+  static std::shared_ptr<Settler> settlerOf(Napi::Env env);
+  static void settleOnJsThread(napi_env env, napi_value, void*, void* data);
+  void run() noexcept final;
+  void settle(Napi::Env env);
 
+  Lane& lane_;
   Napi::Promise::Deferred deferred_;
   int threads_;
   std::exception_ptr error_;
+  std::shared_ptr<Settler> settler_;
 };
 
 }  // namespace lvm

@@ -5,6 +5,9 @@
 
 #include <new>
 
+#include "distributed/process_group.h"
+#include "loss/composite_loss.h"
+
 namespace lvm {
 
 namespace {
@@ -24,37 +27,52 @@ std::string withoutBacktrace(const char* what) {
   return msg;
 }
 
-Napi::Error errorWithCode(Napi::Env env, const std::string& msg, const char* code) {
-  auto err = Napi::Error::New(env, msg);
+Napi::Error withCode(Napi::Env env, Napi::Error err, const char* code) {
   err.Set("code", Napi::String::New(env, code));
   return err;
 }
 
+Napi::Error error(Napi::Env env, const std::string& msg, const char* code) {
+  return withCode(env, Napi::Error::New(env, msg), code);
+}
+
+Napi::Error rangeError(Napi::Env env, const std::string& msg) {
+  return withCode(env, Napi::RangeError::New(env, msg), "ERR_OUT_OF_RANGE");
+}
+
 }  // namespace
 
-Napi::Error toJsError(Napi::Env env, std::exception_ptr error) {
+Napi::Error toJsError(Napi::Env env, std::exception_ptr exception) {
   try {
-    std::rethrow_exception(error);
+    std::rethrow_exception(exception);
   } catch (const Napi::Error& e) {
     return e;
   } catch (const TypeError& e) {
-    return Napi::TypeError::New(env, e.what());
+    return withCode(env, Napi::TypeError::New(env, e.what()), "ERR_INVALID_ARG_TYPE");
   } catch (const RangeError& e) {
-    return Napi::RangeError::New(env, e.what());
+    return rangeError(env, e.what());
+  } catch (const std::invalid_argument& e) {  // our models' and the loss's checks, in plain C++
+    return rangeError(env, e.what());
+  } catch (const DisposedError& e) {
+    return error(env, e.what(), "ERR_DISPOSED");
+  } catch (const loss::NonFiniteLoss& e) {
+    return error(env, e.what(), "ERR_LOSS_NOT_FINITE");
+  } catch (const distributed::DistributedError& e) {
+    return error(env, e.what(), "ERR_DISTRIBUTED");
   } catch (const c10::IndexError& e) {
-    return Napi::RangeError::New(env, withoutBacktrace(e.what_without_backtrace()));
+    return rangeError(env, withoutBacktrace(e.what_without_backtrace()));
   } catch (const c10::Error& e) {
     std::string msg = withoutBacktrace(e.what_without_backtrace());
     // CUDA says "out of memory"; the CPU allocator says "can't allocate memory".
     bool oom = msg.find("out of memory") != std::string::npos ||
                msg.find("can't allocate memory") != std::string::npos;
-    return errorWithCode(env, msg, oom ? "ERR_TORCH_OUT_OF_MEMORY" : "ERR_TORCH");
+    return error(env, msg, oom ? "ERR_TORCH_OUT_OF_MEMORY" : "ERR_TORCH");
   } catch (const std::bad_alloc&) {
-    return errorWithCode(env, "out of memory (host allocation failed)", "ERR_TORCH_OUT_OF_MEMORY");
+    return error(env, "out of memory (host allocation failed)", "ERR_TORCH_OUT_OF_MEMORY");
   } catch (const std::exception& e) {
-    return errorWithCode(env, withoutBacktrace(e.what()), "ERR_TORCH");
+    return error(env, withoutBacktrace(e.what()), "ERR_TORCH");
   } catch (...) {
-    return errorWithCode(env, "unknown native error", "ERR_TORCH");
+    return error(env, "unknown native error", "ERR_TORCH");
   }
 }
 

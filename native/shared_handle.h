@@ -27,10 +27,10 @@ class SharedHandle {
 
   bool isOurs(Napi::Value v) const { return v.IsExternal() && v.As<Napi::External<Holder>>().CheckTypeTag(tag_); }
 
-  // Throws TypeError for what is not one of ours, Error for a disposed one.
+  // Throws TypeError for what is not one of ours, DisposedError for a disposed one.
   std::shared_ptr<T> shared(Napi::Value v) const {
     std::shared_ptr<T>& object = holder(v).object;
-    if (!object) throw Napi::Error::New(v.Env(), gone_);
+    if (!object) throw DisposedError(gone_);
     return object;
   }
   T& get(Napi::Value v) const { return *shared(v); }

@@ -1,7 +1,8 @@
 // Tensor storages to and from files, straight between the file and the tensor's own memory: file readers
 // (lib/io/torch-file.ts, lib/io/storage-io.ts) hand over every storage of a file in one call, so no JS buffer
 // ever views tensor memory (an ArrayBuffer over a storage keeps it alive until the GC runs), the bytes are
-// copied once (pread/pwrite), CRC-32s are computed here at PCLMUL speed, and the work can run off the JS thread.
+// copied once (pread/pwrite), CRC-32s are computed here at PCLMUL speed, and the work can run off the JS thread:
+// on the I/O lane (native/lane.h), so that a large read or write never holds up a forward on the compute lane.
 //
 //   readStorages(source, tensors, places, threads) -> null | [index, kind, value]
 //   readStoragesAsync(fd, tensors, places, threads) -> Promise of the same
@@ -216,7 +217,7 @@ Napi::Value readStorages(const Napi::CallbackInfo& info) {
 class ReadWorker : public PromiseWorker {
  public:
   ReadWorker(Napi::Env env, int fd, std::vector<Place> places, int threads)
-      : PromiseWorker(env, "lvmtorch.readStorages"), places_(std::move(places)), threads_(threads) {
+      : PromiseWorker(env, Lane::io()), places_(std::move(places)), threads_(threads) {
     src_.fd = fd;
   }
 
@@ -266,7 +267,7 @@ void writeRecord(int fd, const Place& p, int64_t& unsynced, int64_t& syncFrom) {
 class WriteWorker : public PromiseWorker {
  public:
   WriteWorker(Napi::Env env, int fd, std::vector<Place> places, int threads)
-      : PromiseWorker(env, "lvmtorch.writeStorages"), fd_(fd), places_(std::move(places)), threads_(threads),
+      : PromiseWorker(env, Lane::io()), fd_(fd), places_(std::move(places)), threads_(threads),
         crcs_(places_.size()) {}
 
  protected:

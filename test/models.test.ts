@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { load, loadTorchFileSync, models, saveTorchFile, torch, Tensor, type ModelConfig } from '../dist/index.js';
+import { load, loadTorchFileSync, models, Module, saveTorchFile, torch, Tensor, type ModelConfig } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { skipUnless } from './helpers/skip.js';
 
 const missing = pythonTorchMissing();
 if (missing) console.warn(`model comparisons with PyTorch skipped: ${missing}`);
@@ -26,7 +27,8 @@ function expectClose(got: Tensor, want: Tensor, what: string, tol = 1e-5): void 
   expect(diff / scale, what).toBeLessThan(tol);
 }
 
-describe.skipIf(missing)('against the seed classes in PyTorch', () => {
+describe('against the seed classes in PyTorch', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   torch.manualSeed(3);
   const small = Object.fromEntries(KINDS.map((k) => [k, models[k](SMALL)]));
   const inputs = Object.fromEntries(KINDS.map((k) => [k, { x: torch.randn([3, 5, 12]), w: torch.randn([3, 10]) }]));
@@ -82,7 +84,8 @@ describe.skipIf(missing)('against the seed classes in PyTorch', () => {
 
 // ridgeContext: the model's output plus a fixed linear map of the flattened context (the Trainer's residual over
 // ridge), against the seed class with the same buffers added in PyTorch.
-describe.skipIf(missing)('a model with a ridge residual (ridgeContext)', () => {
+describe('a model with a ridge residual (ridgeContext)', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   torch.manualSeed(5);
   const kinds = ['gru', 'lstm', 'transformer'] as const;
   const nets = Object.fromEntries(kinds.map((k) => [k, models[k]({ ...SMALL, ridgeContext: 5 })]));
@@ -129,7 +132,8 @@ describe.skipIf(missing)('a model with a ridge residual (ridgeContext)', () => {
 
 // The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/models/gru_layer.cc,
 // lstm_layer.cc): their corners (one step, one row, a longer context, layers of other widths) against PyTorch.
-describe.skipIf(missing)('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => {
+describe('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   const CASES = [[1, 1], [1, 6], [4, 1], [2, 9]] as const;  // [B, T]
   const CONFIG = { inputDim: 7, outputDim: 5, dModel: 11, numLayers: 3 };
   torch.manualSeed(9);
@@ -163,7 +167,8 @@ describe.skipIf(missing)('fused GRU and LSTM layers against nn.GRU / nn.LSTM in 
   }
 });
 
-describe.skipIf(missing)("LatentMamba against the seed server's class in PyTorch", () => {
+describe("LatentMamba against the seed server's class in PyTorch", () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   const CONFIG = { inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2, dropout: 0.1 };
   torch.manualSeed(5);
   const small = models.latentMamba(CONFIG);
@@ -314,5 +319,54 @@ describe('modules', () => {
     m.to('cpu', 'float64');
     expect(p.dtype).toBe('float64');
     expect(m.forward(torch.randn([2, 3, 6], { dtype: 'float64' })).dtype).toBe('float64');
+  });
+});
+
+// What training needs to know of a model's parameters, the model declares (lib/models/config.ts): the Trainer's
+// ridge start writes outputHead() and residualMap(), its optimiser keeps noWeightDecay() out of weight decay.
+describe('what a model declares for training', () => {
+  const TINY = { inputDim: 6, outputDim: 5, dModel: 8, numLayers: 2 };
+  const make = {
+    gru: () => models.gru(TINY), lstm: () => models.lstm(TINY), transformer: () => models.transformer({ ...TINY, heads: 2, ffDim: 16 }),
+    mamba2: () => models.mamba2({ ...TINY, dState: 4, headdim: 4, chunkSize: 4 }), latent_mamba: () => models.latentMamba({ ...TINY, inputDim: 7 }),
+  };
+
+  it.each(Object.keys(make) as (keyof typeof make)[])('%s: its output head and no-decay parameters are its own, by key', (kind) => {
+    const m = make[kind]();
+    const params = new Map(m.namedParameters());
+    const head = m.outputHead();
+    // The head's last Linear: [the raw output's width, dModel] (latent_mamba's raw output is inputDim wide).
+    expect(params.get(head.weight)?.shape).toEqual([kind === 'latent_mamba' ? 7 : 5, 8]);
+    expect(params.get(head.bias)?.shape).toEqual([kind === 'latent_mamba' ? 7 : 5]);
+    // mamba_ssm's _no_weight_decay: each block's A_log, D and dt_bias; the other kinds have none.
+    const expected = kind === 'mamba2' ? [...params.keys()].filter((k) => /\.(A_log|D|dt_bias)$/.test(k)) : [];
+    expect(m.noWeightDecay().sort()).toEqual(expected.sort());
+    if (kind === 'mamba2') expect(expected).toHaveLength(6);
+    // The module's own tensors, in namedParameters() order.
+    const { decay, noDecay } = m.parameterGroups();
+    const same = (a: Tensor[], b: Tensor[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+    expect(same(noDecay, m.namedParameters().filter(([k]) => expected.includes(k)).map(([, p]) => p))).toBe(true);
+    expect(same(decay, m.namedParameters().filter(([k]) => !expected.includes(k)).map(([, p]) => p))).toBe(true);
+    expect(m.residualMap()).toBeUndefined();
+    m.dispose();
+  });
+
+  it('a model with ridgeContext declares its residual map: the ridge buffers', () => {
+    const m = models.gru({ ...TINY, ridgeContext: 3 });
+    const buffers = new Map(m.namedBuffers());
+    const map = m.residualMap()!;
+    expect(buffers.get(map.weight)?.shape).toEqual([5, 18]);
+    expect(buffers.get(map.bias)?.shape).toEqual([5]);
+    m.dispose();
+  });
+
+  it('the native side has no defaults of its own: a config without a field its kind reads is refused', () => {
+    const base = { kind: 'gru', inputDim: 6, outputDim: 6, dModel: 4, numLayers: 1, dropout: 0 } as ModelConfig;
+    const noDropout: Partial<ModelConfig> = { ...base };
+    delete noDropout.dropout;
+    expect(() => new Module(noDropout as ModelConfig)).toThrow(/gru model's config needs dropout/);
+    expect(() => new Module({ ...base, kind: 'transformer', heads: 2, maxLen: 10 })).toThrow(/transformer model's config needs ffDim/);
+    expect(() => new Module({ ...base, kind: 'mamba2' })).toThrow(/mamba2 model's config needs dState/);
+    new Module(base).dispose();
   });
 });

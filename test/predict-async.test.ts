@@ -1,4 +1,4 @@
-// model.predictAsync(): the forward on a libuv worker thread, grad off, in eval mode. What it must give: exactly
+// model.predictAsync(): the forward on the compute lane (native/lane.h), grad off, in eval mode. What it must give: exactly
 // predict()'s answer for every kind of model; an event loop that keeps turning while it computes; many calls in
 // flight on one model at once (the native forward only reads the module), each with its own right answer; bad
 // input rejected with forward()'s errors, the process alive; a model or input disposed mid-call without harm;

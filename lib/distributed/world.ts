@@ -4,7 +4,7 @@
 import { native, type ProcessGroupHandle } from '../native.js';
 import { rawOf, type Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
-import { LvmtorchError } from '../errors.js';
+import { LvmtorchError, nativeCode } from '../errors.js';
 
 export interface WorldOptions {
   /** This process's rank, 0 ... worldSize - 1; rank 0 hosts the store. */
@@ -22,8 +22,8 @@ export interface WorldOptions {
 
 /** A rank died or is unreachable, the ranks disagree on the world, or a collective timed out. */
 export class DistributedError extends LvmtorchError {
-  constructor(message: string) {
-    super(message, 'ERR_DISTRIBUTED');
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_DISTRIBUTED', options);
   }
 }
 
@@ -99,18 +99,21 @@ export class World {
     return device === 'cuda' ? `cuda:${this.localRank}` : device;
   }
 
+  // The collectives are async functions, so that a bad argument (a disposed tensor, a closed world) rejects as a
+  // failed collective does, rather than throwing before the Promise exists.
+
   /** In place on every rank: the sum (or mean) over the ranks, packed into 25 MiB buckets. */
-  allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): Promise<void> {
+  async allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): Promise<void> {
     if (op !== 'sum' && op !== 'mean') throw new RangeError(`op must be 'sum' or 'mean', got ${String(op)}`);
     return settle(native().processGroupCollective(this.handle, op, tensors.map(rawOf), 0));
   }
 
   /** In place: `root`'s values on every rank. */
-  broadcast(tensors: Tensor[], root = 0): Promise<void> {
+  async broadcast(tensors: Tensor[], root = 0): Promise<void> {
     return settle(native().processGroupCollective(this.handle, 'broadcast', tensors.map(rawOf), root));
   }
 
-  barrier(): Promise<void> {
+  async barrier(): Promise<void> {
     return settle(native().processGroupCollective(this.handle, 'barrier', [], 0));
   }
 
@@ -158,7 +161,7 @@ export async function settle<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_DISTRIBUTED') throw new DistributedError((e as Error).message);
+    if (nativeCode(e) === 'ERR_DISTRIBUTED') throw new DistributedError((e as Error).message, { cause: e });
     throw e;
   }
 }

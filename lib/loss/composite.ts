@@ -3,7 +3,7 @@
 // (and the seed's Python compute_losses) equal.
 import { native } from '../native.js';
 import { fromRaw, rawOf, Tensor } from '../tensor.js';
-import { LvmtorchError } from '../errors.js';
+import { LvmtorchError, nativeCode } from '../errors.js';
 
 /** The weights and temperature of the composite loss; each weight multiplies one term of the total. */
 export interface CompositeWeights {
@@ -105,8 +105,8 @@ export const DOCUMENT_WEIGHTS: Readonly<CompositeWeights> = Object.freeze({
 
 /** Thrown when the loss or its inputs are not finite (code ERR_LOSS_NOT_FINITE). */
 export class NonFiniteLossError extends LvmtorchError {
-  constructor(message: string) {
-    super(message, 'ERR_LOSS_NOT_FINITE');
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_LOSS_NOT_FINITE', options);
   }
 }
 
@@ -163,7 +163,7 @@ export function compositeLoss(predRaw: Tensor, target: Tensor, opts: CompositeLo
     r = native().compositeLoss(rawOf(predRaw), rawOf(target), weightArray(w), onNonFinite === 'throw',
       rawCandidates(opts.candidates));
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
+    if (nativeCode(e) === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message, { cause: e });
     throw e;
   }
   const { total: value, ...terms } = r.values;

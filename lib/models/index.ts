@@ -2,29 +2,21 @@
 // otherwise; models.latentMamba(): the seed inference server's own model; and models.fromCheckpoint(), which
 // rebuilds one from a state dict's keys and shapes.
 import { Tensor } from '../tensor.js';
-import { Module, type ModelConfig, type ModelKind } from './module.js';
+import { KINDS, type ModelConfig, type ModelKind } from './config.js';
+import { Module } from './module.js';
 
-export { Module, type ModelConfig, type ModelKind, type LoadStateDictOptions } from './module.js';
+export { Module, type LoadStateDictOptions } from './module.js';
+export type { LinearKeys, ModelConfig, ModelKind } from './config.js';
 
 export type ModelOptions = Partial<Omit<ModelConfig, 'kind'>>;
-
-/** The seed's defaults (../shared/DESIGN.md): the parameter counts in the comments are at these sizes. */
-const DEFAULTS: Record<ModelKind, Omit<ModelConfig, 'kind'>> = {
-  gru: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0 },                // 7,359,232
-  lstm: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 2, dropout: 0.2 },             // 5,384,448
-  // The seed's Mamba2VectorPredictor with mamba_ssm's Mamba2(d_model=512) defaults.
-  mamba2: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0, dState: 128, dConv: 4, expand: 2, headdim: 64, ngroups: 1, chunkSize: 256 }, // 7,933,888
-  transformer: { inputDim: 768, outputDim: 768, dModel: 512, numLayers: 4, dropout: 0.1, heads: 8, ffDim: 2048, maxLen: 100 }, // 17,867,520
-  // The seed server's LatentMamba(d_input=784, d_hidden=512, n_layers=2, dropout=0.1); it keeps 768 outputs.
-  latent_mamba: { inputDim: 784, outputDim: 768, dModel: 512, numLayers: 2, dropout: 0.1 },        // 5,006,608
-};
 
 /** The seed server's LatentMamba keeps the first 768 of its head's outputs (the vector, not the TMD code). */
 const LATENT_MAMBA_KEPT = 768;
 
 function make(kind: ModelKind, opts: ModelOptions): Module {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`models.${kind}() takes an options object`);
-  const config: ModelConfig = { kind, ...DEFAULTS[kind], ...opts };
+  // Every field the kind reads is given to the native side, which has no defaults of its own (KINDS is the one place).
+  const config: ModelConfig = { kind, ...KINDS[kind].defaults, ...opts };
   // The seed's Transformer sizes its feed-forward layer as 4 x dModel.
   if (kind === 'transformer' && opts.ffDim === undefined) config.ffDim = 4 * config.dModel;
   // LatentMamba's prediction is its head's first 768 outputs, or all of them when it has fewer.
@@ -91,7 +83,7 @@ export function fromCheckpoint(ckpt: Record<string, unknown>, opts: FromCheckpoi
   const saved = isRecord(ckpt.model_config) ? (ckpt.model_config as Partial<ModelConfig>) : {};
   const args = isRecord(ckpt.args) ? ckpt.args : isRecord((ckpt.args as { state?: unknown })?.state) ? (ckpt.args as { state: Record<string, unknown> }).state : {};
   const kind = inferKind(sd);
-  const sizes = inferSizes(sd, saved.ngroups ?? 1);
+  const sizes = inferSizes(sd, kind, saved.ngroups ?? 1);
   if (kind === 'latent_mamba') {
     const outputDim = opts.outputDim ?? saved.outputDim;
     if (outputDim !== undefined) sizes.outputDim = outputDim;
@@ -130,7 +122,7 @@ function inferKind(sd: Record<string, unknown>): ModelKind {
   throw new Error(`fromCheckpoint(): not a state dict of a known LVM (GRU, LSTM, Mamba2, Transformer, LatentMamba); its first keys: ${some}`);
 }
 
-function inferSizes(sd: Record<string, unknown>, ngroups: number): ModelOptions {
+function inferSizes(sd: Record<string, unknown>, kind: ModelKind, ngroups: number): ModelOptions {
   const shape = (key: string): readonly number[] => {
     const t = sd[key];
     if (!(t instanceof Tensor)) throw new Error(`fromCheckpoint(): ${key} is missing or not a Tensor`);
@@ -142,7 +134,7 @@ function inferSizes(sd: Record<string, unknown>, ngroups: number): ModelOptions 
     const [dModel, inputDim] = shape('input_proj.weight');
     return { inputDim, dModel, numLayers: count(/^lstm\.weight_ih_l(\d+)$/) };
   }
-  const outputDim = shape('head.3.weight')[0];
+  const outputDim = shape(KINDS[kind].outputHead.weight)[0];
   if ('lstm.weight_ih_l0' in sd) {
     const [, inputDim] = shape('lstm.weight_ih_l0');
     return { inputDim, outputDim, dModel: shape('lstm.weight_hh_l0')[1], numLayers: count(/^lstm\.weight_ih_l(\d+)$/) };

@@ -1,6 +1,7 @@
 // A latent vector model (native/models/): forward, parameters, state dicts that move both ways with PyTorch,
-// train/eval, devices. The parameters JS sees are the module's own tensors (same memory), so an optimiser built
-// on parameters() trains the module, and loadStateDict() writes straight into it.
+// train/eval, devices, and what training needs to know of its parameters (declared by kind in config.ts). The
+// parameters JS sees are the module's own tensors (same memory), so an optimiser built on parameters() trains the
+// module, and loadStateDict() writes straight into it.
 import { type Device } from '../device.js';
 import { type DType, dtypeCode } from '../dtype.js';
 import { native, type ModelHandle, type RawTensor } from '../native.js';
@@ -8,48 +9,9 @@ import { keep } from '../scope.js';
 import { fromRaw, rawOf, Tensor } from '../tensor.js';
 import { noGrad } from '../torch.js';
 import { orderedDict } from '../io/pickle/values.js';
+import { KINDS, RIDGE, type LinearKeys, type ModelConfig } from './config.js';
 
-export type ModelKind = 'gru' | 'lstm' | 'mamba2' | 'transformer' | 'latent_mamba';
-
-/** Everything that rebuilds a model of the same shape (stored in checkpoints as `model_config`). */
-export interface ModelConfig {
-  kind: ModelKind;
-  inputDim: number;
-  /**
-   * The prediction's width. For latent_mamba, whose head outputs inputDim values (784 = 768 + a 16-D TMD code),
-   * outputDim (768, at most inputDim) means "the first outputDim of the head's outputs", as the seed server keeps.
-   */
-  outputDim: number;
-  dModel: number;
-  numLayers: number;
-  /**
-   * Dropout probability (between LSTM layers; in the Transformer's layers; latent_mamba: after input_proj and
-   * between its LSTM layers); the GRU and Mamba2 have none.
-   */
-  dropout: number;
-  /** Transformer only: attention heads, feed-forward width, positional-encoding length. */
-  heads?: number;
-  ffDim?: number;
-  maxLen?: number;
-  /**
-   * Mamba2 only, as mamba_ssm's Mamba2 arguments d_state, d_conv, expand, headdim, ngroups, chunk_size: state
-   * size, causal convolution width, inner width = expand x dModel (in heads of headdim channels), groups of heads
-   * sharing B and C, and the SSD chunk length (it changes the cost, not the result).
-   */
-  dState?: number;
-  dConv?: number;
-  expand?: number;
-  headdim?: number;
-  ngroups?: number;
-  chunkSize?: number;
-  /**
-   * Set: the model learns the residual over a fixed linear predictor of its flattened context of this many
-   * vectors (not latent_mamba). Its weights are the buffers ridge.weight [outputDim, ridgeContext x inputDim] and
-   * ridge.bias [outputDim] (zeros until set; the Trainer's `residual: 'ridge'` loads the ridge regression fitted on
-   * the train split), added to the head's output before it is normalised; inputs must then have this context.
-   */
-  ridgeContext?: number;
-}
+export type { LinearKeys, ModelConfig, ModelKind } from './config.js';
 
 export interface LoadStateDictOptions {
   /** Refuse missing and unexpected keys (shape mismatches are always refused), as PyTorch's strict=True. */
@@ -99,12 +61,12 @@ export class Module {
   }
 
   /**
-   * The prediction computed off the JS thread (on the compute thread, native/compute_thread.h), in eval mode (no dropout) and without a graph: the event
+   * The prediction computed off the JS thread (on the compute lane, native/lane.h), in eval mode (no dropout) and without a graph: the event
    * loop runs on meanwhile. Resolves with what predict() gives (exactly) on a model in eval mode; with raw, the
    * head's output too. Bad input (shape, dtype, device, a disposed tensor) rejects with the error forward() throws.
    *
    * Any number may be in flight on one model (the forwards only read it; they run one after another on the compute
-   * thread, native/compute_thread.h). While any is:
+   * lane, native/lane.h). While any is:
    * the model's native train/eval flag is eval (`training` still says what train()/eval() last asked, and takes
    * effect when the last call settles), a training-mode forward(), to(), loadStateDict() and trainStep() throw,
    * and dispose() frees the module only once the running calls end (they resolve normally). Writing into
@@ -167,6 +129,33 @@ export class Module {
 
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.numel, 0);
+  }
+
+  /**
+   * The parameters that weight decay skips, by key: mamba_ssm's `_no_weight_decay` (each Mamba2 block's A_log, D
+   * and dt_bias); none for the other kinds.
+   */
+  noWeightDecay(): string[] {
+    return KINDS[this.config.kind].noWeightDecay?.(this.config) ?? [];
+  }
+
+  /** The parameters by whether weight decay applies to them (noWeightDecay()), each part in namedParameters() order. */
+  parameterGroups(): { decay: Tensor[]; noDecay: Tensor[] } {
+    const skip = new Set(this.noWeightDecay());
+    const named = this.namedParameters();
+    const absent = [...skip].filter((k) => !named.some(([name]) => name === k));
+    if (absent.length) throw new Error(`a ${this.config.kind} model declares no-decay parameters it does not have: ${absent.join(', ')}`);
+    return { decay: named.filter(([k]) => !skip.has(k)).map(([, p]) => p), noDecay: named.filter(([k]) => skip.has(k)).map(([, p]) => p) };
+  }
+
+  /** The output projection (the head's last Linear: head.3; latent_mamba's output_head), by key. */
+  outputHead(): LinearKeys {
+    return { ...KINDS[this.config.kind].outputHead };
+  }
+
+  /** The buffers of the fixed linear predictor under the head's output (ridge.weight, ridge.bias) when ridgeContext is set. */
+  residualMap(): LinearKeys | undefined {
+    return this.config.ridgeContext ? { ...RIDGE } : undefined;
   }
 
   /**

@@ -40,18 +40,16 @@ export interface LoadedCheckpoint extends Partial<Omit<Checkpoint, 'history'>> {
   history?: HistoryEntry[];
 }
 
-interface StatefulScheduler {
-  stateDict(): Record<string, unknown>;
-}
-
-/** Writes `ckpt` with the model's and optimiser's current state to `path` (.pt), atomically. */
+/**
+ * Writes `ckpt` with the model's and optimiser's current state to `path` (.pt), atomically; with a learning-rate
+ * schedule (ReduceLROnPlateau, CosineWarmupLR), its state too.
+ */
 export async function writeCheckpoint<O extends object>(path: string, ckpt: Checkpoint, model: Module, optimizer: Optimizer<O>,
-  scheduler?: unknown): Promise<void> {
+  scheduler?: { stateDict(): Record<string, unknown> }): Promise<void> {
   const modelState = model.stateDict();
   const optimizerState = optimizer.stateDict();
   try {
-    const sched = scheduler && typeof (scheduler as StatefulScheduler).stateDict === 'function'
-      ? { scheduler_state_dict: (scheduler as StatefulScheduler).stateDict() } : {};
+    const sched = scheduler ? { scheduler_state_dict: scheduler.stateDict() } : {};
     await save({
       epoch: ckpt.epoch, model_state_dict: modelState, optimizer_state_dict: optimizerState,
       val_loss: ckpt.val_loss, val_cosine: ckpt.val_cosine, args: ckpt.args,

@@ -1,6 +1,7 @@
 // One training step as one native call (native/train/): forward, the fused composite loss, backward, gradient
 // clipping and the optimiser's step, run on a worker thread. The returned Promise settles when the step is done;
 // the event loop stays free meanwhile (a progress bar redraws, an HTTP server answers).
+import { nativeCode } from '../errors.js';
 import {
   compositeWeights, NonFiniteLossError, rawCandidates, weightArray, type Candidates, type CompositeLossResult,
   type CompositeWeights,
@@ -62,7 +63,7 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
     const { total: loss, ...rest } = await settle(pending);
     return { loss, ...rest };
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message);
+    if (nativeCode(e) === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message, { cause: e });
     throw e;
   } finally {
     markStepRunning(model, false);

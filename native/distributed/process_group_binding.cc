@@ -1,8 +1,10 @@
 // The process group's entry points from JS (lib/distributed/). A group crosses to JS as a SharedHandle, as an
-// optimiser does; the rendezvous and every collective run off the JS thread.
+// optimiser does; the rendezvous and every collective run off the JS thread. The rendezvous only waits (up to the
+// timeout, 300 s by default) and has no group yet, so it runs on the I/O lane (native/lane.h), where it holds up no
+// forward. The collectives run on the compute lane, in order with the train steps that all-reduce their gradients
+// through the same group: Gloo needs every rank to issue its collectives in one order, and one lane keeps JS's.
 #include "process_group_binding.h"
 
-#include <exception>
 #include <string>
 
 #include "../args.h"
@@ -20,24 +22,12 @@ using distributed::ProcessGroup;
 constexpr napi_type_tag kGroupTag = {0x6c766d746f726368ULL, 0x7072636772707570ULL};
 constexpr SharedHandle<ProcessGroup> kGroups(&kGroupTag, "a process group", "the process group was closed and can no longer be used");
 
-class GroupWorker : public PromiseWorker {
- protected:
-  using PromiseWorker::PromiseWorker;
-  Napi::Error rejection(Napi::Env env, std::exception_ptr error) override {
-    try {
-      std::rethrow_exception(error);
-    } catch (const distributed::DistributedError& e) {
-      return distributedError(env, e);
-    } catch (...) {
-      return PromiseWorker::rejection(env, std::current_exception());
-    }
-  }
-};
-
-class RendezvousWorker : public GroupWorker {
+// A DistributedError rejects with code ERR_DISTRIBUTED (protect.h), which lib/distributed/world.ts makes a
+// DistributedError.
+class RendezvousWorker : public PromiseWorker {
  public:
   RendezvousWorker(Napi::Env env, distributed::WorldOptions options)
-      : GroupWorker(env, "lvmtorch.rendezvous"), options_(std::move(options)) {}
+      : PromiseWorker(env, Lane::io()), options_(std::move(options)) {}
 
  protected:
   void compute() override { group_ = ProcessGroup::rendezvous(options_); }
@@ -51,11 +41,11 @@ class RendezvousWorker : public GroupWorker {
 };
 
 // allReduce, broadcast and barrier: one collective on the group's tensors, in place.
-class CollectiveWorker : public GroupWorker {
+class CollectiveWorker : public PromiseWorker {
  public:
   enum class Op { AllReduceSum, AllReduceMean, Broadcast, Barrier };
   CollectiveWorker(Napi::Env env, std::shared_ptr<ProcessGroup> group, Op op, std::vector<at::Tensor> tensors, int root)
-      : GroupWorker(env, "lvmtorch.collective"), group_(std::move(group)), op_(op), tensors_(std::move(tensors)), root_(root) {}
+      : PromiseWorker(env), group_(std::move(group)), op_(op), tensors_(std::move(tensors)), root_(root) {}
 
  protected:
   void compute() override {
@@ -107,12 +97,6 @@ Napi::Value close(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
-
-Napi::Error distributedError(Napi::Env env, const distributed::DistributedError& e) {
-  auto err = Napi::Error::New(env, e.what());
-  err.Set("code", Napi::String::New(env, "ERR_DISTRIBUTED"));
-  return err;
-}
 
 std::shared_ptr<distributed::ProcessGroup> sharedProcessGroup(Napi::Value v) {
   if (isMissing(v)) return nullptr;

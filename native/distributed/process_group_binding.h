@@ -12,7 +12,4 @@ namespace lvm {
 // TypeError for what is no process group handle, Error for a closed one.
 std::shared_ptr<distributed::ProcessGroup> sharedProcessGroup(Napi::Value v);
 
-// The JS error for a DistributedError: code ERR_DISTRIBUTED (lib/distributed/world.ts makes it a DistributedError).
-Napi::Error distributedError(Napi::Env env, const distributed::DistributedError& e);
-
 }  // namespace lvm

@@ -47,16 +47,7 @@ Napi::Value compositeLoss(const Napi::CallbackInfo& info) {
   loss::CompositeWeights w = readWeights(info[2]);
   bool checkFinite = toBool(info[3], "checkFinite");
   std::optional<loss::Candidates> candidates = readCandidates(info[4]);
-  loss::CompositeLoss result;
-  try {
-    result = loss::compositeLoss(pred, target, w, checkFinite, candidates ? &*candidates : nullptr);
-  } catch (const std::invalid_argument& e) {
-    throw RangeError(e.what());
-  } catch (const loss::NonFiniteLoss& e) {
-    auto err = Napi::Error::New(env, e.what());
-    err.Set("code", Napi::String::New(env, "ERR_LOSS_NOT_FINITE"));
-    throw err;
-  }
+  loss::CompositeLoss result = loss::compositeLoss(pred, target, w, checkFinite, candidates ? &*candidates : nullptr);
   auto out = Napi::Object::New(env);
   out.Set("tensor", wrap(env, std::move(result.total)));
   out.Set("values", lossValues(env, result.values));

@@ -2,7 +2,6 @@
 // step can hold it too. Its parameters and buffers cross as ordinary tensor ids that share the module's tensors:
 // what JS writes into them (loadStateDict) is what the module computes with.
 #include <memory>
-#include <stdexcept>
 #include <string>
 
 #include "../args.h"
@@ -23,53 +22,52 @@ constexpr SharedHandle<Predictor> kModels(&kModelTag, "a model", "the model was 
 
 Predictor& modelOf(Napi::Value v) { return kModels.get(v); }
 
+// Every field the kind reads is required: lib/models/config.ts holds the only defaults and passes them all (a
+// missing field here would otherwise take a second default that could disagree with that table).
 models::Config readConfig(Napi::Value kind, Napi::Value v) {
   if (!v.IsObject()) throw TypeError("model config must be an object");
   auto o = v.As<Napi::Object>();
   models::Config c;
   c.kind = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
-  auto size = [&](const char* key, int64_t& field) {
-    if (o.Has(key)) field = toInt(o.Get(key), key);
+  auto given = [&](const char* key) { return o.Has(key) && !o.Get(key).IsUndefined(); };
+  auto require = [&](const char* key) {
+    if (!given(key)) throw TypeError("a " + c.kind + " model's config needs " + key + " (lib/models/config.ts has the defaults)");
   };
-  size("inputDim", c.inputDim);
-  size("outputDim", c.outputDim);
-  size("dModel", c.dModel);
-  size("numLayers", c.numLayers);
-  size("heads", c.heads);
-  size("ffDim", c.ffDim);
-  size("maxLen", c.maxLen);
-  size("dState", c.dState);
-  size("dConv", c.dConv);
-  size("expand", c.expand);
-  size("headdim", c.headdim);
-  size("ngroups", c.ngroups);
-  size("chunkSize", c.chunkSize);
-  if (o.Has("ridgeContext") && !o.Get("ridgeContext").IsUndefined()) c.ridgeContext = toInt(o.Get("ridgeContext"), "ridgeContext");
-  if (o.Has("dropout")) c.dropout = toDouble(o.Get("dropout"), "dropout");
+  // The sizes a kind reads are required; another kind's are read when given (and unused).
+  auto size = [&](const char* key, int64_t& field, bool required) {
+    if (required) require(key);
+    if (given(key)) field = toInt(o.Get(key), key);
+  };
+  const bool transformer = c.kind == "transformer", mamba2 = c.kind == "mamba2";
+  size("inputDim", c.inputDim, true);
+  size("outputDim", c.outputDim, true);
+  size("dModel", c.dModel, true);
+  size("numLayers", c.numLayers, true);
+  size("heads", c.heads, transformer);
+  size("ffDim", c.ffDim, transformer);
+  size("maxLen", c.maxLen, transformer);
+  size("dState", c.dState, mamba2);
+  size("dConv", c.dConv, mamba2);
+  size("expand", c.expand, mamba2);
+  size("headdim", c.headdim, mamba2);
+  size("ngroups", c.ngroups, mamba2);
+  size("chunkSize", c.chunkSize, mamba2);
+  size("ridgeContext", c.ridgeContext, false);  // optional: 0 (none) unless given
+  require("dropout");
+  c.dropout = toDouble(o.Get("dropout"), "dropout");
   return c;
 }
 
 // modelCreate(kind, config) -> handle
 Napi::Value create(const Napi::CallbackInfo& info) {
-  std::shared_ptr<Predictor> model;
-  try {
-    model = models::makePredictor(readConfig(info[0], info[1]));
-  } catch (const std::invalid_argument& e) {
-    throw RangeError(e.what());
-  }
-  return kModels.wrap(info.Env(), std::move(model));
+  return kModels.wrap(info.Env(), models::makePredictor(readConfig(info[0], info[1])));
 }
 
 // modelForward(model, x) -> [raw, normalised]
 Napi::Value forward(const Napi::CallbackInfo& info) {
   Predictor& model = modelOf(info[0]);
   const at::Tensor& x = unwrap(info[1], "x");
-  models::Output out;
-  try {
-    out = model.predict(x);
-  } catch (const std::invalid_argument& e) {
-    throw RangeError(e.what());
-  }
+  models::Output out = model.predict(x);
   auto result = Napi::Array::New(info.Env(), 2);
   result.Set(0u, wrap(info.Env(), out.raw));
   result.Set(1u, wrap(info.Env(), out.normalised));

@@ -1,8 +1,8 @@
 // A model's prediction off the JS thread, for serving (lib/models/module.ts predictAsync):
 // modelPredictAsync(model, x, wantRaw) returns a Promise of [raw | undefined, normalised] and runs the forward on
-// the compute thread with grad mode off (native/promise_worker.h). The worker holds its own references to the
-// model and to x, so disposing either from JS meanwhile frees nothing the forward uses. Errors reject with
-// libtorch's message (RangeError for a bad shape, dtype or device, as the synchronous forward throws).
+// the compute lane with grad mode off (native/promise_worker.h, native/lane.h). The worker holds its own references
+// to the model and to x, so disposing either from JS meanwhile frees nothing the forward uses. It rejects with the
+// error the synchronous forward throws for the same input (RangeError for a bad shape, dtype or device: protect.h).
 //
 // Several may run at once on one model. That is safe because a forward here only reads the module: torch::nn's
 // Linear, LayerNorm, LSTM and GRU forwards read their parameters, options and training flag and write no member
@@ -30,7 +30,7 @@ namespace {
 class PredictWorker : public PromiseWorker {
  public:
   PredictWorker(Napi::Env env, std::shared_ptr<models::Predictor> model, at::Tensor x, bool wantRaw)
-      : PromiseWorker(env, "lvmtorch.predictAsync"), model_(std::move(model)), x_(std::move(x)), wantRaw_(wantRaw) {}
+      : PromiseWorker(env), model_(std::move(model)), x_(std::move(x)), wantRaw_(wantRaw) {}
 
  protected:
   void compute() override {

@@ -5,22 +5,30 @@
 // server's LatentMamba (latent_mamba.cc) is the exception to the head: it ends in its own output_head.
 //
 // A new architecture (say mamba2) is one file: a Predictor subclass that registers its modules in the Python
-// class's order, then calls registerHead(); its sizes in Config; one line in makePredictor().
+// class's order, then calls registerHead(); its sizes in Config (required in readConfig, model_binding.cc); one
+// line in makePredictor(); and on the JS side its entry in lib/models/config.ts (defaults, output head, no-decay
+// parameters).
 #pragma once
 #include <torch/nn.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 
 namespace lvm::models {
 
-// Every size a model may take; each kind reads its own (lib/models/ fills in the seed's defaults).
+// Every size a model may take; each kind reads its own. No defaults here: the seed's sizes are written once, in
+// lib/models/config.ts (KINDS[kind].defaults), which passes every field a kind reads, and readConfig
+// (model_binding.cc) refuses a config that lacks one. The initialisers below only mark "not given" (0, NaN), which
+// checkSizes and each kind's checks refuse.
 struct Config {
   std::string kind;  // "gru" | "lstm" | "mamba2" | "transformer" | "latent_mamba"
-  int64_t inputDim = 768, outputDim = 768, dModel = 512, numLayers = 4, heads = 8, ffDim = 2048, maxLen = 100;
-  double dropout = 0.1;
-  // mamba2 only: mamba_ssm's Mamba2 defaults (d_state, d_conv, expand, headdim, ngroups, chunk_size).
-  int64_t dState = 128, dConv = 4, expand = 2, headdim = 64, ngroups = 1, chunkSize = 256;
+  int64_t inputDim = 0, outputDim = 0, dModel = 0, numLayers = 0;
+  double dropout = std::numeric_limits<double>::quiet_NaN();
+  // transformer only: attention heads, feed-forward width, positional-encoding length.
+  int64_t heads = 0, ffDim = 0, maxLen = 0;
+  // mamba2 only: mamba_ssm's Mamba2 arguments (d_state, d_conv, expand, headdim, ngroups, chunk_size).
+  int64_t dState = 0, dConv = 0, expand = 0, headdim = 0, ngroups = 0, chunkSize = 0;
   // > 0: the model learns the residual over a fixed linear predictor of its flattened context of this many steps
   // (ridge regression, fitted by the trainer): the buffers ridge.weight [outputDim, ridgeContext * inputDim] and
   // ridge.bias [outputDim], registered after the head, whose output they are added to (not latent_mamba).

@@ -1,5 +1,5 @@
 // The exact nearest-neighbour search of a serving bank (lib/serve/bank.ts) off the JS thread: one matrix product of
-// the queries with the (L2-normalised) bank and topk, on the compute thread. A bank of 1M x 768 float32 is 3 GB read
+// the queries with the (L2-normalised) bank and topk, on the compute lane (native/lane.h). A bank of 1M x 768 float32 is 3 GB read
 // per search (~250 ms here, bound by memory): on the JS thread it would stall every other request.
 // bankSearchAsync(bank [N, D], queries [B, D], k) -> Promise<[values [B, k], indices [B, k]]>.
 #include <ATen/ATen.h>
@@ -19,7 +19,7 @@ namespace {
 class SearchWorker : public PromiseWorker {
  public:
   SearchWorker(Napi::Env env, at::Tensor bank, at::Tensor queries, int64_t k)
-      : PromiseWorker(env, "lvmtorch.bankSearch"), bank_(std::move(bank)), queries_(std::move(queries)), k_(k) {}
+      : PromiseWorker(env), bank_(std::move(bank)), queries_(std::move(queries)), k_(k) {}
 
  protected:
   void compute() override {

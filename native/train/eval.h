@@ -1,5 +1,5 @@
 // Judging predictions and fitting the baselines (lib/train/metrics.ts, lib/train/baselines.ts), as plain C++ with
-// no N-API: eval_binding.cc runs them off the JS thread (the compute thread) so the event loop stays free. The caller holds a
+// no N-API: eval_binding.cc runs them off the JS thread (the compute lane) so the event loop stays free. The caller holds a
 // NoGradGuard (grad mode is per thread).
 #pragma once
 #include <ATen/ATen.h>

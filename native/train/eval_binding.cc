@@ -50,7 +50,7 @@ class ScoreWorker : public PromiseWorker {
  public:
   // centre: undefined for none; rows: no vectors for none.
   ScoreWorker(Napi::Env env, at::Tensor pred, at::Tensor target, at::Tensor centre, train::Rows rows)
-      : PromiseWorker(env, "lvmtorch.scoreAsync"),
+      : PromiseWorker(env),
         pred_(std::move(pred)),
         target_(std::move(target)),
         centre_(std::move(centre)),
@@ -77,7 +77,7 @@ class BaselinesWorker : public PromiseWorker {
  public:
   BaselinesWorker(Napi::Env env, train::Rows train, train::Rows val, std::vector<train::Rows> splits, std::vector<double> grid,
                   at::Tensor centre)
-      : PromiseWorker(env, "lvmtorch.baselinesAsync"),
+      : PromiseWorker(env),
         train_(std::move(train)),
         val_(std::move(val)),
         splits_(std::move(splits)),

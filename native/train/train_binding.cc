@@ -1,11 +1,9 @@
 // The native train step from JS (lib/train/step.ts): trainStep(model, optimizer, x, y, weights, clipNorm) returns
-// a Promise and runs the whole step off the JS thread (on the compute thread, native/compute_thread.h), so the
+// a Promise and runs the whole step off the JS thread (on the compute lane, native/lane.h), so the
 // event loop stays free while it computes.
 // The worker holds its own references to the model, optimiser and tensors: disposing them from JS meanwhile
 // cannot free what the step is using.
-#include <exception>
 #include <memory>
-#include <stdexcept>
 
 #include "../args.h"
 #include "../distributed/process_group_binding.h"
@@ -27,7 +25,7 @@ class StepWorker : public PromiseWorker {
  public:
   StepWorker(Napi::Env env, std::shared_ptr<models::Predictor> model, std::shared_ptr<optim::Optimizer> optimizer,
              at::Tensor x, at::Tensor y, train::StepOptions options)
-      : PromiseWorker(env, "lvmtorch.trainStep"),
+      : PromiseWorker(env),
         model_(std::move(model)),
         optimizer_(std::move(optimizer)),
         x_(std::move(x)),
@@ -41,20 +39,6 @@ class StepWorker : public PromiseWorker {
     Napi::Object out = lossValues(env, result_.loss);
     out.Set("gradNorm", result_.gradNorm);
     return out;
-  }
-
-  Napi::Error rejection(Napi::Env env, std::exception_ptr error) override {
-    try {
-      std::rethrow_exception(error);
-    } catch (const loss::NonFiniteLoss& e) {
-      auto err = Napi::Error::New(env, e.what());
-      err.Set("code", Napi::String::New(env, "ERR_LOSS_NOT_FINITE"));
-      return err;
-    } catch (const distributed::DistributedError& e) {
-      return distributedError(env, e);
-    } catch (...) {
-      return PromiseWorker::rejection(env, std::current_exception());
-    }
   }
 
  private:
