@@ -106,7 +106,7 @@ function runJob(job, req, python, port) {
 async function worker(req) {
   const { AdamW, COSINE_REGRESSION_WEIGHTS, models, torch, trainStep } = await import('../dist/index.js');
   const { World } = await import('../dist/distributed/index.js');
-  const { loadNpz } = await import('../dist/formats.js');
+  const { loadNpz } = await import('../dist/index.js');
   torch.setNumThreads(req.threads);
   const options = World.fromEnv();
   const world = options && await World.init(options);

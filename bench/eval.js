@@ -40,7 +40,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     threadArgs, threadEnv
   } = await import('./lib/variants.js');
   const { torch, models, datasets, AdamW, writeCheckpoint } = await import('../dist/index.js');
-  const { saveNpz } = await import('../dist/formats.js');
+  const { saveNpz } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
   const cores = cpus().length;
 

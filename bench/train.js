@@ -333,7 +333,7 @@ function argValue(name) {
 async function worker() {
   const { createInterface } = await import('node:readline');
   const { doctor, torch, models, AdamW, trainStep, SEED_COMPOSITE_WEIGHTS } = await import('../dist/index.js');
-  const { loadNpz } = await import('../dist/formats.js');
+  const { loadNpz } = await import('../dist/index.js');
   const threads = argValue('threads');
   const blas = argValue('blas');
   if (threads !== null) torch.setNumThreads(threads);

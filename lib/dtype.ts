@@ -18,6 +18,16 @@ const CODES: Record<DType, number> = {
   qint8: 12, quint8: 13, qint32: 14,
 };
 
+const ITEM_SIZE: Record<DType, number> = {
+  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  qint8: 1, quint8: 1, qint32: 4,
+};
+
+/** Bytes per element (torch.Tensor.element_size()). */
+export function itemSize(dtype: DType): number {
+  return ITEM_SIZE[dtype];
+}
+
 const UNDERLYING: Record<QuantizedDType, DType> = { qint8: 'int8', quint8: 'uint8', qint32: 'int32' };
 
 export function isQuantizedDType(dtype: unknown): dtype is QuantizedDType {

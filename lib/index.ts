@@ -13,6 +13,8 @@ export { load, loadBytes, save, detectFormat, FileFormatError, type FileFormat, 
 export {
   loadTorchFile, loadTorchFileSync, loadTorchBuffer, saveTorchFile, TorchFileError, type LoadOptions,
 } from './io/torch-file.js';
+export { loadNpy, saveNpy, loadNpz, saveNpz, loadSafetensors, saveSafetensors } from './io/tensor-formats.js';
+export { mappedFiles } from './io/storage-io.js';
 export {
   compositeLoss, compositeWeights, NonFiniteLossError, DEFAULT_COMPOSITE_WEIGHTS, SEED_COMPOSITE_WEIGHTS,
   CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, DOCUMENT_WEIGHTS, type Candidates, type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,

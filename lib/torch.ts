@@ -1,6 +1,6 @@
 // The `torch` namespace of the package: making tensors, the functions PyTorch has at module level, grad mode,
 // memory scopes, seeds and threads.
-import { dtypeCode, dtypeOfArray, parseDType, type DType, type TypedArray } from './dtype.js';
+import { dtypeCode, dtypeOfArray, itemSize, parseDType, type DType, type TypedArray } from './dtype.js';
 import { parseDevice, type Device } from './device.js';
 import { native } from './native.js';
 import { keep, tidy } from './scope.js';
@@ -70,7 +70,7 @@ export function tensor(data: TypedArray | Buffer | ArrayBuffer | NestedArray | b
   if (Buffer.isBuffer(data) || data instanceof ArrayBuffer) {
     dtype = target ?? 'float32';
     bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-    const size = elementSize(dtype);
+    const size = itemSize(dtype);
     if (bytes.byteLength % size !== 0) {
       throw new RangeError(`a buffer of ${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
     }
@@ -105,14 +105,6 @@ export function tensor(data: TypedArray | Buffer | ArrayBuffer | NestedArray | b
     out = moved;
   }
   return out;
-}
-
-function elementSize(dtype: DType): number {
-  const sizes: Record<DType, number> = {
-    float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
-    qint8: 1, quint8: 1, qint32: 4,
-  };
-  return sizes[dtype];
 }
 
 // Nested JS arrays -> one flat typed array, its shape and the dtype PyTorch would infer.

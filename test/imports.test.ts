@@ -1,5 +1,6 @@
 // The house's layers: lib/'s import graph (value and type imports alike, read from the sources) has no circles,
-// so each module can be read after the ones it imports; importing the package's root loads no HTTP stack.
+// so each module can be read after the ones it imports, and the formats layer imports nothing of the torch
+// layer; importing the package's root loads no HTTP stack.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -80,7 +81,27 @@ describe('lib/\'s import graph', () => {
   it('has no circles', () => {
     expect(circles(graph)).toEqual([]);
   });
+
+  // The formats layer reads and writes files with no libtorch: what 'lvmtorch/formats' and `lvmtorch inspect`
+  // reach imports none of the torch layer (the addon, Tensor, the ops).
+  it('has a formats layer that imports nothing of the torch layer', () => {
+    const torchLayer = ['native.ts', 'tensor.ts', 'torch.ts', 'libtorch/find.ts'].map((f) => join(lib, f));
+    for (const entry of ['formats.ts', 'cli/inspect.ts']) {
+      const reached = reachable(graph, join(lib, entry));
+      expect(reached.size, entry).toBeGreaterThan(20);
+      expect([...reached].filter((f) => torchLayer.includes(f)).map((f) => relative(lib, f)), entry).toEqual([]);
+    }
+    // The check itself: the root entry point reaches them.
+    expect([...reachable(graph, join(lib, 'index.ts'))].filter((f) => torchLayer.includes(f))).toHaveLength(torchLayer.length);
+  });
 });
+
+function reachable(graph: Map<string, string[]>, from: string): Set<string> {
+  const seen = new Set<string>([from]);
+  const todo = [from];
+  while (todo.length) for (const next of graph.get(todo.pop()!) ?? []) if (!seen.has(next)) todo.push(next), seen.add(next);
+  return seen;
+}
 
 // The CommonJS packages a fresh Node process has loaded (require.cache) after importing one of dist's entry points.
 function packagesLoadedBy(entry: string): string[] {

@@ -17,12 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
 import { FileFormatError, load, save } from '../dist/io/load.js';
-import { loadNpy, NpyError } from '../dist/io/npy.js';
-import { loadNpz } from '../dist/io/npz.js';
+import { NpyError } from '../dist/io/npy.js';
+import { loadNpy, loadNpz, loadSafetensors } from '../dist/io/tensor-formats.js';
 import { dumps, PersistentRef, PickleError, PickleGlobal, tuple } from '../dist/io/pickle/index.js';
-import { loadSafetensors, SafetensorsError } from '../dist/io/safetensors.js';
-import { itemSize } from '../dist/io/tensor-bytes.js';
+import { SafetensorsError } from '../dist/io/safetensors.js';
+import { itemSize } from '../dist/io/arrays.js';
 import { formatTree, tree } from '../dist/io/tree.js';
+import { readRecords } from '../dist/io/read-records.js';
 import { loadTorchBuffer, loadTorchFileSync, TorchFileError } from '../dist/io/torch-file.js';
 import { TorchStorage } from '../dist/io/torch-pickle.js';
 import { ZipError, ZipWriter } from '../dist/io/zip.js';
@@ -65,6 +66,8 @@ const torchReaders: FileReader[] = [
   { name: 'loadTorchFileSync', read: (p) => loadTorchFileSync(p) },
   { name: 'loadTorchBuffer', read: (p, b) => loadTorchBuffer(b, { name: p }) },
 ];
+// `lvmtorch inspect`'s reader: no libtorch, the same checks.
+const inspectReader: FileReader = { name: 'readRecords', read: (p) => readRecords(p).value };
 const npzReaders: FileReader[] = [
   { name: 'load', read: (p) => load(p) },
   { name: 'loadNpz', read: (p) => nullProto(loadNpz(p)) },
@@ -129,7 +132,7 @@ describe('mutated files end in a value or a clear error naming the file, never a
       : zipMutation(src, { interesting: INTERESTING, members: (n) => !isPickle(n) });
     const report = await fuzzFiles({
       label, path: at(`${label}.pt`), seed: fuzzSeed(seed), numRuns: fuzzRuns(runs), mutation, make: (m) => applyZip(src, m),
-      readers: torchReaders, errors: OWN_ERRORS,
+      readers: [...torchReaders, inspectReader], errors: OWN_ERRORS,
     });
     reports.push(report);
     return report;
@@ -166,7 +169,7 @@ describe('mutated files end in a value or a clear error naming the file, never a
     const r = await fuzzFiles({
       label: `legacy .pt (PyTorch ${python})`, path: at('legacy-mutant.pt'), seed: fuzzSeed(5), numRuns: fuzzRuns(600),
       mutation: byteMutation(legacy.length, { interesting: INTERESTING }), make: (m) => applyBytes(legacy, m),
-      readers: torchReaders, errors: OWN_ERRORS,
+      readers: [...torchReaders, inspectReader], errors: OWN_ERRORS,
     });
     reports.push(r);
     expect(r.errors.PickleError).toBeGreaterThan(0);

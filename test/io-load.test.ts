@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
 import { detectFormat, load, save } from '../dist/io/load.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { skipUnless } from './helpers/skip.js';
 
 const missing = pythonTorchMissing();
 if (missing) console.warn(`Python comparisons skipped: ${missing}`);
@@ -21,7 +22,8 @@ const inspect = (...args: string[]) => spawnSync(process.execPath, [cli, 'inspec
 
 type Index = Record<string, { dtype: string; shape: number[]; sum: number }>;
 
-describe.skipIf(missing)('files Python wrote', () => {
+describe('files Python wrote', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   const expected = missing ? {} : runPython<Record<string, Index>>('file_index.py', { dir });
 
   it('are told apart by their bytes, also under a misleading name', () => {
@@ -118,5 +120,62 @@ describe('save() by extension', () => {
   it('load({ device }) moves npy/npz/safetensors tensors too (cpu here)', async () => {
     const moved = await load<Record<string, Tensor>>(join(dir, 'x.npz'), { device: 'cpu' });
     expect(moved.a.device).toBe('cpu');
+  });
+});
+
+// Reading a file needs no libtorch: inspect runs in a process where loading any native addon throws (no libtorch,
+// no lvmtorch binary could load), and reports what libtorch computes from the same files.
+describe('lvmtorch inspect with no libtorch', () => {
+  const noNative = `data:text/javascript,process.dlopen = () => { throw new Error('a native addon was loaded'); };`;
+  const inspectAlone = (file: string) => spawnSync(process.execPath, ['--import', noNative, cli, 'inspect', '--json', file],
+    { encoding: 'utf8', env: { ...process.env, LIBTORCH: join(dir, 'no-libtorch-here') } });
+
+  it('the guard works: a command that needs libtorch fails in such a process', () => {
+    const r = spawnSync(process.execPath, ['--import', noNative, cli, 'doctor'], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+  });
+
+  it.for(['x.pt', 'x.npy', 'x.npz', 'x.safetensors'])('%s', async (name) => {
+    const t = torch.tensor([[1.5, -2.25, 3], [0.125, 4, -8]], { dtype: 'float32' });
+    const q = torch.quantizePerTensor(torch.tensor([0.5, -1, 2.5]), 0.25, 3, 'quint8');
+    const file = join(dir, `alone-${name}`);
+    if (name === 'x.pt') await save({ w: t, view: t.select(1, 2), q, n: 3 }, file);
+    else if (name === 'x.npy') await save(t, file);
+    else await save({ w: t, b: torch.tensor([true, false]) }, file);
+    const r = inspectAlone(file);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const got = JSON.parse(r.stdout) as Record<string, { dtype: string; shape: number[]; sum: number }>;
+    const loaded = await load<Tensor | Record<string, Tensor | number>>(file);
+    const want = loaded instanceof Tensor ? { '': loaded } : loaded;
+    const tensors = Object.entries(want).filter((e): e is [string, Tensor] => e[1] instanceof Tensor);
+    expect(Object.keys(got).sort()).toEqual(tensors.map(([k]) => k).sort());
+    for (const [k, v] of tensors) {
+      const real = v.isQuantized ? v.dequantize() : v;
+      expect({ k, dtype: got[k].dtype, shape: got[k].shape }).toEqual({ k, dtype: v.dtype, shape: [...v.shape] });
+      expect(got[k].sum).toBeCloseTo(Number(real.to('float64').sum().item()), 12);
+    }
+  });
+});
+
+describe('the command line in-process (run)', () => {
+  it('runs a verb and rejects a usage error instead of ending the process', async () => {
+    const { run } = await import('../dist/cli/program.js');
+    const file = join(dir, 'run.npy');
+    await save(torch.tensor([1, 2, 3.5]), file);
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void printed.push(s));
+    try {
+      await run(['inspect', '--json', file]);
+    } finally {
+      log.mockRestore();
+    }
+    expect(JSON.parse(printed.join('\n'))).toEqual({ '': { dtype: 'float32', shape: [3], sum: 6.5 } });
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await expect(run(['inspect', '--bogus', file])).rejects.toMatchObject({ code: 'commander.unknownOption' });
+    } finally {
+      err.mockRestore();
+    }
   });
 });

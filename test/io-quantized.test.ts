@@ -15,9 +15,8 @@ import { loadTorchBuffer, loadTorchFile, TorchFileError } from '../dist/io/torch
 import {
   PersistentRef, PickleError, PickleGlobal, PickleObject, Tuple, dumps, orderedDict, tuple,
 } from '../dist/io/pickle/index.js';
-import { saveNpy } from '../dist/io/npy.js';
-import { saveSafetensors } from '../dist/io/safetensors.js';
-import { formatTree, tensorIndex, tree } from '../dist/io/tree.js';
+import { saveNpy, saveSafetensors } from '../dist/io/tensor-formats.js';
+import { formatTree, readRecords, tensorIndex, tree } from '../dist/formats.js';
 import { ZipError, ZipWriter } from '../dist/io/zip.js';
 import { native } from '../dist/native.js';
 import { rawOf } from '../dist/tensor.js';
@@ -153,7 +152,7 @@ describe('files torch.save wrote', () => {
 
   it('lvmtorch inspect prints dtype, shape, the quantization and the sum of the dequantized values', async (ctx) => {
     const f = fixture(ctx, 'state-dict');
-    const lines = tree(await load(f.path));
+    const lines = tree(readRecords(f.path).value);
     const text = formatTree(lines);
     const act = (f.value as { items: [string, { items: [string, { scale: number; zero_point: number; dequantized: number[] }][] }][] })
       .items[1][1].items.find(([k]) => k === 'act')![1];

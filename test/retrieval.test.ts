@@ -13,7 +13,7 @@ import {
   computeBaselines, CONTRASTIVE_WEIGHTS, DOCUMENT_WEIGHTS, datasets, formatSummary, models, scorePredictions, torch,
   Trainer, type Dataset, type Metrics, type Tensor,
 } from '../dist/index.js';
-import { saveNpz } from '../dist/formats.js';
+import { saveNpz } from '../dist/index.js';
 import { createServer } from '../dist/serve/index.js';
 import { needPython, runPython } from './helpers/python.js';
 

@@ -1,5 +1,5 @@
 // Which document each vector or row belongs to, read from an .npz: ids of any kind made dense int32s.
-import { loadNpz } from '../io/npz.js';
+import { loadNpz } from '../io/tensor-formats.js';
 import { ZipReader } from '../io/zip.js';
 import { DatasetError } from './errors.js';
 import { readValueArray } from './npz-objects.js';

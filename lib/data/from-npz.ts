@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import type { Device } from '../device.js';
-import { loadNpz } from '../io/npz.js';
+import { loadNpz } from '../io/tensor-formats.js';
 import { ZipReader } from '../io/zip.js';
 import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';

@@ -2,7 +2,7 @@
 // [N], or the seed's `batch_ids` / `article_ids`), the layout of the seed's wikipedia_N_ordered.npz before its
 // windows were cut. The windows are cut here (fromVectors), never across a document.
 import type { Device } from '../device.js';
-import { loadNpz } from '../io/npz.js';
+import { loadNpz } from '../io/tensor-formats.js';
 import { ZipReader } from '../io/zip.js';
 import { Dataset } from './dataset.js';
 import { documentsOf, SOURCE_DOC_KEYS } from './doc-ids.js';

@@ -5,6 +5,7 @@
 import { MAGIC, MAX_HEADER, parseHeader, prefixLength } from '../io/npy-header.js';
 import { numpyGlobals } from '../io/numpy-pickle.js';
 import { chainGlobals, loads, PickleObject, pythonGlobals } from '../io/pickle/index.js';
+import { tensors } from '../io/tensor-arrays.js';
 import type { ZipReader } from '../io/zip.js';
 import { DatasetError } from './errors.js';
 
@@ -54,7 +55,7 @@ export function readValueArray(zip: ZipReader, key: string, where: string): Valu
 function objects(data: Uint8Array, name: string): unknown[] {
   let array: unknown;
   try {
-    array = loads(data, { globals: chainGlobals(numpyGlobals, pythonGlobals) });
+    array = loads(data, { globals: chainGlobals(numpyGlobals(tensors), pythonGlobals) });
   } catch (e) {
     throw new DatasetError(`${name}: cannot read its pickled objects: ${(e as Error).message}`);
   }

@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
 import type { Dataset } from './dataset.js';
 import { fromVectors } from './from-vectors.js';
-import { saveNpz } from '../io/npz.js';
+import { saveNpz } from '../io/tensor-formats.js';
 import { splitByDocument } from './split.js';
 
 export interface SynthesizeOptions {

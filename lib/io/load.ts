@@ -1,20 +1,17 @@
 // One entry point for every file format lvmtorch reads: the format is told from the bytes, not the name, since
 // checkpoints are often named .bin, .ckpt or nothing at all. save() goes by the extension, which says what the
 // user wants to write.
-import { closeSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
-import { LvmtorchError } from '../errors.js';
 
 import type { Device } from '../device.js';
 import { Tensor } from '../tensor.js';
 import { mapLeaves } from './map-leaves.js';
-import { loadNpy, saveNpy } from './npy.js';
-import { loadNpz, saveNpz } from './npz.js';
-import { loadSafetensors, saveSafetensors } from './safetensors.js';
+import { loadNpy, loadNpz, loadSafetensors, saveNpy, saveNpz, saveSafetensors } from './tensor-formats.js';
 import { loadTorchBuffer, loadTorchFile, saveTorchFile } from './torch-file.js';
+import { detectFormat, entryNames, formatOf, type FileFormat } from './detect.js';
 import { ZipReader } from './zip.js';
 
-export type FileFormat = 'torch' | 'npy' | 'npz' | 'safetensors';
+export { detectFormat, FileFormatError, type FileFormat } from './detect.js';
 
 export interface LoadFileOptions {
   /** Where tensors go; they load on the CPU by default, whatever device they were saved from. */
@@ -32,48 +29,6 @@ export interface SaveFileOptions {
   compress?: boolean;
   /** .safetensors: the `__metadata__` string map. */
   metadata?: Record<string, string>;
-}
-
-const HEAD_BYTES = 16;
-
-/** A file that is none of the formats lvmtorch reads; the message names the file and its first bytes. */
-export class FileFormatError extends LvmtorchError {
-  constructor(message: string) {
-    super(message, 'ERR_FILE_FORMAT');
-  }
-}
-
-/** Which format a file holds, from its first bytes (and, for zip archives, their entry names). */
-export function detectFormat(path: string): FileFormat {
-  return formatOf(readHead(path), path, () => entryNames(ZipReader.open(path)));
-}
-
-// The names of a zip's entries; closes it.
-function entryNames(zip: ZipReader): string[] {
-  try {
-    return zip.entries.map((e) => e.name);
-  } finally {
-    zip.close();
-  }
-}
-
-// `zipNames` is asked only for a zip archive: a torch.save archive holds `<name>/data.pkl`, an .npz only
-// `<array>.npy` members.
-function formatOf(head: Uint8Array, name: string, zipNames: () => string[]): FileFormat {
-  const bytes = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, HEAD_BYTES));
-  if (bytes.subarray(0, 6).equals(Buffer.from('\x93NUMPY', 'latin1'))) return 'npy';
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
-    const names = zipNames();
-    if (names.some((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))) return 'torch';
-    if (names.length > 0 && names.every((n) => n.endsWith('.npy'))) return 'npz';
-    throw new FileFormatError(`${name}: a zip archive that is neither a torch.save file (no data.pkl) nor an .npz ` +
-      `(members other than .npy: ${names.filter((n) => !n.endsWith('.npy')).slice(0, 3).join(', ')})`);
-  }
-  // Legacy torch.save files start with a pickle (protocol 2) of the magic number.
-  if (bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5) return 'torch';
-  // safetensors: an 8-byte little-endian header length, then the JSON header.
-  if (bytes.length > 8 && bytes[8] === 0x7b /* { */) return 'safetensors';
-  throw new FileFormatError(`${name}: not a torch.save, .npy, .npz or .safetensors file (it starts with ${hex(bytes)})`);
 }
 
 /**
@@ -94,7 +49,7 @@ export async function load<T = unknown>(path: string, opts: LoadFileOptions = {}
  * is what errors call the file.
  */
 export function loadBytes<T = unknown>(bytes: Uint8Array, name: string, opts: Omit<LoadFileOptions, 'mmap'> = {}): T {
-  const format = formatOf(bytes, name, () => entryNames(ZipReader.fromBuffer(bytes, name)));
+  const format: FileFormat = formatOf(bytes, name, () => entryNames(ZipReader.fromBuffer(bytes, name)));
   if (format === 'torch') return loadTorchBuffer<T>(bytes, { ...opts, name });
   const value = format === 'npy' ? loadNpy(bytes, name) : format === 'npz' ? loadNpz(bytes, { name }) : loadSafetensors(bytes, name).tensors;
   return (opts.device === undefined ? value : toDevice(value, opts.device)) as T;
@@ -123,15 +78,6 @@ export async function save(obj: unknown, path: string, opts: SaveFileOptions = {
   }
 }
 
-function readHead(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(HEAD_BYTES);
-    return head.subarray(0, readSync(fd, head, 0, HEAD_BYTES, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function toDevice(value: Tensor | Record<string, Tensor>, device: Device): Tensor | Record<string, Tensor> {
   return mapLeaves(value, (leaf) => {
@@ -157,6 +103,3 @@ function what(x: unknown): string {
   return x === null ? 'null' : typeof x;
 }
 
-function hex(bytes: Buffer): string {
-  return bytes.length === 0 ? 'nothing: it is empty' : bytes.subarray(0, 8).toString('hex').replace(/(..)/g, '$1 ').trim();
-}

@@ -1,11 +1,14 @@
 // numpy's .npy files (numpy/lib/format.py): format versions 1.0, 2.0 and 3.0; C or Fortran order; little- or
-// big-endian numbers, bool. Arrays load as CPU tensors whose memory the file's bytes are read into directly.
+// big-endian numbers, bool. Arrays are made by the caller's ArrayMaker (Tensors in the torch layer, records
+// otherwise), the file's bytes read straight into their memory.
 import type { DType } from '../dtype.js';
-import { Tensor } from '../tensor.js';
 import { writeFileAtomicSync } from './atomic.js';
+import {
+  checkBools, elementCount, fortranStrides, itemSize, swapBytes, type ArrayMaker, type ArraySource,
+} from './arrays.js';
 import { formatHeader, MAGIC, MAX_HEADER, parseHeader, prefixLength } from './npy-header.js';
 import { BufferRange, FileRange, readAt, writeAt, type ByteRange } from './positional.js';
-import { checkBools, elementCount, emptyWithBytes, itemSize, swapBytes, withTensorBytes } from './tensor-bytes.js';
+import { records, type ArrayRecord } from './records.js';
 import { LvmtorchError } from '../errors.js';
 
 /** A .npy file that cannot be read, or a tensor that cannot be written as one. */
@@ -34,19 +37,19 @@ const WHY_NOT: [RegExp, string][] = [
 
 export type NpySource = string | Uint8Array;
 
-/** Loads a .npy file, from its path or its bytes, as a CPU tensor. */
-export function loadNpy(source: NpySource, name?: string): Tensor {
+/** Reads a .npy file, from its path or its bytes, as an array `maker` makes (a record by default). */
+export function readNpy<A = ArrayRecord>(source: NpySource, name?: string, maker = records as unknown as ArrayMaker<A>): A {
   const fail = (m: string): NpyError => new NpyError(m);
   const range = typeof source === 'string' ? new FileRange(source, fail) : new BufferRange(source, name ?? '<buffer>', fail);
   try {
-    return readNpy(range);
+    return readNpyRange(range, maker);
   } finally {
     range.close();
   }
 }
 
 /** Reads a .npy array from a range of bytes (a file, a buffer, a zip member), each byte once, in order. */
-export function readNpy(range: ByteRange): Tensor {
+export function readNpyRange<A>(range: ByteRange, maker: ArrayMaker<A>): A {
   const fail = (m: string): NpyError => new NpyError(`${range.name}: ${m}`);
   if (range.size < 10) throw fail(`not a .npy file: only ${range.size} bytes`);
   const head = readAt(range, 0, 8);
@@ -72,42 +75,43 @@ export function readNpy(range: ByteRange): Tensor {
   }
   // Fortran order is C order of the reversed shape: read it flat, then view it with column-major strides.
   const shape = header.fortranOrder ? [count] : header.shape;
-  const { tensor, bytes } = emptyWithBytes(shape, dtype);
+  const { array, bytes } = maker.empty(shape, dtype);
   try {
     if (needed > 0) range.readInto(dataOffset, bytes);
     if (bigEndian) swapBytes(bytes, itemSize(dtype));
     if (dtype === 'bool') checkBools(bytes, fail);
-    if (!header.fortranOrder) return tensor;
-    const view = tensor.asStrided(header.shape, fortranStrides(header.shape));
-    tensor.dispose();
+    if (!header.fortranOrder) return array;
+    const view = maker.asStrided(array, header.shape, fortranStrides(header.shape), 0);
+    maker.dispose(array);
     return view;
   } catch (e) {
-    tensor.dispose();
+    maker.dispose(array);
     throw e;
   }
 }
 
-/** Saves a tensor as a .npy file (format 1.0, or 2.0 for a huge header), written atomically. */
-export function saveNpy(t: Tensor, path: string): void {
-  const parts = npyParts(t, path);
+/** Writes an array as a .npy file (format 1.0, or 2.0 for a huge header), atomically. */
+export function writeNpy<A>(a: A, path: string, source: ArraySource<A>): void {
+  const parts = npyParts(a, path, source);
   writeFileAtomicSync(path, (fd) => {
     parts((header, data) => writeAt(fd, data, writeAt(fd, header, 0)));
   });
 }
 
 /**
- * The header of `t` as a .npy file, and a function that calls `use` with the header and the tensor's bytes (its own
+ * The header of `a` as a .npy file, and a function that calls `use` with the header and the array's bytes (its own
  * memory where it is a contiguous CPU tensor). For writers that put the array inside another file (.npz).
  */
-export function npyParts(t: Tensor, where: string): <T>(use: (header: Buffer, data: Uint8Array) => T) => T {
-  if (!(t instanceof Tensor)) throw new TypeError(`${where}: expected a Tensor`);
-  const descr = TO_NUMPY[t.dtype];
+export function npyParts<A>(a: A, where: string, source: ArraySource<A>): <T>(use: (header: Buffer, data: Uint8Array) => T) => T {
+  if (!source.isArray(a)) throw new TypeError(`${where}: expected a Tensor`);
+  const { dtype, shape } = source.info(a);
+  const descr = TO_NUMPY[dtype];
   if (descr === null) {
-    const how = t.isQuantized ? 't.dequantize() or t.intRepr()' : "t.to('float32')";
-    throw new NpyError(`${where}: numpy has no ${t.dtype} dtype; convert the tensor first (${how})`);
+    const how = dtype.startsWith('q') ? 't.dequantize() or t.intRepr()' : "t.to('float32')";
+    throw new NpyError(`${where}: numpy has no ${dtype} dtype; convert the tensor first (${how})`);
   }
-  const header = formatHeader({ descr, fortranOrder: false, shape: [...t.shape] });
-  return (use) => withTensorBytes(t, (data) => use(header, data));
+  const header = formatHeader({ descr, fortranOrder: false, shape: [...shape] });
+  return (use) => source.withBytes(a, (data) => use(header, data));
 }
 
 function decodeHeader(bytes: Buffer, major: number, fail: (m: string) => NpyError): string {
@@ -129,14 +133,4 @@ function dtypeOf(descr: string, fail: (m: string) => NpyError): { dtype: DType; 
   }
   // '=' is the writer's native order; every machine numpy and libtorch run on here is little-endian.
   return { dtype, bigEndian: order === '>' };
-}
-
-function fortranStrides(shape: number[]): number[] {
-  const strides: number[] = [];
-  let step = 1;
-  for (const d of shape) {
-    strides.push(step);
-    step *= Math.max(d, 1);
-  }
-  return strides;
 }

@@ -1,11 +1,12 @@
 // numpy's .npz files: a zip archive of .npy members, stored (np.savez) or deflated (np.savez_compressed). Stored
-// members are read straight from the file into tensor memory, their CRC-32 computed as they are read.
+// members are read straight from the file into the arrays' memory, their CRC-32 computed as they are read.
 import { crc32 } from 'node:zlib';
 
-import type { Tensor } from '../tensor.js';
+import type { ArrayMaker, ArraySource } from './arrays.js';
 import { writeFileAtomicSync } from './atomic.js';
-import { npyParts, readNpy } from './npy.js';
+import { npyParts, readNpyRange } from './npy.js';
 import { BufferRange, FileRange, SliceRange, type ByteRange } from './positional.js';
+import { records, type ArrayRecord } from './records.js';
 import { ZipError, ZipReader, ZipWriter, type ZipEntry } from './zip.js';
 
 export interface LoadNpzOptions {
@@ -21,22 +22,25 @@ export interface SaveNpzOptions {
 }
 
 /**
- * Loads the arrays of an .npz file (its path or its bytes), by name without `.npy`, in a null-prototype record:
- * a member named `__proto__`, `constructor` or `toString` is an array like any other.
+ * Reads the arrays of an .npz file (its path or its bytes), by name without `.npy`, in a null-prototype record:
+ * a member named `__proto__`, `constructor` or `toString` is an array like any other. `maker` makes the arrays
+ * (records by default).
  */
-export function loadNpz(source: string | Uint8Array, opts: LoadNpzOptions = {}): Record<string, Tensor> {
+export function readNpz<A = ArrayRecord>(
+  source: string | Uint8Array, opts: LoadNpzOptions = {}, maker = records as unknown as ArrayMaker<A>,
+): Record<string, A> {
   const name = opts.name ?? '<buffer>';
   const where = typeof source === 'string' ? source : name;
   const zip = typeof source === 'string' ? ZipReader.open(source) : ZipReader.fromBuffer(source, name);
-  const out: Record<string, Tensor> = Object.create(null);
+  const out: Record<string, A> = Object.create(null);
   let file: ByteRange | undefined;
   try {
     const fail = (m: string): ZipError => new ZipError(m);
     file = typeof source === 'string' ? new FileRange(source, fail) : new BufferRange(source, name, fail);
-    for (const entry of membersToLoad(zip, opts.keys, where)) out[entry.name.slice(0, -4)] = readMember(zip, file, entry, where);
+    for (const entry of membersToLoad(zip, opts.keys, where)) out[entry.name.slice(0, -4)] = readMember(zip, file, entry, where, maker);
     return out;
   } catch (e) {
-    for (const t of Object.values(out)) t.dispose();
+    for (const t of Object.values(out)) maker.dispose(t);
     throw e;
   } finally {
     file?.close();
@@ -44,9 +48,9 @@ export function loadNpz(source: string | Uint8Array, opts: LoadNpzOptions = {}):
   }
 }
 
-/** Saves tensors as an .npz file that np.load reads, written atomically. */
-export function saveNpz(tensors: Record<string, Tensor>, path: string, opts: SaveNpzOptions = {}): void {
-  const members = Object.entries(tensors).map(([key, t]) => [`${key}.npy`, npyParts(t, `${path}: '${key}'`)] as const);
+/** Writes arrays as an .npz file that np.load reads, atomically. */
+export function writeNpz<A>(arrays: Record<string, A>, path: string, source: ArraySource<A>, opts: SaveNpzOptions = {}): void {
+  const members = Object.entries(arrays).map(([key, t]) => [`${key}.npy`, npyParts(t, `${path}: '${key}'`, source)] as const);
   writeFileAtomicSync(path, (fd) => {
     // Stored members get their array data 64-byte aligned in the file (the .npy header is a multiple of 64).
     const zip = new ZipWriter(fd, { align: 64 });
@@ -71,13 +75,13 @@ function membersToLoad(zip: ZipReader, keys: string[] | undefined, where: string
   });
 }
 
-function readMember(zip: ZipReader, file: ByteRange, entry: ZipEntry, where: string): Tensor {
+function readMember<A>(zip: ZipReader, file: ByteRange, entry: ZipEntry, where: string, maker: ArrayMaker<A>): A {
   const name = `${where}:${entry.name}`;
-  if (entry.method !== 0) return readNpy(new BufferRange(zip.read(entry), name));
+  if (entry.method !== 0) return readNpyRange(new BufferRange(zip.read(entry), name), maker);
   let crc = 0;
-  const tensor = readNpy(new SliceRange(file, entry.dataOffset, entry.size, name, (b) => (crc = crc32(b, crc))));
+  const tensor = readNpyRange(new SliceRange(file, entry.dataOffset, entry.size, name, (b) => (crc = crc32(b, crc))), maker);
   if (crc >>> 0 !== entry.crc32) {
-    tensor.dispose();
+    maker.dispose(tensor);
     throw new ZipError(`${where}: entry '${entry.name}' fails its CRC-32 check`);
   }
   return tensor;

@@ -1,17 +1,18 @@
 // numpy values inside pickles (a checkpoint's `val_cosine: np.float64(...)`, arrays kept in `args`): numpy
-// scalars become numbers (bigints beyond 2^53, booleans, PyComplex), numeric arrays become Tensors. Three
+// scalars become numbers (bigints beyond 2^53, booleans, PyComplex), numeric arrays become the caller's arrays
+// (Tensors, or records). Three
 // globals do it, under `numpy.core` (numpy 1) and `numpy._core` (numpy 2):
 //   numpy.dtype(code, align, copy) + BUILD(state)                    -> a NumpyDType
 //   numpy.core.multiarray.scalar(dtype, bytes)                       -> a number
 //   numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD((version, shape, dtype, fortran, bytes))
-//   numpy.core.numeric._frombuffer(bytes, dtype, shape, order)       (protocol 5)  -> a Tensor
-// Arrays become C-contiguous CPU tensors (Fortran-ordered ones are copied).
+//   numpy.core.numeric._frombuffer(bytes, dtype, shape, order)       (protocol 5)  -> an array
+// Arrays are C-contiguous (Fortran-ordered ones are copied).
 // An array of a dtype lvmtorch lacks (uint16, strings, objects) stays an inert PickleObject with its bytes.
 import type { GlobalHandler, GlobalResolver } from './pickle/reader.js';
 import { BUILD_HOOK, PickleObject, PyComplex, type Buildable } from './pickle/values.js';
 import type { DType } from '../dtype.js';
-import type { Tensor } from '../tensor.js';
-import { tensor } from '../torch.js';
+import { fortranStrides, swapBytes, type ArrayMaker } from './arrays.js';
+import { halfToNumber } from './records.js';
 
 /** A numpy dtype as pickled: its type code ('f8', 'i4', 'b1', 'U5', ...) and byte order. */
 export class NumpyDType implements Buildable {
@@ -45,11 +46,13 @@ export function torchDTypeOfNumpy(code: string): DType | undefined {
 }
 
 // An ndarray made by _reconstruct: complete only when BUILD brings its shape, dtype and bytes.
-class PendingArray implements Buildable {
+class PendingArray<A> implements Buildable {
+  constructor(private readonly maker: ArrayMaker<A>) {}
+
   [BUILD_HOOK](state: unknown): unknown {
     if (!Array.isArray(state)) throw new TypeError('an ndarray state must be a tuple');
     const [shape, dtype, fortran, data] = state.length === 5 ? state.slice(1) : state;
-    return arrayOf(data, dtype, shape, fortran === true);
+    return arrayOf(data, dtype, shape, fortran === true, this.maker);
   }
 }
 
@@ -95,21 +98,7 @@ function safe(v: bigint): number | bigint {
   return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
 }
 
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function frombuffer(args: unknown[]): unknown {
-  const [data, dtype, shape, order] = args;
-  return arrayOf(data, dtype, shape, order === 'F');
-}
-
-function arrayOf(data: unknown, dtype: unknown, shape: unknown, fortran: boolean): unknown {
+function arrayOf<A>(data: unknown, dtype: unknown, shape: unknown, fortran: boolean, maker: ArrayMaker<A>): unknown {
   const dims = checkShape(shape);
   const bytes = typeof data === 'string' ? latin1Bytes(data) : data;
   const torchDType = dtype instanceof NumpyDType ? torchDTypeOfNumpy(dtype.code) : undefined;
@@ -122,16 +111,20 @@ function arrayOf(data: unknown, dtype: unknown, shape: unknown, fortran: boolean
   if (bytes.length !== numel * dtype.itemsize) {
     throw new RangeError(`an ndarray of shape [${dims}] ${dtype.code} needs ${numel * dtype.itemsize} bytes, got ${bytes.length}`);
   }
-  const le = dtype.bigEndian ? byteswap(bytes, dtype.itemsize) : bytes;
-  const buffer = Buffer.from(le.buffer, le.byteOffset, le.length);
-  if (!fortran || dims.length < 2) return tensor(buffer, { dtype: torchDType, shape: dims });
-  // Fortran order: the bytes are the transpose's C order. Made contiguous, as every array we load is.
-  const t: Tensor = tensor(buffer, { dtype: torchDType, shape: [...dims].reverse() });
-  const view = t.permute(dims.map((_, i) => dims.length - 1 - i));
-  const out = view.contiguous();
-  t.dispose();
-  view.dispose();
-  return out;
+  const flat = fortran && dims.length >= 2;
+  const { array, bytes: into } = maker.empty(flat ? [numel] : dims, torchDType);
+  try {
+    into.set(bytes);
+    if (dtype.bigEndian) swapBytes(into, dtype.itemsize);
+    if (!flat) return array;
+    // Fortran order: the bytes are the transpose's C order. Made contiguous, as every array we load is.
+    const view = maker.asStrided(array, dims, fortranStrides(dims), 0);
+    const out = maker.contiguous(view);
+    if (out !== view) maker.dispose(view);
+    return out;
+  } finally {
+    if (flat) maker.dispose(array);
+  }
 }
 
 function checkShape(shape: unknown): number[] {
@@ -141,29 +134,23 @@ function checkShape(shape: unknown): number[] {
   return shape as number[];
 }
 
-function byteswap(bytes: Uint8Array, size: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += size) {
-    for (let k = 0; k < size; k++) out[i + k] = bytes[i + size - 1 - k];
-  }
-  return out;
-}
-
 function latin1Bytes(s: string): Uint8Array {
   return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 }
 
-const handlers: Record<string, GlobalHandler> = {
-  'numpy.dtype': { call: dtypeOf },
-  'numpy.ndarray': {}, // only an argument of _reconstruct
-  'multiarray.scalar': { call: scalarOf },
-  'multiarray._reconstruct': { call: () => new PendingArray() },
-  'numeric._frombuffer': { call: frombuffer },
-};
-
-/** Resolves numpy's scalar, dtype and array globals (numpy.core.* and numpy._core.*). */
-export const numpyGlobals: GlobalResolver = (module, name) => {
-  if (module === 'numpy') return handlers[`numpy.${name}`];
-  const m = /^numpy\.(?:_core|core)\.(multiarray|numeric)$/.exec(module);
-  return m ? handlers[`${m[1]}.${name}`] : undefined;
-};
+/** Resolves numpy's scalar, dtype and array globals (numpy.core.* and numpy._core.*), arrays made by `maker`. */
+export function numpyGlobals<A>(maker: ArrayMaker<A>): GlobalResolver {
+  const handlers: Record<string, GlobalHandler> = {
+    'numpy.dtype': { call: dtypeOf },
+    'numpy.ndarray': {}, // only an argument of _reconstruct
+    'multiarray.scalar': { call: scalarOf },
+    'multiarray._reconstruct': { call: () => new PendingArray(maker) },
+    'numeric._frombuffer': { call: (a) => arrayOf(a[0], a[1], a[2], a[3] === 'F', maker) },
+  };
+  const find = (key: string): GlobalHandler | undefined => (Object.hasOwn(handlers, key) ? handlers[key] : undefined);
+  return (module, name) => {
+    if (module === 'numpy') return find(`numpy.${name}`);
+    const m = /^numpy\.(?:_core|core)\.(multiarray|numeric)$/.exec(module);
+    return m ? find(`${m[1]}.${name}`) : undefined;
+  };
+}

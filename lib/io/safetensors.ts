@@ -2,10 +2,10 @@
 // header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {..}},
 // then the data, every tensor's bytes little-endian, C order, the offsets relative to the end of the header.
 import type { DType } from '../dtype.js';
-import { Tensor } from '../tensor.js';
+import { checkBools, elementCount, itemSize, type ArrayMaker, type ArraySource } from './arrays.js';
 import { writeFileAtomicSync } from './atomic.js';
 import { BufferRange, FileRange, readAt, writeAt, type ByteRange } from './positional.js';
-import { checkBools, elementCount, emptyWithBytes, itemSize, withTensorBytes } from './tensor-bytes.js';
+import { records, type ArrayRecord } from './records.js';
 import { LvmtorchError } from '../errors.js';
 
 /** A .safetensors file that cannot be read, or tensors that cannot be written as one. */
@@ -29,8 +29,8 @@ const BY_CODE = new Map(Object.entries(CODES).filter(([, code]) => code !== null
 const WRITE_ORDER: DType[] = ['int64', 'float64', 'float32', 'int32', 'bfloat16', 'float16', 'int16', 'int8', 'uint8', 'bool'];
 
 /** Both records have no prototype: names from the file (`__proto__`, `constructor`) are keys like any other. */
-export interface Safetensors {
-  tensors: Record<string, Tensor>;
+export interface Safetensors<A> {
+  tensors: Record<string, A>;
   metadata: Record<string, string>;
 }
 
@@ -47,30 +47,34 @@ interface Info {
   end: number;
 }
 
-/** Loads every tensor of a .safetensors file (its path or its bytes) as a CPU tensor, and its metadata. */
-export function loadSafetensors(source: string | Uint8Array, name = '<buffer>'): Safetensors {
+/** Reads every tensor of a .safetensors file (its path or its bytes) as an array `maker` makes, and its metadata. */
+export function readSafetensors<A = ArrayRecord>(
+  source: string | Uint8Array, name = '<buffer>', maker = records as unknown as ArrayMaker<A>,
+): Safetensors<A> {
   const fail = (m: string): SafetensorsError => new SafetensorsError(m);
   const range = typeof source === 'string' ? new FileRange(source, fail) : new BufferRange(source, name, fail);
-  const tensors: Record<string, Tensor> = Object.create(null);
+  const tensors: Record<string, A> = Object.create(null);
   try {
     const { infos, metadata, dataStart } = readHeader(range);
-    for (const info of infos) tensors[info.name] = readTensor(range, info, dataStart);
+    for (const info of infos) tensors[info.name] = readTensor(range, info, dataStart, maker);
     return { tensors, metadata };
   } catch (e) {
-    for (const t of Object.values(tensors)) t.dispose();
+    for (const t of Object.values(tensors)) maker.dispose(t);
     throw e;
   } finally {
     range.close();
   }
 }
 
-/** Saves tensors as a .safetensors file, written atomically. */
-export function saveSafetensors(tensors: Record<string, Tensor>, path: string, opts: SaveSafetensorsOptions = {}): void {
+/** Writes arrays as a .safetensors file, atomically. */
+export function writeSafetensors<A>(
+  tensors: Record<string, A>, path: string, source: ArraySource<A>, opts: SaveSafetensorsOptions = {},
+): void {
   const fail = (m: string): SafetensorsError => new SafetensorsError(`${path}: ${m}`);
-  const { header, order } = buildHeader(tensors, opts.metadata ?? {}, fail);
+  const { header, order } = buildHeader(tensors, source, opts.metadata ?? {}, fail);
   writeFileAtomicSync(path, (fd) => {
     let position = writeAt(fd, header, 0);
-    for (const key of order) position = withTensorBytes(tensors[key], (bytes) => writeAt(fd, bytes, position));
+    for (const key of order) position = source.withBytes(tensors[key], (bytes) => writeAt(fd, bytes, position));
   });
 }
 
@@ -148,29 +152,31 @@ function checkLayout(infos: Info[], dataLength: number, fail: (m: string) => Saf
   }
 }
 
-function readTensor(range: ByteRange, info: Info, dataStart: number): Tensor {
-  const { tensor, bytes } = emptyWithBytes(info.shape, info.dtype);
+function readTensor<A>(range: ByteRange, info: Info, dataStart: number, maker: ArrayMaker<A>): A {
+  const { array, bytes } = maker.empty(info.shape, info.dtype);
   try {
     if (bytes.byteLength > 0) range.readInto(dataStart + info.begin, bytes);
     if (info.dtype === 'bool') checkBools(bytes, (m) => new SafetensorsError(`${range.name}: tensor '${info.name}': ${m}`));
-    return tensor;
+    return array;
   } catch (e) {
-    tensor.dispose();
+    maker.dispose(array);
     throw e;
   }
 }
 
-function buildHeader(
-  tensors: Record<string, Tensor>, metadata: Record<string, string>, fail: (m: string) => SafetensorsError,
+function buildHeader<A>(
+  tensors: Record<string, A>, source: ArraySource<A>, metadata: Record<string, string>, fail: (m: string) => SafetensorsError,
 ): { header: Buffer; order: string[] } {
   for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw fail(`metadata '${k}' is not a string`);
   for (const [k, t] of Object.entries(tensors)) {
-    if (!(t instanceof Tensor)) throw fail(`'${k}' is not a Tensor`);
-    if (CODES[t.dtype] === null) {
-      throw fail(`'${k}' is a ${t.dtype} tensor: safetensors has no quantized dtypes; save t.dequantize(), or t.intRepr() with its scale and zero point, or use a .pt file`);
+    if (!source.isArray(t)) throw fail(`'${k}' is not a Tensor`);
+    const { dtype } = source.info(t);
+    if (CODES[dtype] === null) {
+      throw fail(`'${k}' is a ${dtype} tensor: safetensors has no quantized dtypes; save t.dequantize(), or t.intRepr() with its scale and zero point, or use a .pt file`);
     }
   }
-  const rank = (k: string): number => WRITE_ORDER.indexOf(tensors[k].dtype);
+  const info = (k: string): { dtype: DType; shape: readonly number[] } => source.info(tensors[k]);
+  const rank = (k: string): number => WRITE_ORDER.indexOf(info(k).dtype);
   const order = Object.keys(tensors).sort((a, b) => rank(a) - rank(b) || Buffer.compare(Buffer.from(a), Buffer.from(b)));
   if (order.includes(METADATA_KEY)) throw fail(`'${METADATA_KEY}' cannot name a tensor`);
   // Built as text, key by key: a JS object would move keys that look like integers ("0", "1") to the front.
@@ -178,9 +184,9 @@ function buildHeader(
   if (Object.keys(metadata).length) fields.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   let offset = 0;
   for (const key of order) {
-    const t = tensors[key];
-    const end = offset + t.numel * itemSize(t.dtype);
-    fields.push(`${JSON.stringify(key)}:${JSON.stringify({ dtype: CODES[t.dtype], shape: t.shape, data_offsets: [offset, end] })}`);
+    const { dtype, shape } = info(key);
+    const end = offset + shape.reduce((a, b) => a * b, 1) * itemSize(dtype);
+    fields.push(`${JSON.stringify(key)}:${JSON.stringify({ dtype: CODES[dtype], shape, data_offsets: [offset, end] })}`);
     offset = end;
   }
   const json = Buffer.from(`{${fields.join(',')}}`, 'utf8');

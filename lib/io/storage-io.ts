@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
-import { dtypeCode, type DType } from '../dtype.js';
+import { dtypeCode, isQuantizedDType, underlyingDType, type DType } from '../dtype.js';
 import { native, type FileMapping } from '../native.js';
 import { fromRaw, rawOf, type Tensor } from '../tensor.js';
 
@@ -105,10 +105,14 @@ export class MappedFile {
     this.#handle = native().mapFile(fd, size);
   }
 
-  /** A flat tensor of nbytes / itemsize elements over the bytes at `offset`, a multiple of the item size. */
+  /**
+   * A flat tensor of nbytes / itemsize elements over the bytes at `offset`, a multiple of the item size (a
+   * quantized dtype's storage: its integers).
+   */
   storage(offset: number, nbytes: number, dtype: DType): Tensor {
     if (this.#handle === null) throw new Error('the file mapping was released');
-    return fromRaw(native().mappedStorage(this.#handle, offset, nbytes, dtypeCode(dtype)));
+    const flat = isQuantizedDType(dtype) ? underlyingDType(dtype) : dtype;
+    return fromRaw(native().mappedStorage(this.#handle, offset, nbytes, dtypeCode(flat)));
   }
 
   release(): void {

@@ -1,30 +1,69 @@
-// A tensor's memory as bytes, for file readers and writers: readers fill a new tensor in place, writers write a
-// tensor's elements from where they lie. Only a non-contiguous or non-CPU tensor is copied.
-import type { DType } from '../dtype.js';
+// The torch layer's side of the file formats (arrays.ts): readers make Tensors, writers read Tensors. A reader
+// fills a new tensor's memory in place; a writer writes a tensor's elements from where they lie, copying only a
+// non-contiguous or non-CPU tensor.
+import { dtypeCode, isQuantizedDType, underlyingDType, type DType } from '../dtype.js';
 import { native } from '../native.js';
-import { rawOf, type Tensor } from '../tensor.js';
+import { fromRaw, rawOf, Tensor } from '../tensor.js';
 import * as torch from '../torch.js';
+import { itemSize, type ArrayInfo, type ArrayMaker } from './arrays.js';
+import type { TorchArraySource } from './torch-pickle.js';
 
-const ITEM_SIZE: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
-  qint8: 1, quint8: 1, qint32: 4,
+/** Tensors, as the formats' readers make arrays and their writers read them. */
+export const tensors: ArrayMaker<Tensor> & TorchArraySource<Tensor> = {
+  isArray: (x): x is Tensor => x instanceof Tensor,
+  info: (t): ArrayInfo => ({
+    dtype: t.dtype, shape: t.shape, requiresGrad: t.requiresGrad, qscheme: t.isQuantized ? t.qscheme() : undefined,
+  }),
+  empty(shape, dtype) {
+    const tensor = emptyStorage(shape, dtype);
+    return { array: tensor, bytes: bytesOf(tensor) };
+  },
+  asStrided: (base, shape, strides, offset) => base.asStrided(shape, strides, offset),
+  quantizedView(base, dtype, shape, strides, offset, q, checkValues) {
+    const code = dtypeCode(dtype);
+    if (q.scheme === 'per_tensor_affine') {
+      return fromRaw(native().perTensorQuantizedView(rawOf(base), code, shape, strides, offset, q.scale, q.zeroPoint));
+    }
+    return fromRaw(native().perChannelQuantizedView(
+      rawOf(base), code, shape, strides, offset, rawOf(q.scales), rawOf(q.zeroPoints), q.axis, checkValues,
+    ));
+  },
+  checkQuantizer: (t) => native().checkQuantizerValues(rawOf(t)),
+  contiguous: (t) => t.contiguous(),
+  setRequiresGrad: (t, flag) => void t.requiresGrad_(flag),
+  dispose: (t) => t.dispose(),
+
+  withBytes: withTensorBytes,
+  isDisposed: (t) => t.isDisposed,
+  layout(t) {
+    const [strides, offset, nbytes, storage] = native().layout(rawOf(t));
+    return { strides, offset, nbytes, storage, device: t.device };
+  },
+  cpuStorage(t, numel) {
+    if (t.device === 'cpu') return { array: t, owned: false };
+    const detached = t.detach();
+    const whole = detached.asStrided([numel], [1], 0);
+    const cpu = whole.to('cpu');
+    whole.dispose();
+    detached.dispose();
+    return { array: cpu, owned: true };
+  },
+  quantizer(t) {
+    const scheme = t.qscheme();
+    if (scheme === 'per_tensor_affine') return { scheme, scale: t.qScale(), zeroPoint: t.qZeroPoint() };
+    if (scheme === 'per_channel_affine' || scheme === 'per_channel_affine_float_qparams') {
+      return { scheme, scales: t.qPerChannelScales(), zeroPoints: t.qPerChannelZeroPoints(), axis: t.qPerChannelAxis() };
+    }
+    return { scheme };
+  },
 };
 
-export function itemSize(dtype: DType): number {
-  return ITEM_SIZE[dtype];
-}
-
-/** Product of the dims, or null when it (or its byte count) is past 2^53: no such array fits in memory. */
-export function elementCount(shape: readonly number[], dtype: DType): number | null {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return Number.isSafeInteger(n * itemSize(dtype)) ? n : null;
-}
-
-/** A new uninitialised CPU tensor and a byte view of its memory, for the caller to fill. */
-export function emptyWithBytes(shape: number[], dtype: DType): { tensor: Tensor; bytes: Uint8Array } {
-  const tensor = torch.empty(shape, { dtype });
-  return { tensor, bytes: bytesOf(tensor) };
+/**
+ * A new flat, uninitialised CPU tensor: the memory a storage's bytes are read into. A quantized dtype's is its
+ * integers (int8, uint8, int32), on which quantized views are made.
+ */
+export function emptyStorage(shape: number[], dtype: DType): Tensor {
+  return torch.empty(shape, { dtype: isQuantizedDType(dtype) ? underlyingDType(dtype) : dtype });
 }
 
 /**
@@ -43,26 +82,15 @@ export function withTensorBytes<T>(t: Tensor, use: (bytes: Uint8Array) => T): T 
   }
 }
 
+/** The bytes of a CPU tensor's whole storage, without a copy. */
+export function storageBytes(t: Tensor): Uint8Array {
+  return new Uint8Array(native().storageView(rawOf(t)));
+}
+
 /** The bytes of a contiguous CPU tensor's elements (not the whole storage it may view). */
 function bytesOf(t: Tensor): Uint8Array {
   const size = itemSize(t.dtype);
   if (t.numel === 0) return new Uint8Array(0);
   const storage = native().storageView(rawOf(t));
   return new Uint8Array(storage, t.storageOffset() * size, t.numel * size);
-}
-
-/** Refuses bool data that is not all 0 and 1: libtorch assumes it is. */
-export function checkBools(bytes: Uint8Array, fail: (message: string) => Error): void {
-  const bad = bytes.findIndex((b) => b > 1);
-  if (bad >= 0) throw fail(`bool element ${bad} holds the byte ${bytes[bad]}, not 0 or 1`);
-}
-
-/** Turns big-endian elements into little-endian ones, in place. */
-export function swapBytes(bytes: Uint8Array, size: number): void {
-  if (size === 1 || bytes.byteLength === 0) return;
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (size === 2) b.swap16();
-  else if (size === 4) b.swap32();
-  else if (size === 8) b.swap64();
-  else throw new RangeError(`cannot swap elements of ${size} bytes`);
 }

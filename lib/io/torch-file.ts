@@ -20,9 +20,9 @@
 // Storage bytes go to the file straight from tensor memory, natively and off the JS thread (their CRC-32s computed
 // meanwhile on a second thread), through a temporary file that is synced and renamed over the target.
 import { cuda, parseDevice, type Device } from '../device.js';
-import { isQuantizedDType, underlyingDType } from '../dtype.js';
 import { native } from '../native.js';
 import { rawOf, Tensor } from '../tensor.js';
+import { itemSize } from './arrays.js';
 import { writeFileAtomic } from './atomic.js';
 import { BufferRange, FileRange, readAt, type ByteRange } from './positional.js';
 import { mapLeaves } from './map-leaves.js';
@@ -32,9 +32,9 @@ import {
 } from './storage-io.js';
 import { loadLegacy, looksLegacy } from './torch-legacy.js';
 import { TorchFileError } from './torch-error.js';
-import {
-  TorchStorage, elementSize, emptyStorage, readTorchPickle, writeTorchPickle,
-} from './torch-pickle.js';
+import { emptyStorage, tensors } from './tensor-arrays.js';
+import { TorchStorage, readTorchPickle, writeTorchPickle } from './torch-pickle.js';
+import { isZip, openArchive } from './torch-zip.js';
 import { ZipReader, ZipWriter, type ZipEntry } from './zip.js';
 
 export { TorchFileError } from './torch-error.js';
@@ -65,10 +65,6 @@ export interface LoadOptions {
    */
   checkCrc?: boolean;
 }
-
-/** What PyTorch's own reader accepts (caffe2/serialize/inline_container.h, kMaxSupportedFileFormatVersion). */
-const MAX_FILE_FORMAT_VERSION = 10;
-const ZIP_MAGIC = [0x50, 0x4b]; // 'PK'
 
 /**
  * Loads a file written by Python's torch.save (or by saveTorchFile). Python values come back as plain JS values
@@ -144,7 +140,7 @@ export async function saveTorchFile(obj: unknown, path: string): Promise<void> {
 }
 
 async function saveTorch(obj: unknown, path: string): Promise<void> {
-  const { pickle, storages } = writeTorchPickle(obj);
+  const { pickle, storages } = writeTorchPickle(obj, tensors);
   try {
     const archive = archiveName(path);
     await writeFileAtomic(path, async (fd) => {
@@ -153,7 +149,7 @@ async function saveTorch(obj: unknown, path: string): Promise<void> {
       zip.add(`${archive}/byteorder`, Buffer.from('little'));
       // torch.save writes the records in the sorted order of their keys (as strings: 0, 1, 10, 11, 2, ...).
       const records = [...storages].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((s) => {
-        const nbytes = s.numel * elementSize(s.dtype);
+        const nbytes = s.numel * itemSize(s.dtype);
         return { tensor: s.tensor, nbytes, entry: zip.reserve(`${archive}/data/${s.key}`, nbytes) };
       });
       const crcs = await writeStorages(fd, records.map((r) => ({ tensor: r.tensor, position: r.entry.dataOffset, nbytes: r.nbytes })));
@@ -253,13 +249,7 @@ interface RecordRead extends StorageRead {
 // tensor's scales are checked as it is made (torch-pickle.ts). With a mapping, stored aligned records are views
 // of it; compressed ones are read now.
 function parseZip(zip: ZipReader, name: string, options: Options): ParsedZip {
-  const pkl = zip.entries.filter((e) => /^[^/]*\/data\.pkl$/.test(e.name) || e.name === 'data.pkl');
-  if (pkl.length !== 1) {
-    throw new TorchFileError(`${name}: not a torch.save file: a zip archive with ${pkl.length === 0 ? 'no' : pkl.length} data.pkl records`);
-  }
-  const prefix = pkl[0].name.slice(0, -'data.pkl'.length);
-  checkRecords(zip, prefix, name);
-  const pickle = zip.read(pkl[0]);
+  const { pickle, storageEntry } = openArchive(zip, name);
   const readNow = pickle.includes('_rebuild_qtensor');
   const { source, offset: base } = zip.nativeSource();
   const storages: Tensor[] = [];
@@ -267,17 +257,17 @@ function parseZip(zip: ZipReader, name: string, options: Options): ParsedZip {
   const mapping = options.mmap ? new MappedFile(source as number, zip.size) : null;
   try {
     const { value } = readTorchPickle(pickle, {
+      maker: tensors,
       strict: options.strict,
       storage: (key, dtype, numel) => {
-        const entry = storageEntry(zip, prefix, key, name);
-        const nbytes = numel * elementSize(dtype);
+        const entry = storageEntry(key);
+        const nbytes = numel * itemSize(dtype);
         if (entry.size !== nbytes) {
           throw new TorchFileError(`${name}: record ${entry.name} holds ${entry.size} bytes; its storage needs ${nbytes} (${numel} ${dtype} elements)`);
         }
         const stored = nbytes > 0 ? zip.storedData(entry) : null;
-        const flatType = isQuantizedDType(dtype) ? underlyingDType(dtype) : dtype;
-        if (mapping && stored && stored.offset % elementSize(dtype) === 0) {
-          const tensor = mapping.storage(base + stored.offset, nbytes, flatType);
+        if (mapping && stored && stored.offset % itemSize(dtype) === 0) {
+          const tensor = mapping.storage(base + stored.offset, nbytes, dtype);
           storages.push(tensor);
           if (options.checkCrc) {
             const crc = storageCrc32(tensor, nbytes);
@@ -285,7 +275,7 @@ function parseZip(zip: ZipReader, name: string, options: Options): ParsedZip {
           }
           return tensor;
         }
-        const tensor = emptyStorage(dtype, numel);
+        const tensor = emptyStorage([numel], dtype);
         storages.push(tensor);
         if (nbytes === 0) return tensor;
         if (!stored) {
@@ -315,40 +305,14 @@ function readFailed(zip: ZipReader, reads: RecordRead[], failure: ReadFailure | 
   throw zip.endError(failure.value);
 }
 
-function storageEntry(zip: ZipReader, prefix: string, key: string, name: string): ZipEntry {
-  if (key.includes('/') || key === '..' || key === '.') throw new TorchFileError(`${name}: storage key ${JSON.stringify(key)} is not a record name`);
-  const entry = zip.entry(`${prefix}data/${key}`);
-  if (!entry) throw new TorchFileError(`${name}: the pickle names storage ${JSON.stringify(key)}, but there is no record ${prefix}data/${key}`);
-  return entry;
-}
 
-// byteorder (PyTorch >= 2.0; absent means little) and version, as PyTorch checks them.
-function checkRecords(zip: ZipReader, prefix: string, name: string): void {
-  const byteorder = zip.entry(`${prefix}byteorder`);
-  if (byteorder) {
-    const order = zip.read(byteorder).toString('latin1');
-    if (order === 'big') throw new TorchFileError(`${name}: written on a big-endian machine (byteorder 'big'); only little-endian files are supported`);
-    if (order !== 'little') throw new TorchFileError(`${name}: unknown byteorder record ${JSON.stringify(order.slice(0, 20))}`);
-  }
-  const versionEntry = zip.entry(`${prefix}version`) ?? zip.entry(`${prefix}.data/version`);
-  if (versionEntry && versionEntry.size < 32) {
-    const text = zip.read(versionEntry).toString('latin1').trim();
-    const version = Number(text);
-    if (!Number.isInteger(version) || version < 1 || version > MAX_FILE_FORMAT_VERSION) {
-      throw new TorchFileError(`${name}: file format version ${JSON.stringify(text)} is not one this reader knows (1 to ${MAX_FILE_FORMAT_VERSION})`);
-    }
-  }
-}
 
-function isZip(head: Uint8Array): boolean {
-  return head.length >= 2 && head[0] === ZIP_MAGIC[0] && head[1] === ZIP_MAGIC[1];
-}
 
 function loadFromLegacy(src: ByteRange, name: string, opts: { strict?: boolean }): Loaded {
   if (!looksLegacy(readAt(src, 0, Math.min(64, src.size)))) {
     throw new TorchFileError(`${name}: not a torch.save file (neither a zip archive nor PyTorch's legacy format)`);
   }
-  return loadLegacy(src, { name, strict: opts.strict });
+  return loadLegacy(src, { name, strict: opts.strict, maker: tensors });
 }
 
 // The flat storage handles go (the views keep the memory), except those of bare storages in the value; then the
@@ -356,7 +320,7 @@ function loadFromLegacy(src: ByteRange, name: string, opts: { strict?: boolean }
 function finish(loaded: Loaded, device: Device | undefined): unknown {
   const held = new Set<Tensor>();
   mapLeaves(loaded.value, (leaf) => {
-    if (leaf instanceof TorchStorage) held.add(leaf.tensor);
+    if (leaf instanceof TorchStorage) held.add(leaf.tensor as Tensor);
     return leaf;
   });
   for (const t of loaded.storages) if (!held.has(t)) t.dispose();
@@ -372,7 +336,7 @@ function moveTo(value: unknown, device: Device): unknown {
     let flat = moved.get(key);
     if (!flat) {
       const detached = t.detach();
-      const whole = detached.asStrided([Math.floor(nbytes / elementSize(t.dtype))], [1], 0);
+      const whole = detached.asStrided([Math.floor(nbytes / itemSize(t.dtype))], [1], 0);
       flat = whole.to(device);
       whole.dispose();
       detached.dispose();
@@ -396,9 +360,9 @@ function moveTo(value: unknown, device: Device): unknown {
         return out;
       }
       if (leaf instanceof TorchStorage) {
-        const { flat } = flatOn(leaf.tensor);
+        const { flat } = flatOn(leaf.tensor as Tensor);
         const out = new TorchStorage(leaf.key, leaf.dtype, leaf.numel, leaf.location, flat.asStrided([leaf.numel], [1], 0));
-        leaf.tensor.dispose();
+        (leaf.tensor as Tensor).dispose();
         return out;
       }
       return leaf;

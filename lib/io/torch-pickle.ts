@@ -1,9 +1,11 @@
-// The PyTorch layer over the generic pickle reader and writer: how torch.save puts tensors into a pickle.
+// The PyTorch layer over the generic pickle reader and writer: how torch.save puts tensors into a pickle. Arrays
+// are made and read through the caller's ArrayMaker / TorchArraySource (arrays.ts): Tensors in the torch layer,
+// records with no libtorch.
 //
 // Reading: a storage is a persistent id ('storage', torch.FloatStorage, '<key>', 'cpu', numel[, view]); the
-// caller's `storage(key, dtype, numel)` makes each one ONCE as a flat CPU tensor (filled straight from the file),
+// caller's `storage(key, dtype, numel)` makes each one ONCE as a flat array (filled straight from the file),
 // and `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)` becomes
-// `storage.asStrided(size, stride, offset)`, so tensors that shared a storage in Python share memory here.
+// `asStrided(storage, size, stride, offset)`, so tensors that shared a storage in Python share memory here.
 // Parameters become plain tensors (requiresGrad kept); OrderedDict, torch.Size, torch.device and dtypes become
 // plain values; numpy values go through numpy-pickle.ts. Anything else stays an inert PickleObject, or with
 // `strict` is refused, as torch.load(weights_only=True) refuses it.
@@ -29,10 +31,8 @@ import { readPickle, type GlobalHandler, type GlobalResolver, type ReadResult } 
 import { dumps } from './pickle/writer.js';
 import { numpyGlobals } from './numpy-pickle.js';
 import { mapLeaves } from './map-leaves.js';
-import { dtypeCode, isQuantizedDType, parseDType, underlyingDType, type DType } from '../dtype.js';
-import { native } from '../native.js';
-import { Tensor, fromRaw, rawOf } from '../tensor.js';
-import { empty, tensor } from '../torch.js';
+import { isQuantizedDType, parseDType, type DType, type QuantizedDType } from '../dtype.js';
+import { itemSize, type ArrayMaker, type ArraySource, type Quantizer } from './arrays.js';
 
 // ---- dtypes ----
 
@@ -49,15 +49,6 @@ const STORAGE_OF: Record<DType, string> = {
   int64: 'LongStorage', int32: 'IntStorage', int16: 'ShortStorage', int8: 'CharStorage', uint8: 'ByteStorage',
   bool: 'BoolStorage', qint8: 'QInt8Storage', quint8: 'QUInt8Storage', qint32: 'QInt32Storage',
 };
-
-const ELEMENT_SIZE: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
-  qint8: 1, quint8: 1, qint32: 4,
-};
-
-export function elementSize(dtype: DType): number {
-  return ELEMENT_SIZE[dtype];
-}
 
 // torch.<name> dtypes as pickled (torch.dtype's __reduce__ gives its attribute name).
 const DTYPE_NAMES = new Set(['float32', 'float', 'float64', 'double', 'float16', 'half', 'bfloat16', 'int64', 'long',
@@ -85,80 +76,72 @@ const QSCHEMES = new Set(['per_tensor_affine', 'per_tensor_symmetric', 'per_chan
   'per_channel_affine_float_qparams']);
 
 /**
- * A storage loaded from the file: its key, dtype and element count, and the flat CPU tensor holding it (for a
- * quantized storage, qint8/quint8/qint32, the flat int8/uint8/int32 tensor of its integers).
+ * A storage loaded from the file: its key, dtype and element count, and the flat array holding it (for a quantized
+ * storage, qint8/quint8/qint32, the flat int8/uint8/int32 array of its integers).
  */
-export class TorchStorage {
+export class TorchStorage<A = unknown> {
   constructor(
     readonly key: string,
     readonly dtype: DType,
     readonly numel: number,
     readonly location: string,
-    readonly tensor: Tensor,
+    readonly tensor: A,
   ) {}
 }
 
 // ---- reading ----
 
-/** Makes the flat storage tensor for one key, once; the caller fills it from the file. */
-export type StorageFactory = (key: string, dtype: DType, numel: number, location: string) => Tensor;
+/** Makes the flat storage array for one key, once; the caller fills it from the file. */
+export type StorageFactory<A> = (key: string, dtype: DType, numel: number, location: string) => A;
 
-/**
- * A new flat CPU tensor of `numel` elements, uninitialised: the memory a storage's bytes are read into. A quantized
- * storage is held as its integers (int8, uint8, int32), on which _rebuild_qtensor makes the quantized views.
- */
-export function emptyStorage(dtype: DType, numel: number): Tensor {
-  return empty([numel], { dtype: isQuantizedDType(dtype) ? underlyingDType(dtype) : dtype });
-}
-
-export interface TorchReadOptions {
-  storage: StorageFactory;
+export interface TorchReadOptions<A> {
+  /** What tensors are made as: the torch layer's Tensors, or records (records.ts). */
+  maker: ArrayMaker<A>;
+  storage: StorageFactory<A>;
   /** Refuse globals outside the torch/numpy/Python data allow-list, as weights_only=True (default false). */
   strict?: boolean;
   /** Extra handlers, consulted before torch's own. */
   globals?: GlobalResolver;
   offset?: number;
   /**
-   * The storages are filled only after the pickle is read (the legacy format): per-channel scales and zero points
-   * are then checked by checkQuantizedValues() afterwards, not while the quantized tensors are made.
+   * The storages are filled only after the pickle is read: per-channel scales and zero points are then checked
+   * by checkQuantizedValues() afterwards, not while the quantized tensors are made.
    */
   storagesFilledLater?: boolean;
 }
 
-const laterFilledQTensors: GlobalResolver = (module, name) =>
-  module === 'torch._utils' && name === '_rebuild_qtensor' ? { call: (args) => rebuildQTensor(args, false) } : undefined;
-
 /**
- * Checks the per-channel scales and zero points of every quantized tensor in a loaded value (as they are made, for
+ * Checks the per-channel scales and zero points of every quantized array in a loaded value (as they are made, for
  * files whose storages are filled after their pickle is read); `fail` makes the error.
  */
-export function checkQuantizedValues(value: unknown, fail: (message: string) => Error): void {
+export function checkQuantizedValues<A>(value: unknown, maker: ArrayMaker<A>, fail: (message: string) => Error): void {
   mapLeaves(value, (leaf) => {
-    if (leaf instanceof Tensor && leaf.isQuantized) {
-      try {
-        native().checkQuantizerValues(rawOf(leaf));
-      } catch (e) {
-        throw fail(`a ${leaf.dtype} tensor [${leaf.shape}] (${leaf.qscheme()}): ${(e as Error).message}`);
-      }
+    if (!maker.isArray(leaf)) return leaf;
+    const { dtype, shape, qscheme } = maker.info(leaf);
+    if (!isQuantizedDType(dtype)) return leaf;
+    try {
+      maker.checkQuantizer(leaf);
+    } catch (e) {
+      throw fail(`a ${dtype} tensor [${shape}] (${qscheme}): ${(e as Error).message}`);
     }
     return leaf;
   });
 }
 
 /** Reads the pickle of a torch.save file (data.pkl, or the legacy format's object pickle). */
-export function readTorchPickle(data: Uint8Array, opts: TorchReadOptions): ReadResult {
-  const storages = new Map<string, TorchStorage>();
+export function readTorchPickle<A>(data: Uint8Array, opts: TorchReadOptions<A>): ReadResult {
+  const storages = new Map<string, TorchStorage<A>>();
   return readPickle(data, {
-    globals: chainGlobals(opts.globals, opts.storagesFilledLater ? laterFilledQTensors : undefined, torchGlobals, numpyGlobals, pythonGlobals),
+    globals: chainGlobals(opts.globals, torchGlobals(opts.maker, !opts.storagesFilledLater), numpyGlobals(opts.maker), pythonGlobals),
     strict: opts.strict,
     offset: opts.offset,
-    persistentLoad: (pid) => loadStorage(pid, storages, opts.storage),
+    persistentLoad: (pid) => loadStorage(pid, storages, opts),
   });
 }
 
 // ('storage', storage_type, key, location, numel) and the legacy format's extra view_metadata; the legacy
 // format's ('module', cls, source_file, source) of a pickled nn.Module is just the class (an inert reference).
-function loadStorage(pid: unknown, storages: Map<string, TorchStorage>, make: StorageFactory): unknown {
+function loadStorage<A>(pid: unknown, storages: Map<string, TorchStorage<A>>, opts: TorchReadOptions<A>): unknown {
   if (Array.isArray(pid) && pid.length === 4 && asText(pid[0]) === 'module') return pid[1];
   if (!Array.isArray(pid) || pid.length < 5 || asText(pid[0]) !== 'storage') {
     throw new TypeError(`unknown persistent id ${describePid(pid)}; torch.save writes ('storage', type, key, location, numel)`);
@@ -168,24 +151,24 @@ function loadStorage(pid: unknown, storages: Map<string, TorchStorage>, make: St
   const key = String(asText(rawKey));
   const location = String(asText(rawLocation));
   const dtype = supportedDType(type);
-  if (!Number.isSafeInteger(numel) || (numel as number) < 0 || !Number.isSafeInteger((numel as number) * ELEMENT_SIZE[dtype])) {
+  if (!Number.isSafeInteger(numel) || (numel as number) < 0 || !Number.isSafeInteger((numel as number) * itemSize(dtype))) {
     throw new TypeError(`storage ${key} has numel ${String(numel)}`);
   }
   let storage = storages.get(key);
   if (!storage) {
-    storage = new TorchStorage(key, dtype, numel as number, location, make(key, dtype, numel as number, location));
+    storage = new TorchStorage(key, dtype, numel as number, location, opts.storage(key, dtype, numel as number, location));
     storages.set(key, storage);
   } else if (storage.dtype !== dtype) {
     throw new TypeError(`storage ${key} is read as both ${storage.dtype} and ${dtype}`);
   }
-  return view ? storageView(storage, view) : storage;
+  return view ? storageView(storage, view, opts.maker) : storage;
 }
 
 // Pre-1.0 storage views: (view_key, offset, size) inside a root storage.
-function storageView(root: TorchStorage, view: unknown): TorchStorage {
+function storageView<A>(root: TorchStorage<A>, view: unknown, maker: ArrayMaker<A>): TorchStorage<A> {
   if (!Array.isArray(view) || view.length !== 3) throw new TypeError('malformed storage view metadata');
   const [key, offset, size] = view as [unknown, number, number];
-  const t = root.tensor.asStrided([size], [1], offset);
+  const t = maker.asStrided(root.tensor, [size], [1], offset);
   return new TorchStorage(String(asText(key)), root.dtype, size, root.location, t);
 }
 
@@ -206,7 +189,7 @@ function describePid(pid: unknown): string {
 }
 
 // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-function rebuildTensor(args: unknown[]): Tensor {
+function rebuildTensor<A>(args: unknown[], maker: ArrayMaker<A>): A {
   const [storage, offset, size, stride, requiresGrad] = args;
   if (!(storage instanceof TorchStorage)) throw new TypeError('the first argument is not a storage');
   if (isQuantizedDType(storage.dtype)) {
@@ -217,8 +200,8 @@ function rebuildTensor(args: unknown[]): Tensor {
   if (dims.length !== strides.length) throw new RangeError(`size [${dims}] and stride [${strides}] differ in length`);
   if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new RangeError(`storage offset ${String(offset)}`);
   checkInBounds(storage, dims, strides, offset as number);
-  const t = storage.tensor.asStrided(dims, strides, offset as number);
-  if (requiresGrad === true) t.requiresGrad_(true);
+  const t = maker.asStrided(storage.tensor as A, dims, strides, offset as number);
+  if (requiresGrad === true) maker.setRequiresGrad(t, true);
   return t;
 }
 
@@ -240,7 +223,7 @@ function checkInBounds(storage: TorchStorage, size: number[], stride: number[], 
 
 // _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks), as
 // torch/_utils.py: a quantized tensor on the storage's memory, checked as PyTorch 2.13 checks it and more.
-function rebuildQTensor(args: unknown[], checkValues = true): Tensor {
+function rebuildQTensor<A>(args: unknown[], maker: ArrayMaker<A>, checkValues: boolean): A {
   if (args.length !== 7) {
     throw new TypeError(`takes 7 arguments (storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks), got ${args.length}`);
   }
@@ -254,73 +237,77 @@ function rebuildQTensor(args: unknown[], checkValues = true): Tensor {
   if (dims.length !== strides.length) throw new RangeError(`size [${dims}] and stride [${strides}] differ in length`);
   if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new RangeError(`storage offset ${String(offset)}`);
   checkInBounds(storage, dims, strides, offset as number);
-  if (typeof requiresGrad !== 'boolean') throw new TypeError(`requires_grad must be True or False, got ${describeArg(requiresGrad)}`);
+  const describe = (x: unknown): string => describeArg(x, maker);
+  if (typeof requiresGrad !== 'boolean') throw new TypeError(`requires_grad must be True or False, got ${describe(requiresGrad)}`);
   // PyTorch's own rebuild fails here too: only floating tensors can require grad.
   if (requiresGrad) throw new TypeError('a quantized tensor cannot require grad');
   if (!Array.isArray(params) || params.length === 0) {
-    throw new TypeError(`quantizer_params must be a tuple (qscheme, ...), got ${describeArg(params)}`);
+    throw new TypeError(`quantizer_params must be a tuple (qscheme, ...), got ${describe(params)}`);
   }
   const scheme = params[0];
   if (!(scheme instanceof TorchQScheme)) {
-    throw new TypeError(`quantizer_params[0] must be a torch.qscheme (torch.per_tensor_affine, torch.per_channel_affine), got ${describeArg(scheme)}`);
+    throw new TypeError(`quantizer_params[0] must be a torch.qscheme (torch.per_tensor_affine, torch.per_channel_affine), got ${describe(scheme)}`);
   }
-  const q = native();
-  const code = dtypeCode(storage.dtype);
-  const base = rawOf(storage.tensor);
   const where = `a ${storage.dtype} tensor [${dims}] with qscheme ${scheme}`;
+  const view = (q: Quantizer<A>): A =>
+    maker.quantizedView(storage.tensor as A, storage.dtype as QuantizedDType, dims, strides, offset as number, q, checkValues);
   if (scheme.name === 'per_tensor_affine') {
     if (params.length !== 3) throw new TypeError(`${where}: quantizer_params must be (qscheme, scale, zero_point), got ${params.length} items`);
     const [, scale, zeroPoint] = params;
-    if (typeof scale !== 'number') throw new TypeError(`${where}: scale must be a float, got ${describeArg(scale)}`);
+    if (typeof scale !== 'number') throw new TypeError(`${where}: scale must be a float, got ${describe(scale)}`);
     if (!Number.isFinite(scale) || !(scale > 0)) throw new RangeError(`${where}: scale must be a positive finite number, got ${scale}`);
-    if (!Number.isSafeInteger(zeroPoint)) throw new TypeError(`${where}: zero_point must be an int, got ${describeArg(zeroPoint)}`);
-    return fromRaw(q.perTensorQuantizedView(base, code, dims, strides, offset as number, scale, zeroPoint as number));
+    if (!Number.isSafeInteger(zeroPoint)) throw new TypeError(`${where}: zero_point must be an int, got ${describe(zeroPoint)}`);
+    return view({ scheme: 'per_tensor_affine', scale, zeroPoint: zeroPoint as number });
   }
   if (scheme.name === 'per_channel_affine' || scheme.name === 'per_channel_affine_float_qparams') {
     if (params.length !== 4) throw new TypeError(`${where}: quantizer_params must be (qscheme, scales, zero_points, axis), got ${params.length} items`);
     const [, scales, zeroPoints, axis] = params;
     if (!Number.isSafeInteger(axis) || (axis as number) < 0 || (axis as number) >= dims.length) {
-      throw new RangeError(`${where}: per_channel axis ${describeArg(axis)} is out of range for size (${dims})`);
+      throw new RangeError(`${where}: per_channel axis ${describe(axis)} is out of range for size (${dims})`);
     }
     const channels = dims[axis as number];
-    const made: Tensor[] = [];
+    const made: A[] = [];
     try {
       const floatQParams = scheme.name === 'per_channel_affine_float_qparams';
-      const s = channelParam(scales, 'scales', floatQParams ? 'float32' : 'float64', where, made);
-      const z = channelParam(zeroPoints, 'zero_points', floatQParams ? 'float32' : 'int64', where, made);
+      const s = channelParam(scales, 'scales', floatQParams ? 'float32' : 'float64', where, maker, made);
+      const z = channelParam(zeroPoints, 'zero_points', floatQParams ? 'float32' : 'int64', where, maker, made);
       if (Array.isArray(scales) !== Array.isArray(zeroPoints)) {
         throw new TypeError(`${where}: scales and zero_points must both be tensors or both be lists`);
       }
-      if (s.numel !== channels || z.numel !== channels || s.ndim !== 1 || z.ndim !== 1) {
-        throw new RangeError(`${where}: per_channel scales/zero_points must be 1-d of length size[axis]=${channels}, got scales [${s.shape}], zero_points [${z.shape}]`);
+      const [ss, zs] = [maker.info(s).shape, maker.info(z).shape];
+      if (ss.length !== 1 || zs.length !== 1 || ss[0] !== channels || zs[0] !== channels) {
+        throw new RangeError(`${where}: per_channel scales/zero_points must be 1-d of length size[axis]=${channels}, got scales [${ss}], zero_points [${zs}]`);
       }
-      return fromRaw(q.perChannelQuantizedView(base, code, dims, strides, offset as number, rawOf(s), rawOf(z), axis as number, checkValues));
+      return view({ scheme: scheme.name, scales: s, zeroPoints: z, axis: axis as number });
     } finally {
-      for (const t of made) t.dispose();
+      for (const t of made) maker.dispose(t);
     }
   }
   throw new TypeError(`cannot rebuild a quantized tensor with qscheme ${scheme} (PyTorch cannot either)`);
 }
 
 // A per-channel parameter: a tensor (not quantized) or, in old files, a list of numbers made into one.
-function channelParam(x: unknown, what: string, listDType: DType, where: string, made: Tensor[]): Tensor {
-  if (x instanceof Tensor) {
-    if (x.isQuantized || x.dtype === 'bool') throw new TypeError(`${where}: ${what} must be a float or int tensor, got ${x.dtype}`);
+function channelParam<A>(x: unknown, what: string, listDType: DType, where: string, maker: ArrayMaker<A>, made: A[]): A {
+  if (maker.isArray(x)) {
+    const { dtype } = maker.info(x);
+    if (isQuantizedDType(dtype) || dtype === 'bool') throw new TypeError(`${where}: ${what} must be a float or int tensor, got ${dtype}`);
     return x;
   }
   if (Array.isArray(x) && x.every((v) => typeof v === 'number')) {
-    const t = tensor(x.length === 0 ? new Float64Array(0) : x, { dtype: listDType });
-    made.push(t);
-    return t;
+    const { array, bytes } = maker.empty([x.length], listDType);
+    made.push(array);
+    const typed = listDType === 'float64' ? Float64Array.from(x) : listDType === 'float32' ? Float32Array.from(x) : BigInt64Array.from(x, (v) => BigInt(Math.trunc(v)));
+    bytes.set(new Uint8Array(typed.buffer));
+    return array;
   }
-  throw new TypeError(`${where}: ${what} must be a tensor or a list of numbers, got ${describeArg(x)}`);
+  throw new TypeError(`${where}: ${what} must be a tensor or a list of numbers, got ${describeArg(x, maker)}`);
 }
 
-function describeArg(x: unknown): string {
+function describeArg<A>(x: unknown, maker: ArrayMaker<A>): string {
   if (x === null) return 'None';
   if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') return `${typeof x} ${String(x)}`;
   if (typeof x === 'string') return `the str ${JSON.stringify(x.slice(0, 40))}`;
-  if (x instanceof Tensor) return `a ${x.dtype} tensor`;
+  if (maker.isArray(x)) return `a ${maker.info(x).dtype} tensor`;
   if (x instanceof PickleObject) return `a ${x.qualifiedName} object`;
   if (x instanceof PickleGlobal) return x.qualifiedName;
   if (Array.isArray(x)) return `a sequence of ${x.length}`;
@@ -329,10 +316,10 @@ function describeArg(x: unknown): string {
 
 // _rebuild_parameter(data, requires_grad, backward_hooks[, state]): a Parameter is a tensor here, with the
 // requires_grad the Parameter had (True unless it was made with requires_grad=False).
-function rebuildParameter(args: unknown[]): Tensor {
+function rebuildParameter<A>(args: unknown[], maker: ArrayMaker<A>): A {
   const [data, requiresGrad = true] = args;
-  if (!(data instanceof Tensor)) throw new TypeError('a Parameter without a tensor');
-  if (data.requiresGrad !== (requiresGrad === true)) data.requiresGrad_(requiresGrad === true);
+  if (!maker.isArray(data)) throw new TypeError('a Parameter without a tensor');
+  if (maker.info(data).requiresGrad !== (requiresGrad === true)) maker.setRequiresGrad(data, requiresGrad === true);
   return data;
 }
 
@@ -342,41 +329,52 @@ function deviceOf(args: unknown[]): string {
   return typeof index === 'number' && !type.includes(':') ? `${type}:${index}` : type;
 }
 
-const TORCH: Record<string, GlobalHandler> = {
-  'torch._utils._rebuild_tensor_v2': { call: rebuildTensor },
-  'torch._utils._rebuild_tensor': { call: rebuildTensor },
-  'torch._utils._rebuild_qtensor': { call: (args) => rebuildQTensor(args) },
-  'torch._utils._rebuild_parameter': { call: rebuildParameter },
-  'torch._utils._rebuild_parameter_with_state': { call: rebuildParameter },
-  'torch.nn.parameter.Parameter': { call: rebuildParameter },
-  // _rebuild_from_type_v2(func, new_type, args, state): a Tensor subclass; we keep the tensor func makes.
-  'torch._tensor._rebuild_from_type_v2': { call: (a, _k, ctx) => ctx.call(a[0], a[2] as unknown[]) },
-  'torch._tensor._rebuild_from_type': { call: (a, _k, ctx) => ctx.call(a[0], a[2] as unknown[]) },
-  'torch._utils._rebuild_from_type_v2': { call: (a, _k, ctx) => ctx.call(a[0], a[2] as unknown[]) },
-  'torch.Tensor': {},
-  'torch._tensor.Tensor': {},
-  'torch.device': { call: deviceOf },
-  'torch.Size': { call: (a) => tupleFrom((a[0] ?? []) as unknown[]) },
-};
+function torchHandlers<A>(maker: ArrayMaker<A>, checkValues: boolean): Record<string, GlobalHandler> {
+  const parameter: GlobalHandler = { call: (a) => rebuildParameter(a, maker) };
+  const subclass: GlobalHandler = { call: (a, _k, ctx) => ctx.call(a[0], a[2] as unknown[]) };
+  return {
+    'torch._utils._rebuild_tensor_v2': { call: (a) => rebuildTensor(a, maker) },
+    'torch._utils._rebuild_tensor': { call: (a) => rebuildTensor(a, maker) },
+    'torch._utils._rebuild_qtensor': { call: (a) => rebuildQTensor(a, maker, checkValues) },
+    'torch._utils._rebuild_parameter': parameter,
+    'torch._utils._rebuild_parameter_with_state': parameter,
+    'torch.nn.parameter.Parameter': parameter,
+    // _rebuild_from_type_v2(func, new_type, args, state): a Tensor subclass; we keep the tensor func makes.
+    'torch._tensor._rebuild_from_type_v2': subclass,
+    'torch._tensor._rebuild_from_type': subclass,
+    'torch._utils._rebuild_from_type_v2': subclass,
+    'torch.Tensor': {},
+    'torch._tensor.Tensor': {},
+    'torch.device': { call: deviceOf },
+    'torch.Size': { call: (a) => tupleFrom((a[0] ?? []) as unknown[]) },
+  };
+}
 
 const UNSUPPORTED = ['_rebuild_sparse_tensor', '_rebuild_sparse_csr_tensor', '_rebuild_nested_tensor',
   '_rebuild_meta_tensor_no_storage', '_rebuild_wrapper_subclass', '_rebuild_device_tensor_from_numpy', '_rebuild_xla_tensor',
   '_rebuild_mlc_tensor', '_rebuild_tensor_v3'];
 
-/** torch's globals: tensors (plain and quantized), parameters, storages, dtypes, qschemes, torch.Size, torch.device. */
-export const torchGlobals: GlobalResolver = (module, name) => {
-  const known = TORCH[`${module}.${name}`];
-  if (known) return known;
-  if ((module === 'torch' || module === 'torch.cuda' || module === 'torch.storage') && Object.hasOwn(STORAGE_DTYPES, name)) {
-    return { value: new TorchStorageType(name, STORAGE_DTYPES[name]) };
-  }
-  if (module === 'torch' && DTYPE_NAMES.has(name)) return { value: canonicalDType(name) };
-  if (module === 'torch' && QSCHEMES.has(name)) return { value: new TorchQScheme(name) };
-  if (module === 'torch._utils' && UNSUPPORTED.includes(name)) {
-    return { call: () => { throw new TypeError('this kind of tensor (sparse, nested, meta, subclass) is not supported'); } };
-  }
-  return undefined;
-};
+/**
+ * torch's globals: tensors (plain and quantized, made by `maker`), parameters, storages, dtypes, qschemes,
+ * torch.Size, torch.device. `checkValues`: check per-channel quantizer values as each tensor is made (false where
+ * storages are filled after the pickle is read).
+ */
+export function torchGlobals<A>(maker: ArrayMaker<A>, checkValues = true): GlobalResolver {
+  const handlers = torchHandlers(maker, checkValues);
+  return (module, name) => {
+    const key = `${module}.${name}`;
+    if (Object.hasOwn(handlers, key)) return handlers[key];
+    if ((module === 'torch' || module === 'torch.cuda' || module === 'torch.storage') && Object.hasOwn(STORAGE_DTYPES, name)) {
+      return { value: new TorchStorageType(name, STORAGE_DTYPES[name]) };
+    }
+    if (module === 'torch' && DTYPE_NAMES.has(name)) return { value: canonicalDType(name) };
+    if (module === 'torch' && QSCHEMES.has(name)) return { value: new TorchQScheme(name) };
+    if (module === 'torch._utils' && UNSUPPORTED.includes(name)) {
+      return { call: () => { throw new TypeError('this kind of tensor (sparse, nested, meta, subclass) is not supported'); } };
+    }
+    return undefined;
+  };
+}
 
 function canonicalDType(name: string): string {
   try {
@@ -388,34 +386,49 @@ function canonicalDType(name: string): string {
 
 // ---- writing ----
 
-/** One storage to write as `data/<key>`: a CPU tensor whose storage bytes are the record. */
-export interface StorageRecord {
+/** What the torch pickle writer reads from an array besides its bytes: how it lies in its storage. */
+export interface TorchArraySource<A> extends ArraySource<A> {
+  isDisposed(a: A): boolean;
+  /**
+   * a's strides and offset (in elements) in its storage, the storage's size in bytes, the storage's identity
+   * (the same for every array on it) and the array's device ('cpu', 'cuda', 'cuda:1').
+   */
+  layout(a: A): { strides: number[]; offset: number; nbytes: number; storage: string; device: string };
+  /** a's whole storage on the CPU: a itself when it is there, else a new copy of all `numel` elements (owned). */
+  cpuStorage(a: A, numel: number): { array: A; owned: boolean };
+  /** A quantized array's scheme and parameters; per-channel scales and zero points are new arrays (owned). */
+  quantizer(a: A): Quantizer<A> | { scheme: string };
+  dispose(a: A): void;
+}
+
+/** One storage to write as `data/<key>`: a CPU array whose storage bytes are the record. */
+export interface StorageRecord<A> {
   key: string;
   dtype: DType;
-  /** Elements in the storage (the persistent id's numel); the record holds numel * elementSize(dtype) bytes. */
+  /** Elements in the storage (the persistent id's numel); the record holds numel * itemSize(dtype) bytes. */
   numel: number;
-  /** A CPU tensor on the storage (the original's when on CPU, else a copy); `storageBytes(t)` gives the bytes. */
-  tensor: Tensor;
+  /** A CPU array on the storage (the original's when on CPU, else a copy). */
+  tensor: A;
   /** Whether `tensor` was made for writing (a device copy) and should be disposed afterwards. */
   owned: boolean;
 }
 
-export interface TorchPickle {
+export interface TorchPickle<A> {
   pickle: Buffer;
-  storages: StorageRecord[];
+  storages: StorageRecord<A>[];
 }
 
 /**
- * Pickles `obj` as torch.save does. A dict of tensors at the top level or directly inside it (a state dict) is
+ * Pickles `obj` as torch.save does. A dict of arrays at the top level or directly inside it (a state dict) is
  * written as a collections.OrderedDict, as `module.state_dict()` is; so is any dict marked `orderedDict(d)`.
  */
-export function writeTorchPickle(obj: unknown): TorchPickle {
-  const storages = new Map<string, StorageRecord>();
-  const stateDicts = stateDictCandidates(obj);
+export function writeTorchPickle<A>(obj: unknown, source: TorchArraySource<A>): TorchPickle<A> {
+  const storages = new Map<string, StorageRecord<A>>();
+  const stateDicts = stateDictCandidates(obj, source);
   try {
     const pickle = dumps(obj, {
       reduce: (v) => {
-        if (v instanceof Tensor) return reduceTensor(v, storages);
+        if (source.isArray(v)) return reduceTensor(v, storages, source);
         if (v instanceof TorchQScheme) return new PickleGlobal('torch', v.name);
         if (stateDicts.has(v) && pythonClass(v) === undefined) return orderedDict(copyDict(v));
         return undefined;
@@ -423,87 +436,71 @@ export function writeTorchPickle(obj: unknown): TorchPickle {
     });
     return { pickle, storages: [...storages.values()] };
   } catch (e) {
-    for (const s of storages.values()) if (s.owned) s.tensor.dispose();
+    for (const s of storages.values()) if (s.owned) source.dispose(s.tensor);
     throw e;
   }
 }
 
-/** The bytes of a CPU tensor's whole storage, without a copy. */
-export function storageBytes(t: Tensor): Uint8Array {
-  return new Uint8Array(native().storageView(rawOf(t)));
-}
-
 // `temporary`: t was made for this file (a quantized tensor's scales) and is disposed once written.
-function reduceTensor(t: Tensor, storages: Map<string, StorageRecord>, temporary = false): PickleObject {
-  if (t.isDisposed) throw new TypeError('cannot save a disposed tensor');
-  const [strides, offset, nbytes, nativeKey] = native().layout(rawOf(t));
-  const dtype = t.dtype;
-  const numel = Math.floor(nbytes / ELEMENT_SIZE[dtype]);
-  const identity = `${t.device}/${nativeKey}`;
+function reduceTensor<A>(t: A, storages: Map<string, StorageRecord<A>>, source: TorchArraySource<A>, temporary = false): PickleObject {
+  if (source.isDisposed(t)) throw new TypeError('cannot save a disposed tensor');
+  const { strides, offset, nbytes, storage, device } = source.layout(t);
+  const { dtype, shape, requiresGrad } = source.info(t);
+  const numel = Math.floor(nbytes / itemSize(dtype));
+  const identity = `${device}/${storage}`;
   let record = storages.get(identity);
   let keep = false; // whether the record holds the temporary t itself
   try {
     if (!record) {
-      const cpu = cpuStorage(t, numel);
-      keep = cpu.tensor === t;
-      record = { key: String(storages.size), dtype, numel, tensor: cpu.tensor, owned: cpu.owned || (temporary && keep) };
+      const cpu = source.cpuStorage(t, numel);
+      keep = cpu.array === t;
+      record = { key: String(storages.size), dtype, numel, tensor: cpu.array, owned: cpu.owned || (temporary && keep) };
       storages.set(identity, record);
     } else if (record.dtype !== dtype) {
       // torch.save refuses this too: a storage is written as one dtype.
       throw new TypeError(`two tensors view one storage as ${record.dtype} and ${dtype}; save a copy of one of them`);
     }
-    const location = t.device === 'cuda' ? 'cuda:0' : t.device; // torch.save's location_tag
+    const location = device === 'cuda' ? 'cuda:0' : device; // torch.save's location_tag
     // Tuples only the writer sees: not frozen (freezing an array costs more than pickling it).
     const pid = new PersistentRef(tupleFrom<unknown>(['storage', new PickleGlobal('torch', STORAGE_OF[dtype]), record.key, location, numel]));
     if (isQuantizedDType(dtype)) {
       return new PickleObject('torch._utils', '_rebuild_qtensor', [
-        pid, offset, tupleFrom(t.shape), tupleFrom(strides), quantizerParams(t, storages), false, orderedDict(new Map()),
+        pid, offset, tupleFrom(shape), tupleFrom(strides), quantizerParams(t, storages, source), false, orderedDict(new Map()),
       ]);
     }
     return new PickleObject('torch._utils', '_rebuild_tensor_v2', [
-      pid, offset, tupleFrom(t.shape), tupleFrom(strides), t.requiresGrad, orderedDict(new Map()),
+      pid, offset, tupleFrom(shape), tupleFrom(strides), requiresGrad, orderedDict(new Map()),
     ]);
   } finally {
-    if (temporary && !keep) t.dispose();
+    if (temporary && !keep) source.dispose(t);
   }
 }
 
 // As Tensor.__reduce_ex__ of PyTorch 2.13 writes them: (per_tensor_affine, scale, zero_point), or
 // (per_channel_affine, scales, zero_points, axis) for both per-channel schemes (float qparams are told apart by
 // their float zero points).
-function quantizerParams(t: Tensor, storages: Map<string, StorageRecord>): unknown {
-  const scheme = t.qscheme();
-  if (scheme === 'per_tensor_affine') {
-    return tuple<unknown>(new PickleGlobal('torch', 'per_tensor_affine'), pyFloat(t.qScale()), t.qZeroPoint());
+function quantizerParams<A>(t: A, storages: Map<string, StorageRecord<A>>, source: TorchArraySource<A>): unknown {
+  const q = source.quantizer(t);
+  if (q.scheme === 'per_tensor_affine' && 'scale' in q) {
+    return tuple<unknown>(new PickleGlobal('torch', 'per_tensor_affine'), pyFloat(q.scale), q.zeroPoint);
   }
-  if (scheme === 'per_channel_affine' || scheme === 'per_channel_affine_float_qparams') {
-    const scales = reduceTensor(t.qPerChannelScales(), storages, true);
-    const zeroPoints = reduceTensor(t.qPerChannelZeroPoints(), storages, true);
-    return tuple<unknown>(new PickleGlobal('torch', 'per_channel_affine'), scales, zeroPoints, t.qPerChannelAxis());
+  if ('scales' in q) {
+    const scales = reduceTensor(q.scales, storages, source, true);
+    const zeroPoints = reduceTensor(q.zeroPoints, storages, source, true);
+    return tuple<unknown>(new PickleGlobal('torch', 'per_channel_affine'), scales, zeroPoints, q.axis);
   }
-  throw new TypeError(`cannot save a quantized tensor with qscheme ${scheme} (torch.save cannot either)`);
-}
-
-// The whole storage on the CPU: the tensor itself when it is there, else a copy of a view over all of it.
-function cpuStorage(t: Tensor, numel: number): { tensor: Tensor; owned: boolean } {
-  if (t.device === 'cpu') return { tensor: t, owned: false };
-  const detached = t.detach();
-  const whole = detached.asStrided([numel], [1], 0);
-  const cpu = whole.to('cpu');
-  whole.dispose();
-  detached.dispose();
-  return { tensor: cpu, owned: true };
+  throw new TypeError(`cannot save a quantized tensor with qscheme ${q.scheme} (torch.save cannot either)`);
 }
 
 // The rule for OrderedDicts: the top-level dict, and the dicts directly inside it, when every value is a Tensor
 // (and there is at least one): state dicts, as `{ model_state_dict: sd }` holds one. Deeper dicts stay dicts
 // (an optimizer's per-parameter state `{ step, exp_avg, exp_avg_sq }` is a dict in Python too); orderedDict(d)
 // marks any other.
-function stateDictCandidates(obj: unknown): Set<unknown> {
+function stateDictCandidates<A>(obj: unknown, source: ArraySource<A>): Set<unknown> {
   const found = new Set<unknown>();
   const consider = (d: unknown): void => {
     const values = d instanceof Map ? [...d.values()] : isPlainObject(d) ? Object.values(d) : undefined;
-    if (values && values.length > 0 && values.every((v) => v instanceof Tensor)) found.add(d);
+    if (values && values.length > 0 && values.every((v) => source.isArray(v))) found.add(d);
   };
   consider(obj);
   const top = obj instanceof Map ? [...obj.values()] : isPlainObject(obj) ? Object.values(obj) : [];

@@ -1,9 +1,11 @@
-// The tree of a loaded file, as `lvmtorch inspect` prints it: every value with its dotted path (list items by
-// index), and for each tensor its dtype, shape, device and the float64 sum of its elements. A container met again
+// The tree of a file read as records (read-records.ts), as `lvmtorch inspect` prints it: every value with its
+// dotted path (list items by index), and for each tensor its dtype, shape, device and the float64 sum of its
+// elements. A container met again
 // (a pickle can refer to one object many times, or to an ancestor: a cycle) is shown once, then named by the path
 // where it was shown, so the tree grows with the file, not with the number of paths through it (a 200-byte pickle
 // of 30 lists, each holding the next one twice, has 2^30 paths).
-import { Tensor } from '../tensor.js';
+import type { Quantizer } from './arrays.js';
+import { ArrayRecord } from './records.js';
 import {
   FrozenSet, PickleGlobal, PickleObject, PyComplex, PyFloat, isPlainObject, isTuple, pythonClass,
 } from './pickle/values.js';
@@ -46,7 +48,7 @@ export function tree(value: unknown): TreeLine[] {
   const shownAt = new Map<object, string>();
   const walk = (v: unknown, path: string, depth: number): void => {
     if (depth > MAX_DEPTH) throw new RangeError(`${path}: nested more than ${MAX_DEPTH} levels deep`);
-    if (v instanceof Tensor) {
+    if (v instanceof ArrayRecord) {
       const tensor = summarize(v);
       const q = tensor.quantization ? ` ${quantizationText(tensor.quantization)}` : '';
       const text = `${tensor.dtype} [${tensor.shape.join(', ')}] ${tensor.device}${q} sum=${tensor.sum}`;
@@ -89,47 +91,26 @@ export function formatTree(lines: TreeLine[]): string {
   return lines.map((l) => `${'  '.repeat(l.depth)}${l.path === '' ? '.' : l.path}: ${l.text}`).join('\n');
 }
 
-function summarize(t: Tensor): TensorSummary {
-  const sum = t.numel === 0 ? 0 : float64Sum(t);
+function summarize(r: ArrayRecord): TensorSummary {
+  const sum = r.values().reduce((a, b) => a + b, 0);
   const out: TensorSummary = {
-    dtype: t.dtype,
-    shape: [...t.shape],
-    device: t.device,
+    dtype: r.dtype,
+    shape: [...r.shape],
+    device: 'cpu', // where load() puts it
     sum: Number.isFinite(sum) ? sum : Number.isNaN(sum) ? 'nan' : sum > 0 ? 'inf' : '-inf',
   };
-  if (t.isQuantized) out.quantization = quantizationOf(t);
+  if (r.quantizer) out.quantization = quantizationOf(r.quantizer);
   return out;
 }
 
-// Every intermediate is freed here: inspect may walk a large checkpoint.
-function float64Sum(t: Tensor): number {
-  const made: Tensor[] = [];
-  const keep = (x: Tensor): Tensor => (made.push(x), x);
-  try {
-    const real = t.isQuantized ? keep(t.dequantize()) : keep(t.detach());
-    return Number(keep(keep(real.to({ device: 'cpu', dtype: 'float64' })).sum()).item());
-  } finally {
-    for (const x of made) x.dispose();
-  }
-}
-
-function quantizationOf(t: Tensor): QuantizationSummary {
-  const qscheme = t.qscheme();
-  if (qscheme === 'per_tensor_affine' || qscheme === 'per_tensor_symmetric') {
-    return { qscheme, scale: t.qScale(), zeroPoint: t.qZeroPoint() };
-  }
-  const values = (x: Tensor): number[] | { min: number; max: number; count: number } => {
-    const wide = x.to('float64');
-    try {
-      const flat = wide.toTypedArray() as Float64Array;
-      if (flat.length <= 8) return Array.from(flat);
-      return { min: flat.reduce((a, b) => Math.min(a, b)), max: flat.reduce((a, b) => Math.max(a, b)), count: flat.length };
-    } finally {
-      wide.dispose();
-      x.dispose();
-    }
+function quantizationOf(q: Quantizer<ArrayRecord>): QuantizationSummary {
+  if (q.scheme === 'per_tensor_affine') return { qscheme: q.scheme, scale: q.scale, zeroPoint: q.zeroPoint };
+  const values = (x: ArrayRecord): number[] | { min: number; max: number; count: number } => {
+    const flat = x.values();
+    if (flat.length <= 8) return Array.from(flat);
+    return { min: flat.reduce((a, b) => Math.min(a, b)), max: flat.reduce((a, b) => Math.max(a, b)), count: flat.length };
   };
-  return { qscheme, axis: t.qPerChannelAxis(), scales: values(t.qPerChannelScales()), zeroPoints: values(t.qPerChannelZeroPoints()) };
+  return { qscheme: q.scheme, axis: q.axis, scales: values(q.scales), zeroPoints: values(q.zeroPoints) };
 }
 
 function quantizationText(q: QuantizationSummary): string {

@@ -2,7 +2,7 @@
 // vectors + texts), searched exactly. The bank is kept L2-normalised, so one matrix product gives every cosine;
 // topk picks the k best, on a worker thread (native/serve/bank_search.cc). 1M x 768 vectors are 3 GB of float32:
 // a search reads all of it, ~250 ms here.
-import { loadNpz } from '../io/npz.js';
+import { loadNpz } from '../io/tensor-formats.js';
 import { ZipReader } from '../io/zip.js';
 import { readValueArray } from '../data/npz-objects.js';
 import { native } from '../native.js';

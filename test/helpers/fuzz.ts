@@ -12,7 +12,8 @@ import fc from 'fast-check';
 
 import { Tensor } from '../../dist/index.js';
 import { tensorIndex, tree } from '../../dist/io/tree.js';
-import { elementSize, TorchStorage } from '../../dist/io/torch-pickle.js';
+import { itemSize as elementSize } from '../../dist/io/arrays.js';
+import { TorchStorage } from '../../dist/io/torch-pickle.js';
 import { ZipReader, ZipWriter } from '../../dist/io/zip.js';
 import { native } from '../../dist/native.js';
 import { rawOf } from '../../dist/tensor.js';
@@ -354,7 +355,7 @@ function forEachTensor(v: unknown, fn: (t: Tensor, where: string) => void, where
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
   if (v instanceof Tensor) return fn(v, where);
-  if (v instanceof TorchStorage) return fn(v.tensor, `${where} (a storage)`);
+  if (v instanceof TorchStorage) return v.tensor instanceof Tensor ? fn(v.tensor, `${where} (a storage)`) : undefined;
   if (v instanceof Map) {
     for (const [k, x] of v) {
       forEachTensor(k, fn, `${where} key`, seen);

@@ -390,14 +390,17 @@ class Machine {
     return this.guard(fn.qualifiedName, () => handler.call!(args, kwargs, this.context));
   }
 
-  // Errors from handlers (a dtype lvmtorch lacks, a view past its storage: plain TypeError/RangeError) keep their
-  // message and gain the offset. Errors that carry a code of their own (a ZipError or a libtorch error from a
-  // persistentLoad that reads a file) are not about the pickle and pass through as they are.
+  // Errors from handlers about the values (a dtype lvmtorch lacks, a view past its storage: TypeError/RangeError,
+  // also libtorch's argument errors, ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE) keep their message and gain the
+  // offset. Errors with another code of their own (a ZipError, or a libtorch error from a persistentLoad that
+  // reads a file) are not about the pickle and pass through as they are.
   private guard<T>(what: string, fn: () => T): T {
     try {
       return fn();
     } catch (e) {
-      if (e instanceof PickleError || typeof (e as { code?: unknown })?.code === 'string') throw e;
+      const code = (e as { code?: unknown })?.code;
+      const aboutValues = code === undefined || code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_OUT_OF_RANGE';
+      if (e instanceof PickleError || !aboutValues) throw e;
       const err = this.error(`${what}: ${(e as Error)?.message ?? String(e)}`);
       (err as Error & { cause?: unknown }).cause = e;
       throw err;
