@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // After the default report: how many tests were skipped, and why (CI's log shows what went untested).
+    reporters: ['default', './test/helpers/skip-reporter.ts'],
   },
 });

@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { computeBaselines, datasets, fitRidge, saveTorchFile, scorePredictions, targetMean, torch, Tensor } from '../dist/index.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { skipUnless } from './helpers/skip.js';
 
 // lib/train/baselines.ts and test/python/baselines_reference.py: the ridge strengths tried.
 const RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100];
@@ -52,7 +53,8 @@ function tieCase(n = 41, d = 8): { pred: Tensor; target: Tensor } {
 const fromBase64 = (s: string, shape: number[]) =>
   torch.tensor(new Float64Array(new Uint8Array(Buffer.from(s, 'base64')).buffer), { shape });
 
-describe.skipIf(missing)('against numpy and PyTorch', () => {
+describe('against numpy and PyTorch', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   torch.manualSeed(7);
   const T = 3, D = 16;
   // A target that depends on the context linearly and not: ridge has something to find and something to miss.

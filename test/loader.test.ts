@@ -191,7 +191,9 @@ describe('binaries built for another libtorch', () => {
   // scripts/setup.sh torch-2.14-cuda unpacks PyTorch's CUDA libtorch without the nvidia-* libraries it needs: a
   // user's CUDA torch installed without them.
   const cudaLibtorch = join(root, '.libtorch', 'torch-2.14-cuda', 'torch');
-  it.skipIf(!existsSync(join(cudaLibtorch, 'version.py')))('names the CUDA library a CUDA libtorch misses, and the fix', () => {
+  it('names the CUDA library a CUDA libtorch misses, and the fix', (ctx) => {
+    skipUnless(ctx, existsSync(join(cudaLibtorch, 'version.py')) ? null
+      : `${cudaLibtorch} is not here (bash scripts/setup.sh torch-2.14-cuda unpacks it)`);
     const r = doctor({ LIBTORCH: cudaLibtorch });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(1);

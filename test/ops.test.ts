@@ -9,11 +9,12 @@
 // build. Integers, bools, dtype conversions, seeded random numbers and data round trips must be exact.
 import { readFileSync } from 'node:fs';
 
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import { torch } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
+import { skipUnless } from './helpers/skip.js';
 
 type Tensor = torch.Tensor;
 type DType = torch.DType;
@@ -955,7 +956,8 @@ function check(c: Case): void {
 }
 
 for (const group of [...new Set(cases.map((c) => c.group))]) {
-  describe.skipIf(reason !== null)(`${group}, as PyTorch`, () => {
+  describe(`${group}, as PyTorch`, () => {
+    beforeEach((ctx) => skipUnless(ctx, reason));
     it.each(cases.filter((c) => c.group === group))('$name', check);
   });
 }
@@ -1107,7 +1109,8 @@ describe('autograd bookkeeping', () => {
 });
 
 // Last: every method of Tensor was called by some case above.
-describe.skipIf(reason !== null)('coverage', () => {
+describe('coverage', () => {
+  beforeEach((ctx) => skipUnless(ctx, reason));
   it('every method of Tensor is exercised above', () => {
     // Not here: printing, CUDA (test/cuda.test.ts), quantized tensors (test/io-quantized.test.ts) and what
     // lvmtorch marks @internal.

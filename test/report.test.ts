@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { renderReport } from '../dist/train/report.js';
+import { skipUnless } from './helpers/skip.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
-if (!CHROMIUM) console.warn('report rendering test skipped: no chromium (apt-get install chromium)');
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -36,7 +36,8 @@ describe('report.html', () => {
     expect(html).toContain('<td>0.7200</td>');
   });
 
-  it.skipIf(!CHROMIUM)('draws both plots with paint on them in headless Chromium', () => {
+  it('draws both plots with paint on them in headless Chromium', (ctx) => {
+    skipUnless(ctx, CHROMIUM ? null : 'no chromium in /usr/bin (apt-get install chromium; npm run setup installs it)');
     const path = join(dir, 'report.html');
     writeFileSync(path, renderReport(input));
     const r = spawnSync(CHROMIUM!, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',

@@ -6,13 +6,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { models, saveTorchFile, torch } from '../dist/index.js';
 import { createServer, type LvmtorchServer } from '../dist/serve/index.js';
 import { startServe } from './helpers/http.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
+import { skipUnless } from './helpers/skip.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-serve-'));
 const allowed = join(dir, 'models');
@@ -92,7 +93,8 @@ describe('the seed server\'s endpoints and fields', () => {
     expect(m.tmd_codes).toMatch(/^ignored/);
   });
 
-  it.skipIf(missing)('serves the seed server\'s LatentMamba state dict as PyTorch computes it (1e-5), with the seed\'s fields', async () => {
+  it('serves the seed server\'s LatentMamba state dict as PyTorch computes it (1e-5), with the seed\'s fields', async (ctx) => {
+    skipUnless(ctx, missing);
     const requests = [
       { vector_sequence: sequence(5), tmd_codes: [3, 17, 42] },
       { vector_sequence: sequence(1), tmd_codes: [15, 31, 63] },
@@ -135,7 +137,8 @@ describe('the seed server\'s endpoints and fields', () => {
     expect((await call(gru, '/infer/batch', { sequences: [] })).json).toMatchObject({ predictions: [], count: 0 });
   });
 
-  it.skipIf(missing)('serves a checkpoint the seed\'s Python trainer wrote ({epoch, model_state_dict, optimizer_state_dict, ...})', async () => {
+  it('serves a checkpoint the seed\'s Python trainer wrote ({epoch, model_state_dict, optimizer_state_dict, ...})', async (ctx) => {
+    skipUnless(ctx, missing);
     const config = { kind: 'lstm', inputDim: 768, outputDim: 768, dModel: 24, numLayers: 2, dropout: 0.2 };
     runPython('checkpoint_reference.py', { dir, jobs: [{ job: 'export', file: 'seed_trainer.pt', kind: 'lstm', config, epoch: 7 }] });
     const server = await createServer({ checkpoint: join(dir, 'seed_trainer.pt'), cors: 'https://app.example' });
@@ -199,7 +202,8 @@ describe('bad input: a 4xx naming what is wrong, never a 500, and the next reque
     expect((await call(gru, '/infer', good())).status).toBe(200);
   });
 
-  it.skipIf(missing)('tmd_codes are required, and in range, for a model that reads them (the seed\'s wording)', async () => {
+  it('tmd_codes are required, and in range, for a model that reads them (the seed\'s wording)', async (ctx) => {
+    skipUnless(ctx, missing);
     const s = sequence(2);
     expect((await call(seed!, '/infer', { vector_sequence: s })).json.detail[0]).toMatchObject({ type: 'missing', loc: ['body', 'tmd_codes'] });
     expect((await call(seed!, '/infer', { vector_sequence: s, tmd_codes: [16, 0, 0] })).json).toEqual({ detail: 'Domain code must be 0-15, got 16' });
@@ -309,7 +313,8 @@ describe('under load', () => {
     expect((await call(gru, '/model/info')).json).toMatchObject({ model_path: gru2Path, confidence: 0.5 });
   });
 
-  it.skipIf(missing)('a request running during a swap finishes on the old model, which is freed after it', async () => {
+  it('a request running during a swap finishes on the old model, which is freed after it', async (ctx) => {
+    skipUnless(ctx, missing);
     const state = seed!.lvmtorch;
     torch.manualSeed(5);
     const other = models.latentMamba();
@@ -332,7 +337,8 @@ describe('under load', () => {
     await state.swap(seedPath, 'cpu'); // back to the seed's weights for the tests below
   });
 
-  it.skipIf(missing)('answers /health while a long forward pass runs (the pass is off the JS thread)', async () => {
+  it('answers /health while a long forward pass runs (the pass is off the JS thread)', async (ctx) => {
+    skipUnless(ctx, missing);
     // 32 sequences of 40 steps through the seed's 5M-parameter LatentMamba: ~13 GFLOP, a few hundred ms here.
     const rounded = (n: number) => Array.from({ length: n }, () => sequence(40).map((v) => v.map((x) => Math.round(x * 1e4) / 1e4)));
     let done = false;
@@ -349,7 +355,8 @@ describe('under load', () => {
   });
 });
 
-describe.skipIf(missing)('retrieval', () => {
+describe('retrieval', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   it('/nearest and /infer with k give the bank\'s k nearest texts as numpy finds them', async () => {
     const queries = [sequence(1)[0], sequence(1)[0]];
     const want = runPython<{ index: number; text: string; cosine: number }[][]>('serve_reference.py', { mode: 'nearest', dir, queries, k: 5 });

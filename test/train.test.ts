@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { computeBaselines, datasets, formatSummary, load, models, saveTorchFile, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
+import { skipUnless } from './helpers/skip.js';
 
 const missing = pythonTorchMissing();
 if (missing) console.warn(`checkpoint checks in PyTorch skipped: ${missing}`);
@@ -256,7 +257,8 @@ describe('stopping cleanly', () => {
   }, 120_000);
 });
 
-describe.skipIf(missing)('checkpoints and Python', () => {
+describe('checkpoints and Python', () => {
+  beforeEach((ctx) => skipUnless(ctx, missing));
   it('a Trainer checkpoint loads in the seed class (strict, same predictions) and its optimiser state in AdamW', async () => {
     const out = newDir();
     torch.manualSeed(5);
