@@ -43,7 +43,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     lvmtorch: await startWorker('lvmtorch', process.execPath, [fileURLToPath(import.meta.url), '--worker']),
     // With glibc's default (dynamic) trim threshold Python gives a freed checkpoint's memory back to the kernel
     // at random and its next torch.load pays the page faults (15-75 ms here, bimodal); lvmtorch sets these two at
-    // load (native/runtime.cc), so Python gets the same.
+    // load (native/torch/runtime.cc), so Python gets the same.
     python: await startWorker('python', python, ['bench/python/checkpoint.py'], { env: { ...process.env, ...MALLOC_AS_LVMTORCH } }),
   };
   try {
@@ -113,7 +113,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 async function worker() {
   const { createInterface } = await import('node:readline');
   const { torch, Tensor } = await import('../dist/index.js');
-  const { loadTorchFile, saveTorchFile } = await import('../dist/io/torch-file.js');
+  const { loadTorchFile, saveTorchFile } = await import('../dist/torch/io/torch-file.js');
   torch.setNumThreads(1);
   console.log(JSON.stringify({ impl: 'lvmtorch', node: process.version }));
   let loaded;

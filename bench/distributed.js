@@ -25,7 +25,7 @@ const GRADIENT_BYTES = 7_359_232 * 4;  // the seed GRU's gradients, float32
 
 export async function run({ options = {}, log = console.log } = {}) {
   const { discover, anchorPython } = await import('./lib/variants.js');
-  const { freePort } = await import('../dist/distributed/launch.js');
+  const { freePort } = await import('../dist/torch/distributed/launch.js');
   const rounds = Number(options.rounds ?? 3);
   const rows = Number(options.rows ?? 1024);
   const sizes = String(options.sizes ?? '32,128').split(',').map(Number);
@@ -104,19 +104,19 @@ function runJob(job, req, python, port) {
 // ---- one lvmtorch rank --------------------------------------------------------------------------------------
 
 async function worker(req) {
-  const { AdamW, COSINE_REGRESSION_WEIGHTS, models, torch, trainStep } = await import('../dist/index.js');
-  const { World } = await import('../dist/distributed/index.js');
-  const { loadNpz } = await import('../dist/index.js');
+  const { models, torch, trainStep, LOSS_PRESETS, optim } = await import('../dist/index.js');
+  const { World } = await import('../dist/torch/distributed/index.js');
+  const { LOSS_PRESETS, optim, torch } = await import('../dist/index.js');
   torch.setNumThreads(req.threads);
   const options = World.fromEnv();
   const world = options && await World.init(options);
   const n = world?.worldSize ?? 1;
   const rank = world?.rank ?? 0;
-  const { context_sequences: xAll, target_vectors: yAll } = loadNpz(req.file);
+  const { context_sequences: xAll, target_vectors: yAll } = torch.loadNpz(req.file);
   torch.manualSeed(0);
   const model = models.gru();
   await world?.broadcast(model.parameters(), 0);
-  const opt = new AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01 });
+  const opt = new optim.AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01 });
   const b = req.B / n;
   const mine = Array.from({ length: Math.ceil((xAll.shape[0] - rank) / n) }, (_, i) => rank + i * n);  // DistributedSampler's share
   const steps = Math.floor(mine.length / b);
@@ -124,7 +124,7 @@ async function worker(req) {
     const idx = torch.tensor(rows, { dtype: 'int64' });
     const x = xAll.indexSelect(0, idx);
     const y = yAll.indexSelect(0, idx);
-    await trainStep(model, opt, x, y, { weights: COSINE_REGRESSION_WEIGHTS, clipNorm: 1, world });
+    await trainStep(model, opt, x, y, { weights: LOSS_PRESETS.cosine, clipNorm: 1, world });
     for (const t of [idx, x, y]) t.dispose();
   };
   for (let s = 0; s < req.warmup; s++) await step(mine.slice(s * b, (s + 1) * b));

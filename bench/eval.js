@@ -39,8 +39,8 @@ export async function run({ options = {}, log = console.log } = {}) {
     discover, selectVariants, anchorPython, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom,
     threadArgs, threadEnv
   } = await import('./lib/variants.js');
-  const { torch, models, datasets, AdamW, writeCheckpoint } = await import('../dist/index.js');
-  const { saveNpz } = await import('../dist/index.js');
+  const { torch, models, datasets, writeCheckpoint, optim } = await import('../dist/index.js');
+  const { optim, torch } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
   const cores = cpus().length;
 
@@ -49,7 +49,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   const dataFile = join(outDir, 'eval-data.npz');
   torch.manualSeed(SEED);
   const model = models.gru(SIZE);
-  const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
+  const opt = new optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
   const params = model.numParameters();
   await writeCheckpoint(checkpoint, {
     epoch: 1, val_loss: NaN, val_cosine: NaN, args: { seed: SEED, d_model: SIZE.dModel, layers: SIZE.numLayers },
@@ -60,7 +60,7 @@ export async function run({ options = {}, log = console.log } = {}) {
   const data = datasets.synthetic({ seed: SEED });
   const s = datasets.splitByDocument(data, { ...SPLIT, seed: SEED });
   const sizes = { train: s.train.size, val: s.val.size, test: s.test.size };
-  saveNpz({
+  torch.saveNpz({
     vectors: s.train.vectors,
     ...Object.fromEntries(['train', 'val', 'test'].flatMap((k) => [
       [`${k}_context`, s[k].contextIndex], [`${k}_target`, s[k].targetIndex], ...(s[k].oracle ? [[`${k}_oracle`, s[k].oracle]] : []),
@@ -183,7 +183,7 @@ function compareScores(a, ref) {
 
 async function worker() {
   const { createInterface } = await import('node:readline');
-  const { doctor, torch, models, datasets, evaluate, readCheckpoint } = await import('../dist/index.js');
+  const { doctor, torch, models, datasets, evaluate, readCheckpoint, optim } = await import('../dist/index.js');
   const d = doctor();
   console.log(JSON.stringify({
     impl: 'lvmtorch', node: process.version, variant: d.variant, libtorch: d.libtorch?.version, binary: d.binary?.path,

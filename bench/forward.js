@@ -1,12 +1,12 @@
 // forward: latency of one inference call (ms) of the seed's GRU, LSTM and Transformer and of the seed server's
-// LatentMamba, at the seed's sizes, on [B, 5, inputDim] at batch 1 and 32: lvmtorch's two eval forwards,
-// `await model.predictAsync(x)` (on a libuv worker) and `model.predict(x)` (synchronous, no graph), on EACH libtorch
-// variant at its defaults, against `with torch.inference_mode(): model(x)` in Python PyTorch 2.13
-// (bench/python/forward.py, the seed's classes of test/python/models_reference.py) at each thread setting (OMP 1
-// and 2; the faster per row is the anchor). Same weights on every side (made by lvmtorch, saved with torch.save's
+// LatentMamba, at the seed's sizes, on [B, 5, inputDim] at batch 1 and 32: lvmtorch's two eval forwards, `await
+// model.predictAsync(x)` (on the compute lane, off the JS thread) and `model.predict(x)` (synchronous, no graph), on
+// EACH libtorch variant at its defaults, against `with torch.inference_mode(): model(x)` in Python PyTorch 2.13
+// (bench/python/forward.py, the seed's classes of test/python/models_reference.py) at each thread setting (OMP 1 and
+// 2; the faster per row is the anchor). Same weights on every side (made by lvmtorch, saved with torch.save's
 // format, loaded by torch.load(weights_only=True)); the predictions are checked to agree within 1e-4 before any
-// timing. Each round asks every (implementation, mode) in a rotated order for ~--sample seconds of calls and
-// takes their median; a row is the median of the rounds' medians, with min–max.
+// timing. Each round asks every (implementation, mode) in a rotated order for ~--sample seconds of calls and takes
+// their median; a row is the median of the rounds' medians, with min–max.
 // Target: every lvmtorch row at its defaults >= 1.0x, the ratio being Python's best ms ÷ lvmtorch's ms (> 1 =
 // lvmtorch is faster).
 //
@@ -33,7 +33,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     discover, selectVariants, anchorPython, DEFAULTS, startPlan, explicitSettings, settingLabel, settingsFrom,
     threadArgs, threadEnv
   } = await import('./lib/variants.js');
-  const { torch, models, save } = await import('../dist/index.js');
+  const { torch, models } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 5);
   const sample = Number(options.sample ?? 0.5);
   const sizes = String(options.sizes ?? '1,32').split(',').map(Number);
@@ -49,7 +49,7 @@ export async function run({ options = {}, log = console.log } = {}) {
     const file = join(outDir, `forward-${kind}.pt`);
     const sd = m.stateDict();
     const inputs = Object.fromEntries(sizes.map((B) => [`x${B}`, torch.randn([B, 5, m.config.inputDim])]));
-    await save({ state_dict: sd, ...inputs }, file);
+    await torch.save({ state_dict: sd, ...inputs }, file);
     for (const t of [...Object.values(sd), ...Object.values(inputs)]) t.dispose();
     setups[kind] = { kind, config: { ...m.config }, file, sizes, params: m.numParameters() };
     m.dispose();
@@ -188,7 +188,7 @@ function maxAbsDiff(a, b) {
 
 async function worker() {
   const { createInterface } = await import('node:readline');
-  const { doctor, torch, models, load } = await import('../dist/index.js');
+  const { doctor, torch, models } = await import('../dist/index.js');
   const d = doctor();
   console.log(JSON.stringify({
     impl: 'lvmtorch', node: process.version, variant: d.variant, libtorch: d.libtorch?.version, binary: d.binary?.path,
@@ -203,7 +203,7 @@ async function worker() {
         const { kind, config, file, sizes } = req.load;
         const { kind: _, ...opts } = config;
         const model = models[FACTORIES[kind]](opts);
-        const f = await load(file);
+        const f = await torch.load(file);
         model.loadStateDict(f.state_dict);
         model.eval();
         loaded.set(kind, { model, inputs: Object.fromEntries(sizes.map((B) => [B, f[`x${B}`]])) });

@@ -94,8 +94,8 @@ export async function run({ options = {}, log = console.log } = {}) {
 
 async function worker() {
   const { createInterface } = await import('node:readline');
-  const { torch, compositeLoss, SEED_COMPOSITE_WEIGHTS } = await import('../dist/index.js');
-  const { compositeLossReference } = await import('../dist/loss/reference.js');
+  const { torch, compositeLoss, LOSS_PRESETS } = await import('../dist/index.js');
+  const { compositeLossReference } = await import('../dist/lvm/loss/reference.js');
   torch.setNumThreads(1);
   torch.setBlasThreads(1);
   torch.manualSeed(0);
@@ -108,7 +108,7 @@ async function worker() {
     }
     return inputs.get(B);
   };
-  const w = SEED_COMPOSITE_WEIGHTS;
+  const w = LOSS_PRESETS.seed;
   const steps = {
     fused: (pred, target) => torch.tidy(() => { compositeLoss(pred, target, w).total.backward(); }),
     reference: (pred, target) => torch.tidy(() => { compositeLossReference(pred, target, w).total.backward(); }),

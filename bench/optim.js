@@ -103,7 +103,7 @@ function argValue(name) {
 
 async function worker() {
   const { createInterface } = await import('node:readline');
-  const { doctor, torch, models, AdamW } = await import('../dist/index.js');
+  const { doctor, torch, models, optim } = await import('../dist/index.js');
   const threads = argValue('threads');
   const blas = argValue('blas');
   if (threads !== null) torch.setNumThreads(threads);
@@ -125,7 +125,7 @@ async function worker() {
       x.dispose();
     }
     const key = JSON.stringify(opts);
-    if (!optimizers.has(key)) optimizers.set(key, new AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01, ...opts }));
+    if (!optimizers.has(key)) optimizers.set(key, new optim.AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01, ...opts }));
     const opt = optimizers.get(key);
     opt.step();  // the first step of an optimiser makes its state
     const ms = [];

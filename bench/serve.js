@@ -319,7 +319,7 @@ async function startServer(side, timeoutSeconds = 120) {
     if (exit) {
       const out = tail.slice(-12).join('\n    ');
       const missing = side.kind === 'lvmtorch' && /unknown command/i.test(out)
-        ? '`lvmtorch serve` does not exist yet (dist/cli/main.js has no "serve" command; lib/serve/ is not built): ' +
+        ? '`lvmtorch serve` does not exist yet (dist/cli/main.js has no "serve" command; lib/lvm/serve/ is not built): ' +
           'use --only=python to check the harness against the Python server alone. '
         : '';
       const last = tail.length ? tail[tail.length - 1].trim() : '(no output)';

@@ -332,8 +332,8 @@ function argValue(name) {
 
 async function worker() {
   const { createInterface } = await import('node:readline');
-  const { doctor, torch, models, AdamW, trainStep, SEED_COMPOSITE_WEIGHTS } = await import('../dist/index.js');
-  const { loadNpz } = await import('../dist/index.js');
+  const { doctor, torch, models, trainStep, LOSS_PRESETS, optim } = await import('../dist/index.js');
+  const { LOSS_PRESETS, optim, torch } = await import('../dist/index.js');
   const threads = argValue('threads');
   const blas = argValue('blas');
   if (threads !== null) torch.setNumThreads(threads);
@@ -352,13 +352,13 @@ async function worker() {
       continue;
     }
     const { file, B, maxRows, kind = 'gru', config = {} } = req;
-    if (!data.has(file)) data.set(file, loadNpz(file));
+    if (!data.has(file)) data.set(file, torch.loadNpz(file));
     const { context_sequences: xAll, target_vectors: yAll } = data.get(file);
     torch.manualSeed(0);
     const { kind: _, ...opts } = config;
     const model = models[KINDS[kind]](opts);
     const params = model.numParameters();
-    const opt = new AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01 });
+    const opt = new optim.AdamW(model.parameters(), { lr: 5e-4, weightDecay: 0.01 });
     const n = maxRows ? Math.min(maxRows, xAll.shape[0]) : xAll.shape[0];
     const t0 = performance.now();
     const order = shuffled(n, torch);
@@ -367,7 +367,7 @@ async function worker() {
       const idx = order.slice(0, s, s + B);
       const x = xAll.indexSelect(0, idx);
       const y = yAll.indexSelect(0, idx);
-      loss = (await trainStep(model, opt, x, y, { weights: SEED_COMPOSITE_WEIGHTS, clipNorm: 1 })).loss;
+      loss = (await trainStep(model, opt, x, y, { weights: LOSS_PRESETS.seed, clipNorm: 1 })).loss;
       idx.dispose();
       x.dispose();
       y.dispose();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the addon for the libtorch that the loader finds (LIBTORCH, a Python's torch, Debian's) into
-// build/<variant>/Release, where the loader looks first (lib/libtorch/binaries.ts). One CMake build folder per
+// build/<variant>/Release, where the loader looks first (lib/torch/libtorch/binaries.ts). One CMake build folder per
 // variant, so switching libtorch never rebuilds another variant. `npm run build:native` runs this.
 //   node scripts/build-native.mjs [extra cmake-js arguments]
 // LVMTORCH_BUILD_SYSTEM=node-gyp builds with binding.gyp instead, as `lvmtorch build` does for users: CI builds one
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { describeSearch, findLibtorch } from '../dist/libtorch/find.js';
+import { describeSearch, findLibtorch } from '../dist/torch/libtorch/find.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const search = findLibtorch();

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Prints where libtorch is, for the native builds (CMakeLists.txt and binding.gyp call this), using the very
-// search that the loader runs at load time (dist/libtorch/find.js; `npm run build:ts` makes it).
+// search that the loader runs at load time (dist/torch/libtorch/find.js; `npm run build:ts` makes it).
 //   --json | --cmake-prefix | --lib-dir | --include | --libs | --cxx11-abi | --version | --variant
-import { describeSearch, findLibtorch, linkFlags } from '../dist/libtorch/find.js';
+import { describeSearch, findLibtorch, linkFlags } from '../dist/torch/libtorch/find.js';
 
 const result = findLibtorch();
 if (!result.libtorch) {

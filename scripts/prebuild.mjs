@@ -8,8 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { VARIANTS } from '../dist/libtorch/binaries.js';
-import { checkShippable } from '../dist/libtorch/shippable.js';
+import { VARIANTS } from '../dist/torch/libtorch/binaries.js';
+import { checkShippable } from '../dist/torch/libtorch/shippable.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const platform = `${process.platform}-${process.arch}`;

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Writes lvmtorch.json beside a freshly built lvmtorch.node: the libtorch it was built against, which the
-// loader (lib/native.ts) checks before loading the binary. Both builds (CMake and node-gyp) run it.
+// loader (lib/torch/native.ts) checks before loading the binary. Both builds (CMake and node-gyp) run it.
 //   node scripts/write-binary-info.mjs <folder of lvmtorch.node> <builder>
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findLibtorch } from '../dist/libtorch/find.js';
+import { findLibtorch } from '../dist/torch/libtorch/find.js';
 
 const [dir, builder = 'unknown'] = process.argv.slice(2);
 const lt = findLibtorch().libtorch;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { writeFileAtomic, writeFileAtomicSync } from '../dist/formats.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../dist/formats/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lvmtorch-atomic-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

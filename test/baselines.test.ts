@@ -6,12 +6,14 @@ import { join } from 'node:path';
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { computeBaselines, datasets, fitRidge, saveTorchFile, scorePredictions, targetMean, torch, Tensor } from '../dist/index.js';
-import type { Dataset } from '../dist/data/dataset.js';
+import { computeBaselines, datasets, scorePredictions, torch, Tensor } from '../dist/index.js';
+import { targetMean } from '../dist/lvm/train/metrics.js';
+import { fitRidge } from '../dist/lvm/train/baselines.js';
+import type { Dataset } from '../dist/lvm/data/dataset.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
-// lib/train/baselines.ts and test/python/baselines_reference.py: the ridge strengths tried.
+// lib/lvm/train/baselines.ts and test/python/baselines_reference.py: the ridge strengths tried.
 const RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100];
 const missing = pythonTorchMissing();
 if (missing) console.warn(`baseline and metric comparisons with PyTorch skipped: ${missing}`);
@@ -85,7 +87,7 @@ describe('against numpy and PyTorch', () => {
   };
 
   it('runs the reference', async () => {
-    await saveTorchFile({
+    await torch.saveTorchFile({
       xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y, pred, target, centre, A, B, tiePred: ties.pred, tieTarget: ties.target,
       xWide: wide.x, yWide: wide.y, xWideVal: wideVal.x, yWideVal: wideVal.y, xSmall: small.x, ySmall: small.y,
     }, join(dir, 'in.pt'));

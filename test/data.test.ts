@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { Dataset, DatasetError, datasets, torch, type Tensor } from '../dist/index.js';
-import { loadNpz, saveNpz } from '../dist/io/tensor-formats.js';
+import { loadNpz, saveNpz } from '../dist/torch/io/tensor-formats.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 

@@ -1,4 +1,4 @@
-// Data-parallel training on torch.distributed (lib/distributed/, native/distributed/): the test process is rank 0,
+// Data-parallel training on torch.distributed (lib/torch/distributed/, native/torch/distributed/): the test process is rank 0,
 // other ranks are processes of their own (test/helpers/dist-rank.mjs, a Python rank, or `lvmtorch train --nproc`).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import {
-  SGD, Trainer, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep, Tensor,
+  Trainer, datasets, models, torch, trainStep, Tensor, optim,
 } from '../dist/index.js';
-import { DistributedError, World } from '../dist/distributed/index.js';
-import { freePort } from '../dist/distributed/launch.js';
-import { shardRows } from '../dist/distributed/shard.js';
+import { DistributedError, World } from '../dist/torch/distributed/index.js';
+import { freePort } from '../dist/torch/distributed/launch.js';
+import { shardRows } from '../dist/lvm/train/shard.js';
 import { PYTHON, pythonTorchMissing } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
@@ -183,21 +183,21 @@ describe('a data-parallel step across two lvmtorch ranks', () => {
     expect(model.numParameters() * 4).toBeGreaterThan(2 ** 21);  // more than the first bucket, less than two
     const x = torch.randn([8, 5, 64]);
     const y = torch.randn([8, 64]).normalize({ dim: 1 });
-    await saveTorchFile({ state_dict: model.stateDict(), x, y }, join(dir, 'big-in.pt'));
+    await torch.saveTorchFile({ state_dict: model.stateDict(), x, y }, join(dir, 'big-in.pt'));
     const single = models.gru(config);
     single.loadStateDict(model.stateDict());
     const port = await freePort();
     const other = rank({ mode: 'step', rank: 1, worldSize: 2, port, timeoutMs: 60_000, file: join(dir, 'big-in.pt'),
       config, weights: WEIGHTS, optim: OPTIM, start: 4, end: 8, out: join(dir, 'big-rank1.pt') });
     const world = await World.init({ rank: 0, worldSize: 2, masterPort: port, timeoutMs: 60_000 });
-    const opt = new SGD(model.parameters(), OPTIM);
-    const optSingle = new SGD(single.parameters(), OPTIM);
+    const opt = new optim.SGD(model.parameters(), OPTIM);
+    const optSingle = new optim.SGD(single.parameters(), OPTIM);
     try {
       await trainStep(model, opt, x.slice(0, 0, 4), y.slice(0, 0, 4), { weights: WEIGHTS, clipNorm: 0.5, world });
       const r = await other.done;
       expect(r.code, r.stderr).toBe(0);
       await trainStep(single, optSingle, x, y, { weights: WEIGHTS, clipNorm: 0.5 });
-      const theirs = loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, 'big-rank1.pt')).state_dict;
+      const theirs = torch.loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, 'big-rank1.pt')).state_dict;
       const got = model.stateDict();
       const one = single.stateDict();
       for (const [k, v] of Object.entries(one)) {
@@ -218,7 +218,7 @@ describe('a data-parallel step with a Python rank (torch.distributed in PyTorch)
     const model = models.gru(SMALL);
     const x = torch.randn([8, 5, 12]);
     const y = torch.randn([8, 12]).normalize({ dim: 1 });
-    await saveTorchFile({ state_dict: model.stateDict(), x, y }, join(dir, 'step-in.pt'));
+    await torch.saveTorchFile({ state_dict: model.stateDict(), x, y }, join(dir, 'step-in.pt'));
     const single = models.gru(SMALL);
     single.loadStateDict(model.stateDict());
 
@@ -227,8 +227,8 @@ describe('a data-parallel step with a Python rank (torch.distributed in PyTorch)
       dir, file: 'step-in.pt', out: 'step-py.pt', kind: 'gru', config: model.config, weights: WEIGHTS, ...OPTIM, clipNorm: 0.5, port, rank: 1, worldSize: 2, start: 4, end: 8,
     }));
     const world = await World.init({ rank: 0, worldSize: 2, masterPort: port, timeoutMs: 60_000 });
-    const opt = new SGD(model.parameters(), OPTIM);
-    const optSingle = new SGD(single.parameters(), OPTIM);
+    const opt = new optim.SGD(model.parameters(), OPTIM);
+    const optSingle = new optim.SGD(single.parameters(), OPTIM);
     try {
       const ours = await trainStep(model, opt, x.slice(0, 0, 4), y.slice(0, 0, 4), { weights: WEIGHTS, clipNorm: 0.5, world });
       const r = await py.done;
@@ -239,7 +239,7 @@ describe('a data-parallel step with a Python rank (torch.distributed in PyTorch)
       expect(Math.abs(ours.gradNorm - theirs.norm) / theirs.norm).toBeLessThan(1e-5);
       expect(Math.abs(ours.gradNorm - whole.gradNorm) / whole.gradNorm).toBeLessThan(1e-5);
       expect(whole.gradNorm > 0.5, 'the clipping was exercised').toBe(true);
-      const want = loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, 'step-py.pt')).state_dict;
+      const want = torch.loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, 'step-py.pt')).state_dict;
       const got = model.stateDict();
       const one = single.stateDict();
       for (const [k, v] of Object.entries(want)) {

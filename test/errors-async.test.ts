@@ -1,4 +1,4 @@
-// One error model for sync and async calls: native/protect.cc makes every native error, whether a sync entry point
+// One error model for sync and async calls: native/core/protect.cc makes every native error, whether a sync entry point
 // throws it on the JS thread or an async job rejects with it from the compute or I/O lane, so the same bad input
 // gives the same error class and the same `code` through both (the issue that asked for this found a shape error
 // that was a RangeError async and an ERR_TORCH Error sync). Each family below that has a sync and an async entry
@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import {
-  AdamW, compositeLoss, loadTorchFile, loadTorchFileSync, models, NonFiniteLossError, saveTorchFile, scorePredictions,
-  torch, trainStep, type Module, type Tensor,
+  compositeLoss, datasets, models, NonFiniteLossError, scorePredictions, torch, trainStep, type Module, type Tensor, optim,
 } from '../dist/index.js';
-import { DistributedError, World } from '../dist/distributed/index.js';
-import { freePort } from '../dist/distributed/launch.js';
-import { readStorages, readStoragesSync, type StorageRead } from '../dist/io/storage-io.js';
-import { native } from '../dist/native.js';
-import { rawOf } from '../dist/tensor.js';
+import { DistributedError, World } from '../dist/torch/distributed/index.js';
+import { freePort } from '../dist/torch/distributed/launch.js';
+import { readStorages, readStoragesSync, type StorageRead } from '../dist/torch/io/storage-io.js';
+import { native } from '../dist/torch/native.js';
+import { rawOf } from '../dist/torch/tensor.js';
 
 interface Failure {
   type: string;
@@ -75,7 +74,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const D = 8;
 const model: Module = models.gru({ inputDim: D, outputDim: D, dModel: 8, numLayers: 1 });
-const optimizer = new AdamW(model.parameters());
+const optimizer = new optim.AdamW(model.parameters());
 const disposed = (): Tensor => {
   const t = torch.randn([2, 5, D]);
   t.dispose();
@@ -110,6 +109,9 @@ describe('the composite loss and a train step: forward + compositeLoss() and tra
       sync: () => syncStep(torch.randn([2, 5, 3]), y()), async: () => trainStep(model, optimizer, torch.randn([2, 5, 3]), y()) },
     { what: 'x of the wrong dtype', type: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /x is Double but the model is Float/,
       sync: () => syncStep(x().to('float64'), y()), async: () => trainStep(model, optimizer, x().to('float64'), y()) },
+    { what: 'y of the wrong dtype', type: 'RangeError', code: 'ERR_OUT_OF_RANGE',
+      message: /compositeLoss: pred_raw and target must share one floating dtype, got Float and Double/,
+      sync: () => syncStep(x(), y().to('float64')), async: () => trainStep(model, optimizer, x(), y().to('float64')) },
     { what: 'a disposed y', type: 'Error', code: 'ERR_DISPOSED', message: /^(y|target) was disposed and can no longer be used$/,
       sync: () => syncStep(x(), disposed()), async: () => trainStep(model, optimizer, x(), disposed()) },
   ];
@@ -142,7 +144,7 @@ describe('evaluation: scorePredictions() (async only) against the sync ops', () 
   });
 
   it('a std::invalid_argument thrown off the JS thread is the RangeError one thrown on it is', async () => {
-    // Past lib/train/metrics.ts's own checks, to the native score's (train::score throws std::invalid_argument).
+    // Past lib/lvm/train/metrics.ts's own checks, to the native score's (train::score throws std::invalid_argument).
     const a = await failure(() => native().scoreAsync(rawOf(torch.randn([4, D])), rawOf(torch.randn([3, D]))));
     const s = await failure(() => model.predict(torch.randn([2, 5, 7]))); // predictor.cc throws it too
     expect([a.type, a.code]).toEqual([s.type, s.code]);
@@ -181,11 +183,11 @@ describe('storages from a file: the sync and the async native reader', () => {
 
   it('a checkpoint cut short: loadTorchFileSync() and loadTorchFile() fail alike', async () => {
     const file = join(dir, 'cut.pt');
-    await saveTorchFile({ w: torch.randn([256]) }, file);
+    await torch.saveTorchFile({ w: torch.randn([256]) }, file);
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 300)); // into the central directory and the last record
-    const s = await failure(() => loadTorchFileSync(file));
-    const a = await failure(() => loadTorchFile(file));
+    const s = await failure(() => torch.loadTorchFileSync(file));
+    const a = await failure(() => torch.loadTorchFile(file));
     expect(a).toEqual(s);
     expect(s.code).toMatch(/^ERR_/);
   });
@@ -221,4 +223,23 @@ describe('the async-only entry points use the same table', () => {
     expect(e).toMatchObject({ type: 'DistributedError', code: 'ERR_DISTRIBUTED', cause: { type: 'Error', code: 'ERR_DISTRIBUTED' } });
     await expect(World.init({ rank: 1, worldSize: 2, masterPort: 1, timeoutMs: 500 })).rejects.toBeInstanceOf(DistributedError);
   }, 30_000);
+});
+
+// What TypeScript finds disposed (a model, an optimiser, a dataset, a tensor given to torch.save) carries the code the
+// native addon gives a freed tensor, as a DisposedError, sync and async alike.
+describe('disposed objects caught in TypeScript: DisposedError, ERR_DISPOSED', () => {
+  it('a model, an optimiser, a dataset, a tensor saved', async () => {
+    const m = models.gru({ inputDim: D, outputDim: D, dModel: 8, numLayers: 1 });
+    const o = new optim.AdamW(m.parameters());
+    o.dispose();
+    const gone = { type: 'DisposedError', code: 'ERR_DISPOSED' };
+    expect(await failure(() => trainStep(m, o, x(), y()))).toMatchObject({ ...gone, message: /optimizer was disposed/ });
+    m.dispose();
+    expect(await failure(() => m.predict(x()))).toMatchObject({ ...gone, message: /model was disposed/ });
+    expect(await failure(() => m.predictAsync(x()))).toMatchObject({ ...gone, message: /model was disposed/ });
+    const ds = datasets.fromVectors(torch.randn([12, D]), new Array(12).fill(0));
+    ds.dispose();
+    expect(await failure(() => ds.size)).toMatchObject({ ...gone, message: /Dataset has been disposed/ });
+    expect(await failure(() => torch.save({ w: disposed() }, join(dir, 'gone.pt')))).toMatchObject({ ...gone, message: /disposed tensor/ });
+  });
 });

@@ -7,11 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import * as distributed from '../dist/distributed/index.js';
-import * as formats from '../dist/formats.js';
+import * as distributed from '../dist/torch/distributed/index.js';
+import * as formats from '../dist/formats/index.js';
 import * as root from '../dist/index.js';
 import { torch } from '../dist/index.js';
-import * as serve from '../dist/serve/index.js';
+import * as serve from '../dist/lvm/serve/index.js';
 
 type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 

@@ -1,5 +1,5 @@
 // Evaluation off the JS thread: the baselines, the scoring and the model's forwards are native jobs on the
-// compute lane (native/lane.h), so the event loop keeps turning during a whole fit() (baselines, every epoch's val score, the
+// compute lane (native/core/lane.h), so the event loop keeps turning during a whole fit() (baselines, every epoch's val score, the
 // final scores) and during evaluate(); the jobs hold what they were given, so disposing it from JS mid-job is
 // safe. The numbers themselves are checked against numpy/PyTorch in baselines.test.ts.
 import { describe, expect, it } from 'vitest';

@@ -3,7 +3,7 @@
 // mismatch fails the run here instead of failing (or passing) numerics tests for the wrong reason.
 import { spawnSync } from 'node:child_process';
 
-import { findLibtorch, majorMinor } from '../dist/libtorch/find.js';
+import { findLibtorch, majorMinor } from '../dist/torch/libtorch/find.js';
 import { PYTHON } from './helpers/python.js';
 
 export default function setup(): void {

@@ -82,17 +82,25 @@ describe('lib/\'s import graph', () => {
     expect(circles(graph)).toEqual([]);
   });
 
-  // The formats layer reads and writes files with no libtorch: what 'lvmtorch/formats' and `lvmtorch inspect`
-  // reach imports none of the torch layer (the addon, Tensor, the ops).
-  it('has a formats layer that imports nothing of the torch layer', () => {
-    const torchLayer = ['native.ts', 'tensor.ts', 'torch.ts', 'libtorch/find.ts'].map((f) => join(lib, f));
-    for (const entry of ['formats.ts', 'cli/inspect.ts']) {
-      const reached = reachable(graph, join(lib, entry));
-      expect(reached.size, entry).toBeGreaterThan(20);
-      expect([...reached].filter((f) => torchLayer.includes(f)).map((f) => relative(lib, f)), entry).toEqual([]);
-    }
-    // The check itself: the root entry point reaches them.
-    expect([...reachable(graph, join(lib, 'index.ts'))].filter((f) => torchLayer.includes(f))).toHaveLength(torchLayer.length);
+  // The folders are the layers, each importing only those below it: lib/errors.ts (the error base), formats/ (files,
+  // no libtorch), torch/ (the addon, Tensor, ops, io, optim, nn, distributed), lvm/ (models, loss, data, train,
+  // serve), then cli/ and the root entry point.
+  it('has layers the folders show: no file imports a layer above its own', () => {
+    const order = ['errors.ts', 'formats', 'torch', 'lvm', 'cli', 'index.ts'];
+    const layer = (f: string): number => order.indexOf(relative(lib, f).split('/')[0]);
+    const upward = [...graph].flatMap(([file, deps]) => deps.filter((d) => layer(d) > layer(file))
+      .map((d) => `${relative(lib, file)} -> ${relative(lib, d)}`));
+    expect([...graph.keys()].filter((f) => layer(f) < 0).map((f) => relative(lib, f))).toEqual([]);
+    expect(upward).toEqual([]);
+    // The check itself: the root reaches every layer but the CLI.
+    expect(new Set([...reachable(graph, join(lib, 'index.ts'))].map(layer))).toEqual(new Set([0, 1, 2, 3, 5]));
+  });
+
+  // `lvmtorch inspect` reads files with no libtorch: what it reaches is the formats layer and itself.
+  it('has an inspect verb that reaches only the formats layer', () => {
+    const reached = [...reachable(graph, join(lib, 'cli/inspect.ts'))].map((f) => relative(lib, f));
+    expect(reached.length).toBeGreaterThan(20);
+    expect(reached.filter((f) => !f.startsWith('formats/') && f !== 'errors.ts' && f !== 'cli/inspect.ts')).toEqual([]);
   });
 });
 
@@ -121,7 +129,24 @@ describe('entry points', () => {
   it("'lvmtorch' loads no HTTP stack; 'lvmtorch/serve' does (the check itself)", () => {
     const root = packagesLoadedBy('index.js');
     expect(root.filter((p) => HTTP.includes(p))).toEqual([]);
-    expect(packagesLoadedBy('serve/index.js')).toEqual(expect.arrayContaining(['fastify', 'prom-client']));
+    expect(packagesLoadedBy('lvm/serve/index.js')).toEqual(expect.arrayContaining(['fastify', 'prom-client']));
+  });
+
+  // The root is what a user scripts with, PyTorch's names under `torch`; the rest lives in the namespaces.
+  it("'lvmtorch' exports a small API with PyTorch's names", async () => {
+    const root = await import('../dist/index.js');
+    expect(Object.keys(root).length).toBeLessThanOrEqual(30);
+    expect(typeof root.torch.load).toBe('function');
+    expect(typeof root.torch.save).toBe('function');
+    expect(typeof root.torch.optim.AdamW).toBe('function');
+    expect(typeof root.torch.optim.lrScheduler.ReduceLROnPlateau).toBe('function');
+    expect(typeof root.torch.nn.utils.clipGradNorm_).toBe('function');
+    expect(root.nn).toBe(root.torch.nn);
+    expect(root.optim).toBe(root.torch.optim);
+    // Internals stay out: the formats' machinery, test oracles, the CLI's tables.
+    for (const name of ['ZipReader', 'writeFileAtomic', 'compositeLossReference', 'MONITORS', 'summaryRows', 'loadTorchFile']) {
+      expect(name in root, name).toBe(false);
+    }
   });
 
   it('package.json exports the root, serve, distributed and formats, each an existing module with types', () => {

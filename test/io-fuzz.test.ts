@@ -16,19 +16,19 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
-import { FileFormatError, load, save } from '../dist/io/load.js';
-import { NpyError } from '../dist/io/npy.js';
-import { loadNpy, loadNpz, loadSafetensors } from '../dist/io/tensor-formats.js';
-import { dumps, PersistentRef, PickleError, PickleGlobal, tuple } from '../dist/io/pickle/index.js';
-import { SafetensorsError } from '../dist/io/safetensors.js';
-import { itemSize } from '../dist/io/arrays.js';
-import { formatTree, tree } from '../dist/io/tree.js';
-import { readRecords } from '../dist/io/read-records.js';
-import { loadTorchBuffer, loadTorchFileSync, TorchFileError } from '../dist/io/torch-file.js';
-import { TorchStorage } from '../dist/io/torch-pickle.js';
-import { ZipError, ZipWriter } from '../dist/io/zip.js';
-import { native } from '../dist/native.js';
-import { rawOf } from '../dist/tensor.js';
+import { FileFormatError, load, save } from '../dist/torch/io/load.js';
+import { NpyError } from '../dist/formats/npy.js';
+import { loadNpy, loadNpz, loadSafetensors } from '../dist/torch/io/tensor-formats.js';
+import { dumps, PersistentRef, PickleError, PickleGlobal, tuple } from '../dist/formats/pickle/index.js';
+import { SafetensorsError } from '../dist/formats/safetensors.js';
+import { itemSize } from '../dist/formats/arrays.js';
+import { formatTree, tree } from '../dist/formats/tree.js';
+import { readRecords } from '../dist/formats/read-records.js';
+import { loadTorchBuffer, loadTorchFileSync, TorchFileError } from '../dist/torch/io/torch-file.js';
+import { TorchStorage } from '../dist/formats/torch-pickle.js';
+import { ZipError, ZipWriter } from '../dist/formats/zip.js';
+import { native } from '../dist/torch/native.js';
+import { rawOf } from '../dist/torch/tensor.js';
 import {
   applyBytes, applyZip, byteMutation, fuzzFiles, fuzzRuns, fuzzSeed, lengthLies, zipMutation, zipSource,
   type FileReader, type FuzzReport,

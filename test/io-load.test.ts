@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
-import { detectFormat, load, save } from '../dist/io/load.js';
+import { detectFormat, load, save } from '../dist/torch/io/load.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 

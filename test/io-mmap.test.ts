@@ -1,5 +1,5 @@
-// Storages to and from files natively (lib/io/storage-io.ts, native/storage_io.cc, native/crc32.cc) and
-// loadTorchFile's `mmap: true` (native/mapped_file.cc), against real PyTorch's files: the native CRC-32 equals
+// Storages to and from files natively (lib/torch/io/storage-io.ts, native/torch/storage_io.cc, native/torch/crc32.cc) and
+// loadTorchFile's `mmap: true` (native/torch/mapped_file.cc), against real PyTorch's files: the native CRC-32 equals
 // zlib's; a flipped byte in a storage record is a ZipError naming the entry (sync, async, from a buffer) unless
 // checkCrc is false, as torch.load, which checks none; mapped loads give the exact values, strides and sharing of
 // the files Python writes, their views share one mapping, a write to a loaded tensor leaves the file alone, the
@@ -16,12 +16,12 @@ import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
-import { load } from '../dist/io/load.js';
-import { saveNpy } from '../dist/io/tensor-formats.js';
-import { mappedFiles, readStoragesSync, storageCrc32 } from '../dist/io/storage-io.js';
-import { loadTorchBuffer, loadTorchFile, loadTorchFileSync, saveTorchFile, TorchFileError } from '../dist/io/torch-file.js';
-import { ZipError, ZipReader, ZipWriter } from '../dist/io/zip.js';
-import { writeFileAtomicSync } from '../dist/io/atomic.js';
+import { load } from '../dist/torch/io/load.js';
+import { saveNpy } from '../dist/torch/io/tensor-formats.js';
+import { mappedFiles, readStoragesSync, storageCrc32 } from '../dist/torch/io/storage-io.js';
+import { loadTorchBuffer, loadTorchFile, loadTorchFileSync, saveTorchFile, TorchFileError } from '../dist/torch/io/torch-file.js';
+import { ZipError, ZipReader, ZipWriter } from '../dist/formats/zip.js';
+import { writeFileAtomicSync } from '../dist/formats/atomic.js';
 import { disposeAll } from './helpers/fuzz.js';
 import { mulberry32 } from './helpers/random.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
@@ -301,7 +301,7 @@ describe('mmap', () => {
   it('truncating a mapped file in place is the SIGBUS the documentation warns of (in a child process)', () => {
     const path = at('truncated.pt');
     const script = `
-      const { loadTorchFile, saveTorchFile } = await import(${JSON.stringify(new URL('../dist/io/torch-file.js', import.meta.url).href)});
+      const { loadTorchFile, saveTorchFile } = await import(${JSON.stringify(new URL('../dist/torch/io/torch-file.js', import.meta.url).href)});
       const { torch } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
       const { truncateSync } = await import('node:fs');
       await saveTorchFile({ w: torch.ones([1 << 20]) }, ${JSON.stringify(path)});

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { torch, type Tensor } from '../dist/index.js';
-import { NpyError } from '../dist/io/npy.js';
-import { loadNpy, loadNpz, saveNpy, saveNpz } from '../dist/io/tensor-formats.js';
-import { withTensorBytes } from '../dist/io/tensor-arrays.js';
-import { ZipError } from '../dist/io/zip.js';
+import { NpyError } from '../dist/formats/npy.js';
+import { loadNpy, loadNpz, saveNpy, saveNpz } from '../dist/torch/io/tensor-formats.js';
+import { withTensorBytes } from '../dist/torch/io/tensor-arrays.js';
+import { ZipError } from '../dist/formats/zip.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 

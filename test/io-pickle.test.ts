@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   OPCODES, PickleError, PickleObject, PyComplex, PyFloat, Tuple, FrozenSet, dumps, loads, pyFloat, pythonGlobals, tuple,
   orderedDict, pythonClass,
-} from '../dist/io/pickle/index.js';
+} from '../dist/formats/pickle/index.js';
 import { PythonServer, pythonMissing } from './helpers/python-server.js';
 import { skipUnless } from './helpers/skip.js';
 

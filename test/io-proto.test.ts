@@ -12,15 +12,15 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { load, save, torch, Tensor } from '../dist/index.js';
-import { parseDType } from '../dist/dtype.js';
-import { formatHeader } from '../dist/io/npy-header.js';
-import { NpyError } from '../dist/io/npy.js';
-import { loadNpy, loadNpz, loadSafetensors } from '../dist/io/tensor-formats.js';
-import { loads, PickleGlobal, PickleObject } from '../dist/io/pickle/index.js';
-import { withTensorBytes } from '../dist/io/tensor-arrays.js';
-import { loadTorchBuffer } from '../dist/io/torch-file.js';
-import { ZipWriter } from '../dist/io/zip.js';
+import { torch, Tensor } from '../dist/index.js';
+import { parseDType } from '../dist/formats/dtype.js';
+import { formatHeader } from '../dist/formats/npy-header.js';
+import { NpyError } from '../dist/formats/npy.js';
+import { loadNpy, loadNpz, loadSafetensors } from '../dist/torch/io/tensor-formats.js';
+import { loads, PickleGlobal, PickleObject } from '../dist/formats/pickle/index.js';
+import { withTensorBytes } from '../dist/torch/io/tensor-arrays.js';
+import { loadTorchBuffer } from '../dist/torch/io/torch-file.js';
+import { ZipWriter } from '../dist/formats/zip.js';
 import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -91,7 +91,7 @@ describe('files whose names are Object.prototype property names, written by Pyth
     it(`${file} (np.savez${file.includes('compressed') ? '_compressed' : ''}): members load as ordinary names, exact bytes`, async (ctx) => {
       needPython(ctx);
       const { order, arrays } = written.npz;
-      for (const rec of [loadNpz(at(file)), await load<Record<string, Tensor>>(at(file))]) {
+      for (const rec of [loadNpz(at(file)), await torch.load<Record<string, Tensor>>(at(file))]) {
         expectOwnRecord(rec, order, null);
         for (const k of order) {
           expect(rec[k], k).toBeInstanceOf(Tensor);
@@ -112,7 +112,7 @@ describe('files whose names are Object.prototype property names, written by Pyth
     expectOwnRecord(st.metadata, metadataOrder, null);
     expect({ ...st.metadata }).toEqual(metadata);
     expect(st.metadata['__proto__']).toBe('not a prototype');
-    const viaLoad = await load<Record<string, Tensor>>(at('proto.safetensors'));
+    const viaLoad = await torch.load<Record<string, Tensor>>(at('proto.safetensors'));
     expectOwnRecord(viaLoad, order, null);
     for (const rec of [st.tensors, viaLoad]) for (const k of order) expect(describeTensor(rec[k]), k).toEqual(arrays[k]);
     expectPristinePrototypes();
@@ -122,7 +122,7 @@ describe('files whose names are Object.prototype property names, written by Pyth
   for (const file of ['proto.pt', 'proto_legacy.pt']) {
     it(`${file} (torch.save${file.includes('legacy') ? ', legacy format' : ''}): dict keys load as ordinary names, nested too`, async (ctx) => {
       needPython(ctx);
-      const v = await load<Record<string, unknown>>(at(file));
+      const v = await torch.load<Record<string, unknown>>(at(file));
       // A Python dict is a plain object (pickle/values.ts): its prototype stays Object.prototype, and `__proto__`
       // is an own data property.
       expectOwnRecord(v, ['__proto__', 'constructor', 'toString', 'nested'], Object.prototype);
@@ -150,9 +150,9 @@ describe('records with such keys, saved by us, read by Python', () => {
     const metadata: Record<string, string> = Object.create(null);
     metadata['__proto__'] = 'meta';
     metadata.hasOwnProperty = 'h';
-    await save(rec, at('ours.npz'));
-    await save(rec, at('ours.safetensors'), { metadata });
-    await save({ ...rec }, at('ours.pt')); // a spread copies `__proto__` as an own key
+    await torch.save(rec, at('ours.npz'));
+    await torch.save(rec, at('ours.safetensors'), { metadata });
+    await torch.save({ ...rec }, at('ours.pt')); // a spread copies `__proto__` as an own key
     const read = runPython<{
       npz: { order: string[]; arrays: Record<string, Arr> };
       safetensors: { metadata: Record<string, string>; metadata_order: string[]; tensors: Record<string, Arr>; order: string[] };
@@ -166,7 +166,7 @@ describe('records with such keys, saved by us, read by Python', () => {
     expect(read.safetensors.metadata).toEqual({ ...metadata });
     expect(read.torch).toEqual({ dict: names.map((k) => [k, { tensor: expected[k] }]) });
     for (const f of ['ours.npz', 'ours.safetensors', 'ours.pt']) {
-      const back = await load<Record<string, Tensor>>(at(f));
+      const back = await torch.load<Record<string, Tensor>>(at(f));
       expect(new Set(Object.keys(back)), f).toEqual(new Set(names));
       for (const k of names) expect(describeTensor(back[k]), `${f}: ${k}`).toEqual(expected[k]);
     }

@@ -10,16 +10,16 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 
-import { FileFormatError, load, saveTorchFile, torch, Tensor } from '../dist/index.js';
-import { loadTorchBuffer, loadTorchFile, TorchFileError } from '../dist/io/torch-file.js';
+import { FileFormatError, torch, Tensor } from '../dist/index.js';
+import { loadTorchBuffer, loadTorchFile, TorchFileError } from '../dist/torch/io/torch-file.js';
 import {
   PersistentRef, PickleError, PickleGlobal, PickleObject, Tuple, dumps, orderedDict, tuple,
-} from '../dist/io/pickle/index.js';
-import { saveNpy, saveSafetensors } from '../dist/io/tensor-formats.js';
-import { formatTree, readRecords, tensorIndex, tree } from '../dist/formats.js';
-import { ZipError, ZipWriter } from '../dist/io/zip.js';
-import { native } from '../dist/native.js';
-import { rawOf } from '../dist/tensor.js';
+} from '../dist/formats/pickle/index.js';
+import { saveNpy, saveSafetensors } from '../dist/torch/io/tensor-formats.js';
+import { formatTree, readRecords, tensorIndex, tree } from '../dist/formats/index.js';
+import { ZipError, ZipWriter } from '../dist/formats/zip.js';
+import { native } from '../dist/torch/native.js';
+import { rawOf } from '../dist/torch/tensor.js';
 import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 import {
   applyBytes, applyZip, byteMutation, fuzzFiles, fuzzRuns, fuzzSeed, lengthLies, zipMutation, zipSource, type FileReader,
@@ -131,7 +131,7 @@ function fixture(ctx: TestContext, name: string): Fixture {
 describe('files torch.save wrote', () => {
   it.for(FIXTURES)('%s loads as PyTorch reads it', async (name, ctx) => {
     const f = fixture(ctx, name);
-    const value = await load(f.path);
+    const value = await torch.load(f.path);
     expect(describeValue(value)).toEqual(f.value);
     expect(storageGroups(value)).toEqual(f.shared);
   });
@@ -170,7 +170,7 @@ describe('files saveTorchFile writes, read by PyTorch', () => {
   it.for(FIXTURES)('%s, loaded and saved again, reads in PyTorch as the original', async (name, ctx) => {
     const f = fixture(ctx, name);
     const path = join(dir, `ours-${name}.pt`);
-    await saveTorchFile(await load(f.path), path);
+    await torch.saveTorchFile(await torch.load(f.path), path);
     const back = runPython<Read>('quantized_files.py', { mode: 'read', path, weights_only: weightsOnly() });
     expect(back.error).toBeUndefined();
     expect(back.value).toEqual(f.value);
@@ -200,7 +200,7 @@ describe('files saveTorchFile writes, read by PyTorch', () => {
     expect(value.fromInts.intRepr().toArray()).toEqual([[1, -2, 3], [-4, 5, -6]]);
     for (const [name, obj] of [['made', value], ['made-views', views]] as const) {
       const path = join(dir, `${name}.pt`);
-      await saveTorchFile(obj, path);
+      await torch.saveTorchFile(obj, path);
       const back = runPython<Read>('quantized_files.py', { mode: 'read', path, weights_only: weightsOnly() });
       expect(back.error).toBeUndefined();
       expect(back.value).toEqual(describeValue(obj));
@@ -382,7 +382,7 @@ describe('malformed quantized tensors in a file', () => {
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x4b /* BININT1 */, 0x47 /* BINFLOAT */, 0x52 /* REDUCE */];
 const scaleLies = fc.record({ encoding: fc.constant('f64be' as const), value: fc.constantFrom(NaN, -1, 0, Infinity, 1e308, -0.5, 5e-324) });
 const quantizedReaders: FileReader[] = [
-  { name: 'load', read: (p) => load(p) },
+  { name: 'load', read: (p) => torch.load(p) },
   { name: 'loadTorchBuffer', read: (p, b) => loadTorchBuffer(b, { name: p }) },
 ];
 
@@ -391,7 +391,7 @@ describe('mutated quantized files', () => {
     const x = torch.tensor([[-1.5, 0.25, 2, 7.75], [3, -2.5, 0, 0.0625], [-0.5, 1, 100, -100]]);
     const q = torch.quantizePerTensor(x, 0.1, 3, 'qint8');
     const path = join(dir, 'fuzz-src.pt');
-    await saveTorchFile({
+    await torch.saveTorchFile({
       q, t: q.t(), tail: q.slice(1, 2), u: torch.quantizePerTensor(x, 0.5, 128, 'quint8'), i: torch.quantizePerTensor(x, 0.01, 5, 'qint32'),
       c: torch.quantizePerChannel(x, [0.1, 0.2, 0.4], [0, -5, 9], 0, 'qint8'),
       f: torch.quantizePerChannel(x, [0.1, 0.2, 0.4], [0.5, -1.25, 2], 0, 'quint8'),

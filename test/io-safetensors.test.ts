@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { torch, type DType, type Tensor } from '../dist/index.js';
-import { SafetensorsError } from '../dist/io/safetensors.js';
-import { loadSafetensors, saveSafetensors } from '../dist/io/tensor-formats.js';
-import { withTensorBytes } from '../dist/io/tensor-arrays.js';
+import { SafetensorsError } from '../dist/formats/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../dist/torch/io/tensor-formats.js';
+import { withTensorBytes } from '../dist/torch/io/tensor-arrays.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 

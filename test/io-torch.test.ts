@@ -10,16 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { torch, Tensor } from '../dist/index.js';
-import { loadTorchFile, loadTorchFileSync, loadTorchBuffer, saveTorchFile, TorchFileError } from '../dist/io/torch-file.js';
-import { itemSize as elementSize } from '../dist/io/arrays.js';
-import { storageBytes } from '../dist/io/tensor-arrays.js';
+import { loadTorchFile, loadTorchFileSync, loadTorchBuffer, saveTorchFile, TorchFileError } from '../dist/torch/io/torch-file.js';
+import { itemSize as elementSize } from '../dist/formats/arrays.js';
+import { storageBytes } from '../dist/torch/io/tensor-arrays.js';
 import {
   PersistentRef, PickleError, PickleGlobal, PickleObject, Tuple, dumps, orderedDict, tuple, pythonAttrs, pythonClass,
-} from '../dist/io/pickle/index.js';
-import { ZipReader, ZipWriter } from '../dist/io/zip.js';
-import { native } from '../dist/native.js';
-import { findLibtorch } from '../dist/libtorch/find.js';
-import { rawOf } from '../dist/tensor.js';
+} from '../dist/formats/pickle/index.js';
+import { ZipReader, ZipWriter } from '../dist/formats/zip.js';
+import { native } from '../dist/torch/native.js';
+import { findLibtorch } from '../dist/torch/libtorch/find.js';
+import { rawOf } from '../dist/torch/tensor.js';
 import { PythonServer, pythonMissing } from './helpers/python-server.js';
 import { skipUnless } from './helpers/skip.js';
 

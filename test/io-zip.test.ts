@@ -14,8 +14,8 @@ import { deflateRawSync } from 'node:zlib';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { writeFileAtomic, writeFileAtomicSync } from '../dist/io/atomic.js';
-import { ZipError, ZipReader, ZipWriter } from '../dist/io/zip.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../dist/formats/atomic.js';
+import { ZipError, ZipReader, ZipWriter } from '../dist/formats/zip.js';
 import { PYTHON, pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { load, models, saveTorchFile, torch, type Tensor } from '../dist/index.js';
+import { models, torch, type Tensor } from '../dist/index.js';
 import { needPython, runPython } from './helpers/python.js';
 import { mulberry32 } from './helpers/random.js';
 
@@ -75,7 +75,7 @@ describe('lvmtorch train, killed and resumed', () => {
     const json = JSON.parse(readFileSync(join(refDir, 'training_history.json'), 'utf8'));
     ref = {
       history: json.history, json, startupMs, epochMs: (end.ms - startupMs) / EPOCHS,
-      best: await load<Checkpoint>(join(refDir, 'best_model.pt')), final: await load<Checkpoint>(join(refDir, 'final_model.pt')),
+      best: await torch.load<Checkpoint>(join(refDir, 'best_model.pt')), final: await torch.load<Checkpoint>(join(refDir, 'final_model.pt')),
     };
     expect(ref.history.map((e) => e.epoch)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
   }, 60_000);
@@ -85,7 +85,7 @@ describe('lvmtorch train, killed and resumed', () => {
     const got: Partial<Record<'best' | 'final', number>> = {};
     for (const [key, file] of [['best', 'best_model.pt'], ['final', 'final_model.pt']] as const) {
       if (!existsSync(join(out, file))) continue;
-      const ckpt = await load<Checkpoint>(join(out, file));
+      const ckpt = await torch.load<Checkpoint>(join(out, file));
       expect(Number.isInteger(ckpt.epoch) && ckpt.epoch >= 1, `${cycle}: ${file} epoch ${ckpt.epoch}`).toBe(true);
       expect(oneToK(ckpt.history) && ckpt.history.length === ckpt.epoch, `${cycle}: ${file} (epoch ${ckpt.epoch}) holds epochs ` +
         `${ckpt.history.map((e) => e.epoch)}`).toBe(true);
@@ -205,7 +205,7 @@ describe('lvmtorch train, killed and resumed', () => {
     for (const key of ['best_val_loss', 'scores', 'baselines', 'final_params']) expect(json[key], key).toEqual(ref.json[key]);
     expect(temps(out)).toEqual([]);
     for (const file of ['best_model.pt', 'final_model.pt'] as const) {
-      const ckpt = await load<Checkpoint>(join(out, file));
+      const ckpt = await torch.load<Checkpoint>(join(out, file));
       const want = file === 'best_model.pt' ? ref.best : ref.final;
       expect(ckpt.epoch, file).toBe(want.epoch);
       // Bitwise: a resumed CPU run on one thread computes what the unbroken one did.
@@ -224,8 +224,8 @@ describe('lvmtorch train, killed and resumed', () => {
     const x = torch.randn([3, 5, 64]);
     const jobs = [];
     for (const file of ['best_model.pt', 'final_model.pt']) {
-      await saveTorchFile({ x }, join(out, `x-${file}`));
-      const ckpt = await load<Checkpoint>(join(out, file));
+      await torch.saveTorchFile({ x }, join(out, `x-${file}`));
+      const ckpt = await torch.load<Checkpoint>(join(out, file));
       jobs.push({ job: 'check', file, inputs: `x-${file}`, kind: 'lstm', config: ckpt.model_config, ckpt });
     }
     const answers = runPython<{ keys: string[]; epoch: number }[]>('checkpoint_reference.py',
@@ -234,7 +234,7 @@ describe('lvmtorch train, killed and resumed', () => {
       expect(answers[i].epoch).toBe(ckpt.epoch);
       expect(answers[i].keys).toEqual(expect.arrayContaining(['epoch', 'model_state_dict', 'optimizer_state_dict', 'history', 'best']));
       const model = models.fromCheckpoint(ckpt as unknown as Record<string, unknown>);
-      const theirs = (await load<{ pred: Tensor }>(join(out, `${inputs}.out.pt`))).pred;
+      const theirs = (await torch.load<{ pred: Tensor }>(join(out, `${inputs}.out.pt`))).pred;
       expect(model.eval().predict(x).sub(theirs).abs().max().item(), file).toBeLessThan(1e-5);
       model.dispose();
     }

@@ -1,4 +1,4 @@
-// Two lanes off the JS thread (native/lane.h, native/promise_worker.h): compute jobs run on the compute lane, file
+// Two lanes off the JS thread (native/core/lane.h, native/core/promise_worker.h): compute jobs run on the compute lane, file
 // I/O and waiting (checkpoint reads and writes, the distributed rendezvous) on the I/O lane, and no job parks a
 // libuv worker. What that must give: while compute jobs are in flight, more of them than libuv has threads, Node's
 // own fs calls and a checkpoint load still answer at once, and a predictAsync never queues behind a rendezvous;
@@ -11,9 +11,9 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadTorchFile, models, saveTorchFile, torch, type Module, type Tensor } from '../dist/index.js';
-import { World } from '../dist/distributed/index.js';
-import { freePort } from '../dist/distributed/launch.js';
+import { models, torch, type Module, type Tensor } from '../dist/index.js';
+import { World } from '../dist/torch/distributed/index.js';
+import { freePort } from '../dist/torch/distributed/launch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-lanes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,11 +47,11 @@ describe('the compute lane does not hold up libuv, nor the I/O lane', () => {
     const small = join(dir, 'small.bin');
     writeFileSync(small, Buffer.alloc(4096, 7));
     const ckpt = join(dir, 'small.pt');
-    await saveTorchFile({ w: torch.randn([64, 64]), b: torch.randn([64]) }, ckpt);
+    await torch.saveTorchFile({ w: torch.randn([64, 64]), b: torch.randn([64]) }, ckpt);
 
     const { firstDone, all } = computeJobs(2);
     const reads = [1, 2, 3].map(() => settledAt(fs.readFile(small)));
-    const loaded = loadTorchFile<{ w: Tensor; b: Tensor }>(ckpt);
+    const loaded = torch.loadTorchFile<{ w: Tensor; b: Tensor }>(ckpt);
     const loadedAt = settledAt(loaded);
     const first = await firstDone;
     for (const at of await Promise.all(reads)) expect(at).toBeLessThan(first);

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { DoctorReport } from '../dist/index.js';
-import { findLibtorch, majorMinor } from '../dist/libtorch/find.js';
-import { bestCore, chooseCore, type OpenblasLibrary } from '../dist/libtorch/openblas.js';
+import { findLibtorch, majorMinor } from '../dist/torch/libtorch/find.js';
+import { bestCore, chooseCore, type OpenblasLibrary } from '../dist/torch/libtorch/openblas.js';
 import { skipUnless } from './helpers/skip.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -1,5 +1,5 @@
-// The fused composite loss (lib/loss/composite.ts, native/loss/composite_loss.cc) against: the unfused reference
-// built from Tensor ops with autograd (lib/loss/reference.ts), real PyTorch computing DESIGN.md's formulas with its
+// The fused composite loss (lib/lvm/loss/composite.ts, native/lvm/loss/composite_loss.cc) against: the unfused reference
+// built from Tensor ops with autograd (lib/lvm/loss/reference.ts), real PyTorch computing DESIGN.md's formulas with its
 // own functionals and autograd (test/python/loss_reference.py), the seed's own compute_losses (through a committed
 // fixture of its results, test/fixtures/seed-loss.json), and central finite differences. Values and gradients must agree within 1e-6 (absolute + relative, element by element) in float64,
 // on random batches and on the edge cases: one row, identical rows, zero rows, very small and very large tau.
@@ -8,10 +8,9 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  compositeLoss, COSINE_REGRESSION_WEIGHTS, NonFiniteLossError, SEED_COMPOSITE_WEIGHTS, torch, type Candidates,
-  type CompositeLossResult, type CompositeWeights,
+  compositeLoss, NonFiniteLossError, torch, type Candidates, type CompositeLossResult, type CompositeWeights, LOSS_PRESETS,
 } from '../dist/index.js';
-import { compositeLossReference } from '../dist/loss/reference.js';
+import { compositeLossReference } from '../dist/lvm/loss/reference.js';
 import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 
@@ -23,9 +22,9 @@ const random = mulberry32(20251013);
 const normal = normalFrom(random);
 
 const W_ALL: Weights = { tau: 0.2, info: 0.7, moment: 0.3, variance: 0.5, mse: 0.9, cosMse: 1.3, document: 0 };
-const W_SEED: Weights = { ...SEED_COMPOSITE_WEIGHTS };
-const W_SEED_MSE: Weights = { ...SEED_COMPOSITE_WEIGHTS, mse: 0.25 };
-const W_COS: Weights = { ...COSINE_REGRESSION_WEIGHTS };
+const W_SEED: Weights = { ...LOSS_PRESETS.seed };
+const W_SEED_MSE: Weights = { ...LOSS_PRESETS.seed, mse: 0.25 };
+const W_COS: Weights = { ...LOSS_PRESETS.cosine };
 
 interface Case {
   name: string;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { loadTorchFileSync, models, saveTorchFile, torch, Tensor } from '../dist/index.js';
+import { models, torch, Tensor } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
@@ -66,10 +66,10 @@ describe('mamba2 against mamba_ssm\'s Mamba2 in PyTorch (recurrent scan)', () =>
   let want: Out;
 
   it('runs the reference (one Python process for every job)', async () => {
-    await saveTorchFile({ state_dict: model.stateDict(), x, w }, join(dir, 'in.pt'));
+    await torch.saveTorchFile({ state_dict: model.stateDict(), x, w }, join(dir, 'in.pt'));
     results = runPython<unknown[]>('mamba2_reference.py', { dir, jobs });
     expect(results).toHaveLength(jobs.length);
-    want = loadTorchFileSync<Out>(join(dir, 'out.pt'));
+    want = torch.loadTorchFileSync<Out>(join(dir, 'out.pt'));
   });
 
   it('has the reference\'s parameter names, shapes and order, and state-dict keys (defaults: 7,933,888)', () => {
@@ -121,7 +121,7 @@ describe('mamba2 against mamba_ssm\'s Mamba2 in PyTorch (recurrent scan)', () =>
   });
 
   it('a checkpoint Python wrote rebuilds with fromCheckpoint (strict) and predicts as in Python', () => {
-    const ckpt = loadTorchFileSync<Record<string, unknown> & { x: Tensor; raw: Tensor; cos: Tensor }>(join(dir, 'python.pt'));
+    const ckpt = torch.loadTorchFileSync<Record<string, unknown> & { x: Tensor; raw: Tensor; cos: Tensor }>(join(dir, 'python.pt'));
     const m = models.fromCheckpoint(ckpt).eval();
     expect(m.config).toMatchObject({ kind: 'mamba2', ...SMALL, ngroups: 1, chunkSize: 256, expand: 2, dConv: 4 });
     const { raw, normalised } = m.forward(ckpt.x, { raw: true });

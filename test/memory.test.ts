@@ -1,5 +1,5 @@
 // Native memory under load: a million short-lived tensors leave nothing behind, forgotten tensors are reclaimed
-// by the GC (lib/lifetime.ts) as long as the loop yields to the event loop, tidy() scopes free exactly what they
+// by the GC (lib/torch/lifetime.ts) as long as the loop yields to the event loop, tidy() scopes free exactly what they
 // should, and a disposed tensor can no longer be used. Measured numbers are printed for the record.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -67,7 +67,7 @@ describe('forgotten tensors', () => {
     for (let i = 0; i < 100_000; i++) {
       torch.zeros([262144]); // 1 MB of float32, never disposed
       if (i % 100 === 99) {
-        // FinalizationRegistry callbacks only run between event-loop turns (lib/lifetime.ts).
+        // FinalizationRegistry callbacks only run between event-loop turns (lib/torch/lifetime.ts).
         await turn();
         peakRss = Math.max(peakRss, rssMB());
         peakNative = Math.max(peakNative, torch.memory().bytes - start.bytes);

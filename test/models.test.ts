@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { load, loadTorchFileSync, models, Module, saveTorchFile, torch, Tensor, type ModelConfig } from '../dist/index.js';
+import { models, Module, torch, Tensor, type ModelConfig } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
@@ -42,7 +42,7 @@ describe('against the seed classes in PyTorch', () => {
 
   it('runs the reference (one Python process for every job)', async () => {
     for (const k of KINDS) {
-      await saveTorchFile({ state_dict: small[k].stateDict(), x: inputs[k].x, w: inputs[k].w }, join(dir, `${k}-in.pt`));
+      await torch.saveTorchFile({ state_dict: small[k].stateDict(), x: inputs[k].x, w: inputs[k].w }, join(dir, `${k}-in.pt`));
     }
     results = runPython<unknown[]>('models_reference.py', { dir, jobs });
     expect(results).toHaveLength(jobs.length);
@@ -63,14 +63,14 @@ describe('against the seed classes in PyTorch', () => {
       const { raw, normalised } = m.forward(inputs[k].x, { raw: true });
       for (const p of m.parameters()) p.grad = null;
       raw.mul(inputs[k].w).sum().backward();
-      const want = loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, `${k}-out.pt`));
+      const want = torch.loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, `${k}-out.pt`));
       expectClose(raw, want.raw, 'raw');
       expectClose(normalised, want.cos, 'normalised');
       for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
     });
 
     it(`${k}: a checkpoint Python wrote rebuilds with fromCheckpoint and predicts as in Python`, () => {
-      const ckpt = loadTorchFileSync<Record<string, unknown> & { x: Tensor; raw: Tensor; cos: Tensor }>(join(dir, `${k}-python.pt`));
+      const ckpt = torch.loadTorchFileSync<Record<string, unknown> & { x: Tensor; raw: Tensor; cos: Tensor }>(join(dir, `${k}-python.pt`));
       const m = models.fromCheckpoint(ckpt).eval();
       const expected: Partial<ModelConfig> = { kind: k, inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2 };
       expect(m.config).toMatchObject(expected);
@@ -98,7 +98,7 @@ describe('a model with a ridge residual (ridgeContext)', () => {
   let ran = false;
 
   it('runs the reference', async () => {
-    for (const k of kinds) await saveTorchFile({ state_dict: nets[k].stateDict(), x, w }, join(dir, `ridge-${k}-in.pt`));
+    for (const k of kinds) await torch.saveTorchFile({ state_dict: nets[k].stateDict(), x, w }, join(dir, `ridge-${k}-in.pt`));
     runPython('models_reference.py', {
       dir, jobs: kinds.map((k) => ({ job: 'forward', kind: k, config: nets[k].config, file: `ridge-${k}-in.pt`, out: `ridge-${k}-out.pt` })),
     });
@@ -113,7 +113,7 @@ describe('a model with a ridge residual (ridgeContext)', () => {
     const { raw, normalised } = m.forward(x, { raw: true });
     for (const p of m.parameters()) p.grad = null;
     raw.mul(w).sum().backward();
-    const want = loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, `ridge-${k}-out.pt`));
+    const want = torch.loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, `ridge-${k}-out.pt`));
     expectClose(raw, want.raw, 'raw');
     expectClose(normalised, want.cos, 'normalised');
     for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
@@ -130,7 +130,7 @@ describe('a model with a ridge residual (ridgeContext)', () => {
   });
 });
 
-// The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/models/gru_layer.cc,
+// The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/lvm/models/gru_layer.cc,
 // lstm_layer.cc): their corners (one step, one row, a longer context, layers of other widths) against PyTorch.
 describe('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => {
   beforeEach((ctx) => skipUnless(ctx, missing));
@@ -145,7 +145,7 @@ describe('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => 
 
   it('runs the reference', async () => {
     for (const c of cases) {
-      await saveTorchFile({ state_dict: nets[c.kind].stateDict(), x: c.x, w: c.w }, join(dir, `${c.name}-in.pt`));
+      await torch.saveTorchFile({ state_dict: nets[c.kind].stateDict(), x: c.x, w: c.w }, join(dir, `${c.name}-in.pt`));
     }
     runPython('models_reference.py', {
       dir, jobs: cases.map((c) => ({ job: 'forward', kind: c.kind, config: nets[c.kind].config, file: `${c.name}-in.pt`, out: `${c.name}-out.pt` })),
@@ -160,7 +160,7 @@ describe('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => 
       for (const p of m.parameters()) p.grad = null;
       const { raw } = m.forward(c.x, { raw: true });
       raw.mul(c.w).sum().backward();
-      const want = loadTorchFileSync<{ raw: Tensor; grads: Record<string, Tensor> }>(join(dir, `${c.name}-out.pt`));
+      const want = torch.loadTorchFileSync<{ raw: Tensor; grads: Record<string, Tensor> }>(join(dir, `${c.name}-out.pt`));
       expectClose(raw, want.raw, 'raw');
       for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
     });
@@ -191,7 +191,7 @@ describe("LatentMamba against the seed server's class in PyTorch", () => {
   type Outputs = { x: Tensor; raw: Tensor; cos: Tensor };
 
   it('runs the reference', async () => {
-    await saveTorchFile({ state_dict: small.stateDict(), x, w }, join(dir, 'lm-in.pt'));
+    await torch.saveTorchFile({ state_dict: small.stateDict(), x, w }, join(dir, 'lm-in.pt'));
     results = runPython<unknown[]>('models_reference.py', { dir, jobs });
     expect(results).toHaveLength(jobs.length);
   });
@@ -218,17 +218,17 @@ describe("LatentMamba against the seed server's class in PyTorch", () => {
     expect(normalised.shape).toEqual([3, 10]);
     for (const p of m.parameters()) p.grad = null;
     raw.mul(w).sum().backward();
-    const want = loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, 'lm-out.pt'));
+    const want = torch.loadTorchFileSync<{ raw: Tensor; cos: Tensor; grads: Record<string, Tensor> }>(join(dir, 'lm-out.pt'));
     expectClose(raw, want.raw, 'raw');
     expectClose(normalised, want.cos, 'normalised (the first outputDim of raw, L2-normalised)');
     for (const [name, p] of m.namedParameters()) expectClose(p.grad!, want.grads[name], `grad of ${name}`);
   });
 
   it('a raw state_dict() Python saved loads with load() + fromCheckpoint and predicts as in Python', async () => {
-    const sd = await load<Record<string, Tensor>>(join(dir, 'lm-small.pt'));
+    const sd = await torch.load<Record<string, Tensor>>(join(dir, 'lm-small.pt'));
     const m = models.fromCheckpoint(sd, { outputDim: 10 }).eval();
     expect(m.config).toEqual({ kind: 'latent_mamba', ...CONFIG });
-    const want = loadTorchFileSync<Outputs>(join(dir, 'lm-small-out.pt'));
+    const want = torch.loadTorchFileSync<Outputs>(join(dir, 'lm-small-out.pt'));
     const { raw, normalised } = m.forward(want.x, { raw: true });
     expectClose(raw, want.raw, 'raw');
     expectClose(normalised, want.cos, 'normalised');
@@ -236,10 +236,10 @@ describe("LatentMamba against the seed server's class in PyTorch", () => {
   });
 
   it("the seed server's file at its sizes: fromCheckpoint rebuilds 784/512/2, keeps 768, predicts as in Python", async () => {
-    const sd = await load<Record<string, Tensor>>(join(dir, 'lm-seed.pt'));
+    const sd = await torch.load<Record<string, Tensor>>(join(dir, 'lm-seed.pt'));
     const m = models.fromCheckpoint(sd).eval();
     expect(m.config).toEqual(seedConfig);
-    const want = loadTorchFileSync<Outputs>(join(dir, 'lm-seed-out.pt'));
+    const want = torch.loadTorchFileSync<Outputs>(join(dir, 'lm-seed-out.pt'));
     const { raw, normalised } = m.forward(want.x, { raw: true });
     expect(normalised.shape).toEqual([3, 768]);
     expectClose(raw, want.raw, 'raw');
@@ -322,7 +322,7 @@ describe('modules', () => {
   });
 });
 
-// What training needs to know of a model's parameters, the model declares (lib/models/config.ts): the Trainer's
+// What training needs to know of a model's parameters, the model declares (lib/lvm/models/config.ts): the Trainer's
 // ridge start writes outputHead() and residualMap(), its optimiser keeps noWeightDecay() out of weight decay.
 describe('what a model declares for training', () => {
   const TINY = { inputDim: 6, outputDim: 5, dModel: 8, numLayers: 2 };

@@ -1114,7 +1114,7 @@ describe('coverage', () => {
   it('every method of Tensor is exercised above', () => {
     // Not here: printing, CUDA (test/cuda.test.ts), quantized tensors (test/io-quantized.test.ts) and what
     // lvmtorch marks @internal.
-    const internal = [...readFileSync(new URL('../dist/tensor.d.ts', import.meta.url), 'utf8')
+    const internal = [...readFileSync(new URL('../dist/torch/tensor.d.ts', import.meta.url), 'utf8')
       .matchAll(/@internal[^]*?\*\/\s*(\w+)\(/g)].map((m) => m[1]);
     const quantized = ['qscheme', 'qScale', 'qZeroPoint', 'qPerChannelScales', 'qPerChannelZeroPoints', 'qPerChannelAxis',
       'intRepr', 'dequantize'];

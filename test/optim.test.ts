@@ -1,4 +1,4 @@
-// The native optimisers (lib/optim/, native/optim/) against torch.optim: 10 steps of Adam, AdamW and SGD on the same
+// The native optimisers (lib/torch/optim/, native/torch/optim/) against torch.optim: 10 steps of Adam, AdamW and SGD on the same
 // parameters and gradients must give the same parameters after every step as torch.optim's default (1e-6: on
 // libtorch 2.x ours run PyTorch's fused CPU kernels, a few float32 ulps from the default single-tensor path) and the
 // same state_dict, key for key; bit for bit, our fused path = torch.optim's fused=True (2.x only: 1.13 has no CPU
@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import {
-  Adam, AdamW, clipGradNorm, CosineWarmupLR, loadTorchFile, ReduceLROnPlateau, saveTorchFile, SGD, torch,
-  type Optimizer, type ReduceLROnPlateauOptions,
+  torch, nn, optim,
 } from '../dist/index.js';
-import { loadedAddon } from '../dist/native.js';
+import { loadedAddon } from '../dist/torch/native.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
 import { skipUnless } from './helpers/skip.js';
@@ -148,7 +147,7 @@ const clipCases = [
   { name: 'one gradient, float64, 3-norm', grads: [encoded([10], 'float64')], maxNorm: 0.25, normType: 3 },
 ];
 
-const plateauCases: { name: string; lrs: number[]; py: Record<string, unknown>; js: ReduceLROnPlateauOptions; metrics: number[] }[] = [
+const plateauCases: { name: string; lrs: number[]; py: Record<string, unknown>; js: optim.lrScheduler.ReduceLROnPlateauOptions; metrics: number[] }[] = [
   {
     name: 'seed recipe: min, factor 0.5, patience 3', lrs: [5e-4], py: { mode: 'min', factor: 0.5, patience: 3 },
     js: { mode: 'min', factor: 0.5, patience: 3 },
@@ -180,10 +179,10 @@ const interopCases = [
 }));
 
 // ---- running them here ----
-function makeOptimizer(kind: Kind, groups: { params: Tensor[]; opts: Record<string, unknown> }[]): Optimizer<object> {
+function makeOptimizer(kind: Kind, groups: { params: Tensor[]; opts: Record<string, unknown> }[]): optim.Optimizer<object> {
   const g = groups.map((x) => ({ params: x.params, ...x.opts }));
-  if (kind === 'SGD') return new SGD(g as never, { lr: 0.5 }) as unknown as Optimizer<object>;
-  return (kind === 'Adam' ? new Adam(g as never) : new AdamW(g as never)) as unknown as Optimizer<object>;
+  if (kind === 'SGD') return new optim.SGD(g as never, { lr: 0.5 }) as unknown as optim.Optimizer<object>;
+  return (kind === 'Adam' ? new optim.Adam(g as never) : new optim.AdamW(g as never)) as unknown as optim.Optimizer<object>;
 }
 
 function runHere(c: OptimCase) {
@@ -207,7 +206,7 @@ const skipPython = pythonTorchMissing();
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-optim-'));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let py: any;
-const interopHere: { opt: Optimizer<object>; params: Tensor[] }[] = [];
+const interopHere: { opt: optim.Optimizer<object>; params: Tensor[] }[] = [];
 
 beforeAll(async () => {
   if (skipPython) return;
@@ -219,7 +218,7 @@ beforeAll(async () => {
       params.forEach((p, i) => (p.grad = decode(grads[i])));
       opt.step();
     }
-    await saveTorchFile({ params: params.map((p) => p.detach().clone()), optimizer_state_dict: opt.stateDict() },
+    await torch.saveTorchFile({ params: params.map((p) => p.detach().clone()), optimizer_state_dict: opt.stateDict() },
       join(dir, `js-${n}.pt`));
     interopHere.push({ opt, params });
   }
@@ -336,7 +335,7 @@ describe('clipGradNorm = torch.nn.utils.clip_grad_norm_', () => {
         p.grad = decode(g);
         return p;
       });
-      const total = clipGradNorm(params, c.maxNorm, { normType: c.normType === 'inf' ? Infinity : c.normType });
+      const total = nn.utils.clipGradNorm_(params, c.maxNorm, { normType: c.normType === 'inf' ? Infinity : c.normType });
       const there = py.clip[n];
       expectClose([total], [there.total], 1e-6, 'total norm');
       params.forEach((p, i) => {
@@ -346,10 +345,10 @@ describe('clipGradNorm = torch.nn.utils.clip_grad_norm_', () => {
     });
   });
   it('no gradients at all gives 0; errorIfNonfinite throws on a NaN norm', () => {
-    expect(clipGradNorm([torch.zeros([3]).requiresGrad_()], 1)).toBe(0);
+    expect(nn.utils.clipGradNorm_([torch.zeros([3]).requiresGrad_()], 1)).toBe(0);
     const p = torch.zeros([2]).requiresGrad_();
     p.grad = torch.tensor([NaN, 1]);
-    expect(() => clipGradNorm([p], 1, { errorIfNonfinite: true })).toThrow(/non-finite/);
+    expect(() => nn.utils.clipGradNorm_([p], 1, { errorIfNonfinite: true })).toThrow(/non-finite/);
   });
 });
 
@@ -359,7 +358,7 @@ describe('schedulers = PyTorch', () => {
   plateauCases.forEach((c, n) => {
     it(`ReduceLROnPlateau: ${c.name}`, () => {
       const opt = groupsOf(c.lrs);
-      const s = new ReduceLROnPlateau(opt, c.js);
+      const s = new optim.lrScheduler.ReduceLROnPlateau(opt, c.js);
       const lrs = c.metrics.map((m) => (s.step(m), opt.paramGroups.map((g) => g.lr)));
       expect(lrs).toEqual(py.plateau[n].lrs);
       const ref = py.plateau[n].state;
@@ -370,8 +369,8 @@ describe('schedulers = PyTorch', () => {
         expect(typeof v === 'string' ? String(mine) : mine, k).toEqual(v === 'inf' ? 'Infinity' : v === '-inf' ? '-Infinity' : v);
       }
       // and it carries on from its state dict as it would have
-      const resumed = new ReduceLROnPlateau(groupsOf(lrs[5]), c.js);
-      const fresh = new ReduceLROnPlateau(groupsOf(c.lrs), c.js);
+      const resumed = new optim.lrScheduler.ReduceLROnPlateau(groupsOf(lrs[5]), c.js);
+      const fresh = new optim.lrScheduler.ReduceLROnPlateau(groupsOf(c.lrs), c.js);
       const freshOpt = fresh.optimizer;
       c.metrics.slice(0, 6).forEach((m) => fresh.step(m));
       resumed.loadStateDict(fresh.stateDict());
@@ -384,7 +383,7 @@ describe('schedulers = PyTorch', () => {
   });
   it('CosineWarmupLR = LambdaLR over the same closed form, and = SequentialLR(LinearLR, CosineAnnealingLR)', () => {
     const opt = groupsOf(cosineCase.lrs);
-    const s = new CosineWarmupLR(opt, { warmupSteps: cosineCase.warmup, totalSteps: cosineCase.total, minLr: cosineCase.minLr });
+    const s = new optim.lrScheduler.CosineWarmupLR(opt, { warmupSteps: cosineCase.warmup, totalSteps: cosineCase.total, minLr: cosineCase.minLr });
     const seq = [opt.paramGroups.map((g) => g.lr)];
     for (let k = 0; k < cosineCase.total; k++) {
       s.step();
@@ -397,7 +396,7 @@ describe('schedulers = PyTorch', () => {
     expect(seq[0][0]).toBeCloseTo(cosineCase.lrs[0] / cosineCase.warmup, 15);
     expect(seq[cosineCase.total][0]).toBeCloseTo(cosineCase.minLr, 15);
     // its state dict resumes the sequence
-    const resumed = new CosineWarmupLR(groupsOf([9, 9]), { warmupSteps: 1, totalSteps: 2 });
+    const resumed = new optim.lrScheduler.CosineWarmupLR(groupsOf([9, 9]), { warmupSteps: 1, totalSteps: 2 });
     resumed.loadStateDict(JSON.parse(JSON.stringify(s.stateDict())));
     expect(resumed.lrAt(7, 1)).toBe(s.lrAt(7, 1));
   });
@@ -420,7 +419,7 @@ describe('checkpoints cross between lvmtorch and torch.optim', () => {
       else expect([g.momentum, g.nesterov]).toEqual([c.py.momentum, c.py.nesterov]);
     });
     it(`${c.kind}: torch.optim's checkpoint loads here and continues as it did in Python`, async () => {
-      const ckpt = await loadTorchFile<{ params: Tensor[]; optimizer_state_dict: never }>(join(dir, `py-${n}.pt`));
+      const ckpt = await torch.loadTorchFile<{ params: Tensor[]; optimizer_state_dict: never }>(join(dir, `py-${n}.pt`));
       const params = ckpt.params.map((p) => p.clone().requiresGrad_());
       const opt = makeOptimizer(c.kind, [{ params, opts: {} }]);
       opt.loadStateDict(ckpt.optimizer_state_dict);
@@ -437,22 +436,22 @@ describe('checkpoints cross between lvmtorch and torch.optim', () => {
 describe('optimiser API', () => {
   it('validates hyperparameters as torch.optim does', () => {
     const p = [torch.zeros([2]).requiresGrad_()];
-    expect(() => new AdamW(p, { lr: -1 })).toThrow(/Invalid learning rate/);
-    expect(() => new Adam(p, { betas: [1, 0.9] })).toThrow(/Invalid beta parameter at index 0/);
-    expect(() => new Adam(p, { eps: -1 })).toThrow(/Invalid epsilon/);
-    expect(() => new SGD(p, { lr: 0.1, nesterov: true })).toThrow(/Nesterov momentum requires a momentum and zero dampening/);
-    expect(() => new SGD(p, {} as never)).toThrow(/learning rate/);
-    expect(() => new AdamW([])).toThrow(/empty parameter list/);
-    expect(() => new AdamW([{ params: p }, { params: p }])).toThrow(/more than one parameter group/);
-    expect(() => new AdamW(p, { fused: 1 as never })).toThrow(/fused must be a boolean/);
-    expect(() => new SGD(p, { lr: 0.1, fused: null as never })).toThrow(/fused must be a boolean/);
-    const opt = new AdamW(p);
+    expect(() => new optim.AdamW(p, { lr: -1 })).toThrow(/Invalid learning rate/);
+    expect(() => new optim.Adam(p, { betas: [1, 0.9] })).toThrow(/Invalid beta parameter at index 0/);
+    expect(() => new optim.Adam(p, { eps: -1 })).toThrow(/Invalid epsilon/);
+    expect(() => new optim.SGD(p, { lr: 0.1, nesterov: true })).toThrow(/Nesterov momentum requires a momentum and zero dampening/);
+    expect(() => new optim.SGD(p, {} as never)).toThrow(/learning rate/);
+    expect(() => new optim.AdamW([])).toThrow(/empty parameter list/);
+    expect(() => new optim.AdamW([{ params: p }, { params: p }])).toThrow(/more than one parameter group/);
+    expect(() => new optim.AdamW(p, { fused: 1 as never })).toThrow(/fused must be a boolean/);
+    expect(() => new optim.SGD(p, { lr: 0.1, fused: null as never })).toThrow(/fused must be a boolean/);
+    const opt = new optim.AdamW(p);
     expect(() => (opt.paramGroups[0].weightDecay = -0.5)).toThrow(/Invalid weight_decay/);
     expect(opt.paramGroups[0].weightDecay).toBe(0.01);
   });
 
   it('lr and param group hyperparameters can be changed between steps', () => {
-    const opt = new AdamW([{ params: [torch.zeros([2]).requiresGrad_()] }, { params: [torch.zeros([3]).requiresGrad_()], lr: 5 }]);
+    const opt = new optim.AdamW([{ params: [torch.zeros([2]).requiresGrad_()] }, { params: [torch.zeros([3]).requiresGrad_()], lr: 5 }]);
     expect(opt.lr).toBe(1e-3);
     opt.lr = 0.25;
     expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.25, 0.25]);
@@ -462,7 +461,7 @@ describe('optimiser API', () => {
 
   it('zeroGrad drops the gradients, or zeroes them in place', () => {
     const p = torch.ones([2]).requiresGrad_();
-    const opt = new SGD([p], { lr: 0.1 });
+    const opt = new optim.SGD([p], { lr: 0.1 });
     p.grad = torch.ones([2]);
     opt.zeroGrad(false);
     expect(p.grad!.toArray()).toEqual([0, 0]);
@@ -472,18 +471,18 @@ describe('optimiser API', () => {
 
   it('loadStateDict refuses a mismatched state dict and leaves the optimiser as it was', () => {
     const p = [torch.zeros([2]).requiresGrad_(), torch.zeros([3]).requiresGrad_()];
-    const opt = new AdamW(p, { lr: 0.1 });
+    const opt = new optim.AdamW(p, { lr: 0.1 });
     p.forEach((x) => (x.grad = torch.ones(x.shape as number[])));
     opt.step();
     const sd = opt.stateDict();
-    const other = new AdamW([p[0]]);
+    const other = new optim.AdamW([p[0]]);
     expect(() => other.loadStateDict(sd)).toThrow(/doesn't match the size/);
     const bad = { ...sd, state: { ...sd.state, 1: { ...sd.state[1], exp_avg: torch.zeros([4]) } } };
-    const fresh = new AdamW(p, { lr: 0.3 });
+    const fresh = new optim.AdamW(p, { lr: 0.3 });
     expect(() => fresh.loadStateDict(bad)).toThrow(/shape \[4\], its parameter \[3\]/);
     expect(fresh.lr).toBe(0.3);
     expect(Object.keys(fresh.stateDict().state)).toEqual([]);
-    expect(() => new Adam(p).loadStateDict({ ...sd, param_groups: [{ ...sd.param_groups[0], decoupled_weight_decay: true }] }))
+    expect(() => new optim.Adam(p).loadStateDict({ ...sd, param_groups: [{ ...sd.param_groups[0], decoupled_weight_decay: true }] }))
       .toThrow(/AdamW/);
     // a `step` saved as a number (torch < 1.12) is accepted and becomes a float32 tensor, as torch.optim converts it
     const old = { ...sd, state: { 0: { ...sd.state[0], step: 1 }, 1: { ...sd.state[1], step: 1 } } };
@@ -494,7 +493,7 @@ describe('optimiser API', () => {
 
   it("accepts torch 2.x's param group keys (decoupled_weight_decay, fused: null, differentiable, ...)", () => {
     const p = [torch.zeros([2]).requiresGrad_()];
-    const opt = new AdamW(p);
+    const opt = new optim.AdamW(p);
     opt.loadStateDict({
       state: new Map([[0, { step: torch.tensor(3, { dtype: 'float32' }), exp_avg: torch.ones([2]), exp_avg_sq: torch.ones([2]) }]]),
       param_groups: [{
@@ -508,7 +507,7 @@ describe('optimiser API', () => {
   });
 
   it('a disposed optimiser refuses to step', () => {
-    const opt = new Adam([torch.zeros([2]).requiresGrad_()]);
+    const opt = new optim.Adam([torch.zeros([2]).requiresGrad_()]);
     opt.dispose();
     expect(() => opt.step()).toThrow(/disposed/);
   });

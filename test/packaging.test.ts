@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { VARIANTS } from '../dist/libtorch/binaries.js';
-import { findLibtorch, type Libtorch } from '../dist/libtorch/find.js';
-import { checkShippable } from '../dist/libtorch/shippable.js';
+import { VARIANTS } from '../dist/torch/libtorch/binaries.js';
+import { findLibtorch, type Libtorch } from '../dist/torch/libtorch/find.js';
+import { checkShippable } from '../dist/torch/libtorch/shippable.js';
 import { skipUnless } from './helpers/skip.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -162,17 +162,17 @@ describe('the npm package', () => {
 
 // What the user's script does: a small GRU, one AdamW step on random data, save, load, compare.
 const CHECK = `
-import { AdamW, doctor, loadTorchFile, models, saveTorchFile, torch, trainStep } from 'lvmtorch';
+import { doctor, models, optim, torch, trainStep } from 'lvmtorch';
 const report = doctor();
 if (!report.ok) throw new Error(report.error ?? JSON.stringify(report));
 torch.manualSeed(0);
 const model = models.gru({ inputDim: 16, outputDim: 16, dModel: 16, numLayers: 1 });
 const before = model.stateDict()['head.3.weight'].clone();
-const opt = new AdamW(model.parameters(), { lr: 1e-2 });
+const opt = new optim.AdamW(model.parameters(), { lr: 1e-2 });
 const step = await trainStep(model, opt, torch.randn([4, 5, 16]), torch.randn([4, 16]), { clipNorm: 1 });
 const sd = model.stateDict();
-await saveTorchFile({ model_state_dict: sd }, 'ckpt.pt');
-const back = (await loadTorchFile('ckpt.pt')).model_state_dict;
+await torch.save({ model_state_dict: sd }, 'ckpt.pt');
+const back = (await torch.load('ckpt.pt')).model_state_dict;
 const roundTrip = Object.keys(sd).length === Object.keys(back).length &&
   Object.entries(sd).every(([k, t]) => back[k] && back[k].sub(t).abs().max().item() === 0);
 console.log(JSON.stringify({

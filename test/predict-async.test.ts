@@ -1,11 +1,11 @@
-// model.predictAsync(): the forward on the compute lane (native/lane.h), grad off, in eval mode. What it must give: exactly
+// model.predictAsync(): the forward on the compute lane (native/core/lane.h), grad off, in eval mode. What it must give: exactly
 // predict()'s answer for every kind of model; an event loop that keeps turning while it computes; many calls in
 // flight on one model at once (the native forward only reads the module), each with its own right answer; bad
 // input rejected with forward()'s errors, the process alive; a model or input disposed mid-call without harm;
 // the train/eval flag JS sees left as it was; what would change the model under running calls refused.
 import { describe, expect, it } from 'vitest';
 
-import { AdamW, models, torch, trainStep, type Module, type Tensor } from '../dist/index.js';
+import { models, torch, trainStep, type Module, type Tensor, optim } from '../dist/index.js';
 
 const SMALL = { inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2, heads: 2, ffDim: 32, maxLen: 10, dropout: 0.3 };
 const KINDS = {
@@ -146,7 +146,7 @@ describe('predictAsync', () => {
     expect(() => m.forward(x)).toThrow(/predictAsync\(\) calls are running on this model in eval mode/);
     expect(() => m.to('cpu', 'float64')).toThrow(/to\(\) would change the model under 2 running predictAsync/);
     expect(() => m.loadStateDict(m.stateDict())).toThrow(/loadStateDict\(\) would change the model/);
-    const opt = new AdamW(m.parameters());
+    const opt = new optim.AdamW(m.parameters());
     await expect(trainStep(m, opt, x, torch.randn([8, 768]))).rejects.toThrow(/predictAsync\(\) calls are running/);
     // A call started now still runs in eval mode, though train() was asked for.
     pending.push(m.predictAsync(x));

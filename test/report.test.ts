@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { renderReport } from '../dist/train/report.js';
+import { renderReport } from '../dist/lvm/train/report.js';
 import { skipUnless } from './helpers/skip.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { computeBaselines, datasets, load, models, torch, Trainer, type Dataset, type FitResult, type Tensor } from '../dist/index.js';
-import type { BaselineResult } from '../dist/train/baselines.js';
+import { computeBaselines, datasets, models, torch, Trainer, type Dataset, type FitResult, type Tensor } from '../dist/index.js';
+import type { BaselineResult } from '../dist/lvm/train/baselines.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lvmtorch-resume-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -80,8 +80,8 @@ describe('resume', () => {
   }, 120_000);
 
   it('a checkpoint holds the history up to and including its epoch, the best epoch and the epochs since it', async () => {
-    const best = await load<Record<string, unknown>>(join(broken, 'best_model.pt'));
-    const final = await load<Record<string, unknown>>(join(broken, 'final_model.pt'));
+    const best = await torch.load<Record<string, unknown>>(join(broken, 'best_model.pt'));
+    const final = await torch.load<Record<string, unknown>>(join(broken, 'final_model.pt'));
     expect(best.epoch).toBe(bestEpoch);
     expect((best.history as { epoch: number }[]).map((e) => e.epoch)).toEqual(Array.from({ length: bestEpoch }, (_, i) => i + 1));
     expect(best.best).toEqual({ epoch: bestEpoch, val_loss: best.val_loss, val_cosine: best.val_cosine, monitor: 'val_loss', value: best.val_loss });
@@ -111,7 +111,7 @@ describe('resume', () => {
     expect(r.result.warnings).toEqual([]);
     // The model ends with the best epoch's weights (read from best_model.pt beside), as the unbroken run's does.
     const diffBest = maxDiff(r.weights, straight.weights);
-    const [fa, fb] = await Promise.all([out, straight.out].map((d) => load<{ model_state_dict: Record<string, Tensor>; epoch: number }>(join(d, 'final_model.pt'))));
+    const [fa, fb] = await Promise.all([out, straight.out].map((d) => torch.load<{ model_state_dict: Record<string, Tensor>; epoch: number }>(join(d, 'final_model.pt'))));
     expect(fa.epoch).toBe(fb.epoch);
     const diffFinal = maxDiff(fa.model_state_dict, fb.model_state_dict);
     console.log(`resumed from final_model.pt at epoch ${bestEpoch + 1} (best ${bestEpoch}): max |Δw| against the unbroken run ` +
@@ -120,7 +120,7 @@ describe('resume', () => {
     expect(diffBest).toBe(0);
     expect(diffFinal).toBe(0);
     expect(r.result.scores.val.cosine).toBe(s.scores.val.cosine);
-    const best = await load<{ epoch: number }>(join(out, 'best_model.pt'));
+    const best = await torch.load<{ epoch: number }>(join(out, 'best_model.pt'));
     expect(best.epoch).toBe(bestEpoch);  // kept, not overwritten by a resumed epoch
   });
 
@@ -154,7 +154,7 @@ describe('resume', () => {
       `epoch ${bestEpoch} is beside it: .*the resumed weights \\(epoch ${bestEpoch + 1}\\) in place of the best ones`))]);
     expect(r.result.best).toEqual(straight.result.best);
     expect(numbers(r.result.history)).toEqual(numbers(straight.result.history));
-    const resumed = await load<{ model_state_dict: Record<string, Tensor> }>(join(broken, 'final_model.pt'));
+    const resumed = await torch.load<{ model_state_dict: Record<string, Tensor> }>(join(broken, 'final_model.pt'));
     expect(maxDiff(r.weights, resumed.model_state_dict)).toBe(0);
   });
 });

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import {
-  computeBaselines, CONTRASTIVE_WEIGHTS, DOCUMENT_WEIGHTS, datasets, formatSummary, models, scorePredictions, torch,
-  Trainer, type Dataset, type Metrics, type Tensor,
+  computeBaselines, datasets, formatSummary, models, scorePredictions, torch, Trainer, type Dataset, type Metrics, type Tensor, LOSS_PRESETS,
 } from '../dist/index.js';
-import { saveNpz } from '../dist/index.js';
-import { createServer } from '../dist/serve/index.js';
+import { LOSS_PRESETS, torch } from '../dist/index.js';
+import { createServer } from '../dist/lvm/serve/index.js';
 import { needPython, runPython } from './helpers/python.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-retrieval-'));
@@ -50,7 +49,7 @@ async function compare(ds: Dataset, pred: Tensor, label: string): Promise<Metric
   const arrays: Record<string, Tensor> = { pred, vectors: ds.vectors, context_index: ds.contextIndex, target_index: ds.targetIndex };
   const docIds = ds.docIds && torch.tensor(ds.docIds);
   if (docIds) arrays.doc_ids = docIds;
-  saveNpz(arrays, path);
+  torch.saveNpz(arrays, path);
   docIds?.dispose();
   target.dispose();
   const want = runPython<Reference>('retrieval.py', { path });
@@ -90,7 +89,7 @@ describe('retrieval metrics, as a row-by-row PyTorch reference computes them', (
     const context = ordered.vectors.indexSelect(0, ordered.contextIndex.reshape([-1])).reshape([ordered.size, 5, 16]);
     const target = ordered.vectors.indexSelect(0, ordered.targetIndex);
     const rowDocs = torch.tensor(Int32Array.from(ordered.docIds!));
-    saveNpz({ context_sequences: context, target_vectors: target, doc_ids: rowDocs }, path);
+    torch.saveNpz({ context_sequences: context, target_vectors: target, doc_ids: rowDocs }, path);
     const windowed = datasets.fromNpz(path);
     const pred = predictionsFor(ordered, 2.5);
     const a = await scorePredictions(pred, target, { rows: ordered });
@@ -168,14 +167,14 @@ describe('where the retrieval metrics show', () => {
 
   it('the in-document recipe trains (its document term falls), and needs documents', async () => {
     const model = models.gru({ inputDim: data.dim, dModel: 32, numLayers: 1 });
-    const trainer = new Trainer(model, { epochs: 3, batchSize: 32, lr: 3e-3, loss: DOCUMENT_WEIGHTS, monitor: 'val_in_doc_mrr' });
+    const trainer = new Trainer(model, { epochs: 3, batchSize: 32, lr: 3e-3, loss: LOSS_PRESETS.document, monitor: 'val_in_doc_mrr' });
     const r = await trainer.fit(data);
     expect(r.history.at(-1)!.train_loss_document!).toBeLessThan(r.history[0].train_loss_document!);
     expect(r.history.every((e) => e.train_loss === e.train_loss_document)).toBe(true);
     const bare = new (data.constructor as new (init: object) => Dataset)({
       vectors: data.vectors.clone(), contextIndex: data.contextIndex.clone(), targetIndex: data.targetIndex.clone(),
     });
-    await expect(new Trainer(model, { epochs: 1, loss: DOCUMENT_WEIGHTS }).fit(bare)).rejects.toThrow(/document term .* no document ids/);
+    await expect(new Trainer(model, { epochs: 1, loss: LOSS_PRESETS.document }).fit(bare)).rejects.toThrow(/document term .* no document ids/);
     model.dispose();
     bare.dispose();
   });
@@ -184,8 +183,8 @@ describe('where the retrieval metrics show', () => {
     needPython(ctx);
     const out = join(dir, 'document-model');
     const model = models.gru({ inputDim: data.dim, dModel: 32, numLayers: 1 });
-    await new Trainer(model, { epochs: 2, batchSize: 32, lr: 3e-3, loss: DOCUMENT_WEIGHTS, monitor: 'val_in_doc_mrr', outDir: out }).fit(data);
-    saveNpz({ vectors: data.vectors }, join(dir, 'bank-vectors.npz'));
+    await new Trainer(model, { epochs: 2, batchSize: 32, lr: 3e-3, loss: LOSS_PRESETS.document, monitor: 'val_in_doc_mrr', outDir: out }).fit(data);
+    torch.saveNpz({ vectors: data.vectors }, join(dir, 'bank-vectors.npz'));
     runPython('serve_reference.py', { mode: 'bank', dir, vectors: join(dir, 'bank-vectors.npz') });
     const server = await createServer({ checkpoint: join(out, 'best_model.pt'), bank: join(dir, 'bank.npz') });
     try {
@@ -216,7 +215,7 @@ describe('where the retrieval metrics show', () => {
 
   it('residualOf copy-last: the model starts from the last context vector, scored as the copy-last baseline', async () => {
     const model = models.gru({ inputDim: data.dim, dModel: 16, numLayers: 1, ridgeContext: data.context });
-    const trainer = new Trainer(model, { epochs: 1, batchSize: 32, lr: 1e-9, loss: CONTRASTIVE_WEIGHTS, residualOf: 'copy-last', monitor: 'val_in_doc_mrr' });
+    const trainer = new Trainer(model, { epochs: 1, batchSize: 32, lr: 1e-9, loss: LOSS_PRESETS.contrastive, residualOf: 'copy-last', monitor: 'val_in_doc_mrr' });
     const r = await trainer.fit(data);
     const copyLast = r.baselines.scores['copy-last']!;
     // lr 1e-9: the one epoch moves nothing that shows; both ends are the copy-last predictions.

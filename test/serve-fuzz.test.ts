@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { models, saveTorchFile, torch } from '../dist/index.js';
+import { models, torch } from '../dist/index.js';
 import { send, startServe, type RawAnswer } from './helpers/http.js';
 import { mulberry32 } from './helpers/random.js';
 
@@ -26,7 +26,7 @@ let server: Awaited<ReturnType<typeof startServe>>;
 beforeAll(async () => {
   torch.manualSeed(1);
   const m = models.gru({ dModel: 32, numLayers: 1 });
-  await saveTorchFile({ epoch: 1, model_state_dict: m.stateDict(), val_cosine: 0.5, model_config: { ...m.config } }, join(allowed, 'gru.pt'));
+  await torch.saveTorchFile({ epoch: 1, model_state_dict: m.stateDict(), val_cosine: 0.5, model_config: { ...m.config } }, join(allowed, 'gru.pt'));
   m.dispose();
   writeFileSync(join(allowed, 'corrupt.pt'), 'PK\x03\x04 not a zip');
   execFileSync('mkfifo', [join(allowed, 'fifo.pt')]);

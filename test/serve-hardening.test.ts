@@ -11,8 +11,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { models, saveTorchFile, torch } from '../dist/index.js';
-import { createServer, type LvmtorchServer } from '../dist/serve/index.js';
+import { models, torch } from '../dist/index.js';
+import { createServer, type LvmtorchServer } from '../dist/lvm/serve/index.js';
 import { send } from './helpers/http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-hardening-'));
@@ -25,7 +25,7 @@ let base: string;
 beforeAll(async () => {
   torch.manualSeed(3);
   const m = models.gru({ dModel: 32, numLayers: 1 });
-  await saveTorchFile({ epoch: 1, model_state_dict: m.stateDict(), model_config: { ...m.config } }, gruPath);
+  await torch.saveTorchFile({ epoch: 1, model_state_dict: m.stateDict(), model_config: { ...m.config } }, gruPath);
   m.dispose();
   server = await createServer({
     checkpoint: gruPath, allowLoad: allowed, maxBatchRows: 200_000, loadTimeoutMs: 1000,
@@ -167,7 +167,7 @@ describe('numbers beyond float32', () => {
     const sd = m.stateDict();
     sd['head.3.bias'] = torch.full([768], NaN);
     const path = join(allowed, 'nan.pt');
-    await saveTorchFile({ model_state_dict: sd, model_config: { ...m.config } }, path);
+    await torch.saveTorchFile({ model_state_dict: sd, model_config: { ...m.config } }, path);
     m.dispose();
     await expect(createServer({ checkpoint: path })).rejects.toThrow(/nan\.pt: head\.3\.bias holds NaN or infinite values/);
     const r = await send(base, 'POST', `/model/load?model_path=${encodeURIComponent(path)}`, {});

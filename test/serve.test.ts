@@ -1,4 +1,4 @@
-// The inference server (lib/serve/): the seed server's endpoints and fields, answers equal to the model's own
+// The inference server (lib/lvm/serve/): the seed server's endpoints and fields, answers equal to the model's own
 // forward and, for the seed's LatentMamba, to PyTorch's; every bad input a 4xx naming it, and the next request
 // served; micro-batching under concurrency, hot swaps, retrieval, metrics; and, as a process, SIGTERM draining
 // and steady memory.
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { models, saveTorchFile, torch } from '../dist/index.js';
-import { createServer, type LvmtorchServer } from '../dist/serve/index.js';
+import { models, torch } from '../dist/index.js';
+import { createServer, type LvmtorchServer } from '../dist/lvm/serve/index.js';
 import { startServe } from './helpers/http.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { mulberry32, normalFrom } from './helpers/random.js';
@@ -53,7 +53,7 @@ let seed: LvmtorchServer | null = null;
 async function writeGru(path: string, seedValue: number, valCosine: number): Promise<void> {
   torch.manualSeed(seedValue);
   const m = models.gru({ dModel: 32, numLayers: 1 });
-  await saveTorchFile({ epoch: 4, model_state_dict: m.stateDict(), val_cosine: valCosine, model_config: { ...m.config } }, path);
+  await torch.saveTorchFile({ epoch: 4, model_state_dict: m.stateDict(), val_cosine: valCosine, model_config: { ...m.config } }, path);
   m.dispose();
 }
 
@@ -319,7 +319,7 @@ describe('under load', () => {
     torch.manualSeed(5);
     const other = models.latentMamba();
     const otherPath = join(dir, 'latent_mamba_2.pt');
-    await saveTorchFile(other.stateDict(), otherPath);
+    await torch.saveTorchFile(other.stateDict(), otherPath);
     other.dispose();
     const sequences = Array.from({ length: 32 }, () => sequence(40).map((v) => v.map((x) => Math.round(x * 1e4) / 1e4)));
     const body = { sequences, tmd_codes_batch: sequences.map(() => [1, 2, 3]) };

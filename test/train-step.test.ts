@@ -1,4 +1,4 @@
-// The native train step (lib/train/step.ts): the same numbers as the seed's loop in real PyTorch (forward, the
+// The native train step (lib/lvm/train/step.ts): the same numbers as the seed's loop in real PyTorch (forward, the
 // composite loss, backward, clip_grad_norm_, AdamW.step), off the JS thread, and safe with bad input.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { AdamW, loadTorchFileSync, models, NonFiniteLossError, saveTorchFile, torch, trainStep, Tensor } from '../dist/index.js';
-import { findLibtorch } from '../dist/libtorch/find.js';
+import { models, NonFiniteLossError, torch, trainStep, Tensor, optim } from '../dist/index.js';
+import { findLibtorch } from '../dist/torch/libtorch/find.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
@@ -33,19 +33,19 @@ describe('against torch.optim.AdamW and the seed loop in PyTorch', () => {
       const model = models[kind](SMALL);
       const xs = Array.from({ length: STEPS }, () => torch.randn([6, 5, 12]));
       const ys = Array.from({ length: STEPS }, () => torch.randn([6, 12]).normalize({ dim: 1 }));
-      await saveTorchFile({ state_dict: model.stateDict(), xs, ys }, join(dir, `${kind}-in.pt`));
+      await torch.saveTorchFile({ state_dict: model.stateDict(), xs, ys }, join(dir, `${kind}-in.pt`));
       const py = runPython<{ losses: number[]; norms: number[] }>('train_reference.py', {
         dir, file: `${kind}-in.pt`, out: `${kind}-out.pt`, kind, config: model.config, weights: WEIGHTS,
         lr: 1e-2, weightDecay: 0.01, clipNorm: 0.5,
       });
-      const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
+      const opt = new optim.AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
       for (let i = 0; i < STEPS; i++) {
         const r = await trainStep(model, opt, xs[i], ys[i], { weights: WEIGHTS, clipNorm: 0.5 });
         expect(Math.abs(r.loss - py.losses[i]) / Math.abs(py.losses[i]), `loss ${i}`).toBeLessThan(1e-5);
         expect(Math.abs(r.gradNorm - py.norms[i]) / py.norms[i], `grad norm ${i}`).toBeLessThan(1e-4);
       }
       expect(py.norms.some((n) => n > 0.5), 'the clipping was exercised').toBe(true);
-      const want = loadTorchFileSync<{ state_dict: Record<string, Tensor>; optimizer: { state: Map<number, Record<string, Tensor>> } }>(
+      const want = torch.loadTorchFileSync<{ state_dict: Record<string, Tensor>; optimizer: { state: Map<number, Record<string, Tensor>> } }>(
         join(dir, `${kind}-out.pt`));
       const got = model.stateDict();
       for (const [k, v] of Object.entries(want.state_dict)) {
@@ -89,20 +89,20 @@ describe('bf16 autocast (precision: \'bf16\') against torch.autocast(\'cpu\', bf
       const startCopy = Object.fromEntries(Object.entries(start).map(([k, v]) => [k, v.clone()]));
       const xs = Array.from({ length: STEPS }, () => torch.randn([6, 5, 12]));
       const ys = Array.from({ length: STEPS }, () => torch.randn([6, 12]).normalize({ dim: 1 }));
-      await saveTorchFile({ state_dict: start, xs, ys }, join(dir, `${kind}-bf16-in.pt`));
+      await torch.saveTorchFile({ state_dict: start, xs, ys }, join(dir, `${kind}-bf16-in.pt`));
       const run = (bf16: boolean, out: string) => runPython<{ losses: number[] }>('train_reference.py', {
         dir, file: `${kind}-bf16-in.pt`, out, kind, config: model.config, weights: WEIGHTS, lr: 1e-2, weightDecay: 0.01, clipNorm: 0.5, bf16,
       });
       const py = run(true, `${kind}-bf16-out.pt`);
       const pyFp32 = run(false, `${kind}-fp32-out.pt`);
-      const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
+      const opt = new optim.AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.01 });
       const losses: number[] = [];
       for (let i = 0; i < STEPS; i++) losses.push((await trainStep(model, opt, xs[i], ys[i], { weights: WEIGHTS, clipNorm: 0.5, precision: 'bf16' })).loss);
       const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
       const worst = Math.max(...losses.map((l, i) => rel(l, py.losses[i])));
       // Same starting weights, same first batch: a first loss equal to fp32's would mean autocast never ran.
       const firstVsFp32 = rel(losses[0], pyFp32.losses[0]);
-      const want = loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, `${kind}-bf16-out.pt`)).state_dict;
+      const want = torch.loadTorchFileSync<{ state_dict: Record<string, Tensor> }>(join(dir, `${kind}-bf16-out.pt`)).state_dict;
       const got = model.stateDict();
       const flat = (sd: Record<string, Tensor>) => torch.cat(Object.keys(want).map((k) => sd[k].sub(startCopy[k]).flatten()));
       const cos = flat(got).cosineSimilarity(flat(want), 0).item() as number;
@@ -121,7 +121,7 @@ describe('bf16 autocast (precision: \'bf16\') against torch.autocast(\'cpu\', bf
 describe('precision', () => {
   it('refuses an unknown precision, and bf16 on libtorch 1.13', async () => {
     const model = models.gru(SMALL);
-    const opt = new AdamW(model.parameters());
+    const opt = new optim.AdamW(model.parameters());
     await expect(trainStep(model, opt, torch.randn([2, 5, 12]), torch.randn([2, 12]), { precision: 'fp16' as never }))
       .rejects.toThrow(/precision must be 'fp32' or 'bf16', got fp16/);
     if (!torch2) {
@@ -135,7 +135,7 @@ describe('the step off the JS thread', () => {
   it('leaves the event loop free while it computes', async () => {
     torch.manualSeed(1);
     const model = models.gru({ inputDim: 256, outputDim: 256, dModel: 256, numLayers: 4 });
-    const opt = new AdamW(model.parameters());
+    const opt = new optim.AdamW(model.parameters());
     const x = torch.randn([128, 5, 256]);
     const y = torch.randn([128, 256]);
     let ticks = 0;
@@ -156,7 +156,7 @@ describe('the step off the JS thread', () => {
 
   it('refuses a second step on the same model while one runs', async () => {
     const model = models.gru(SMALL);
-    const opt = new AdamW(model.parameters());
+    const opt = new optim.AdamW(model.parameters());
     const x = torch.randn([4, 5, 12]);
     const y = torch.randn([4, 12]);
     const first = trainStep(model, opt, x, y);
@@ -169,7 +169,7 @@ describe('the step off the JS thread', () => {
 
   it('keeps its tensors alive when JS disposes them mid-step', async () => {
     const model = models.gru(SMALL);
-    const opt = new AdamW(model.parameters());
+    const opt = new optim.AdamW(model.parameters());
     const x = torch.randn([4, 5, 12]);
     const y = torch.randn([4, 12]);
     const pending = trainStep(model, opt, x, y);
@@ -183,7 +183,7 @@ describe('the step off the JS thread', () => {
 
 describe('bad input', () => {
   const model = models.gru(SMALL);
-  const opt = new AdamW(model.parameters());
+  const opt = new optim.AdamW(model.parameters());
 
   it('a NaN target rejects with NonFiniteLossError and changes no weight', async () => {
     const before = model.parameters().map((p) => p.clone());
@@ -206,7 +206,7 @@ describe('bad input', () => {
     x.dispose();
     await expect(trainStep(model, opt, x, torch.randn([4, 12]))).rejects.toThrow(/disposed/);
     const m = models.gru(SMALL);
-    const o = new AdamW(m.parameters());
+    const o = new optim.AdamW(m.parameters());
     o.dispose();
     await expect(trainStep(m, o, torch.randn([4, 5, 12]), torch.randn([4, 12]))).rejects.toThrow(/optimizer was disposed/);
     m.dispose();

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { computeBaselines, datasets, formatSummary, load, models, saveTorchFile, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
+import { computeBaselines, datasets, formatSummary, models, torch, Trainer, TrainingError, Tensor, type Dataset } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
@@ -77,7 +77,7 @@ describe('a run', () => {
     const report = readFileSync(join(out, 'report.html'), 'utf8');
     for (const h of ['val centred', 'test centred', 'val MRR', 'val rank', 'Centred cosine per epoch', 'MRR per epoch']) expect(report).toContain(h);
 
-    const best = await load<Record<string, unknown>>(join(out, 'best_model.pt'));
+    const best = await torch.load<Record<string, unknown>>(join(out, 'best_model.pt'));
     for (const key of ['epoch', 'model_state_dict', 'optimizer_state_dict', 'val_loss', 'val_cosine', 'args', 'model_config'])
       expect(best).toHaveProperty(key);
     expect(best.epoch).toBe(r.best.epoch);
@@ -110,8 +110,8 @@ describe('a run', () => {
     await train(straight, 4);
     await train(broken, 2);
     await train(broken, 4, join(broken, 'final_model.pt'));
-    const a = await load<{ model_state_dict: Record<string, Tensor>; epoch: number }>(join(straight, 'final_model.pt'));
-    const b = await load<{ model_state_dict: Record<string, Tensor>; epoch: number; history: unknown[] }>(join(broken, 'final_model.pt'));
+    const a = await torch.load<{ model_state_dict: Record<string, Tensor>; epoch: number }>(join(straight, 'final_model.pt'));
+    const b = await torch.load<{ model_state_dict: Record<string, Tensor>; epoch: number; history: unknown[] }>(join(broken, 'final_model.pt'));
     expect(b.epoch).toBe(4);
     expect(b.history).toHaveLength(4);
     expect(sameTensors(a.model_state_dict, b.model_state_dict)).toBeLessThan(1e-6);
@@ -128,7 +128,7 @@ describe('a residual over ridge (ridgeContext)', () => {
     expect(r.scores.val.cosine).toBeCloseTo(ridge.val.cosine, 5);
     expect(r.scores.val.centredCosine).toBeCloseTo(ridge.val.centredCosine, 5);
     expect(r.scores.test!.cosine).toBeCloseTo(ridge.test!.cosine, 5);
-    const ckpt = await load<Record<string, unknown>>(join(out, 'best_model.pt'));
+    const ckpt = await torch.load<Record<string, unknown>>(join(out, 'best_model.pt'));
     const back = models.fromCheckpoint(ckpt);
     expect(back.config.ridgeContext).toBe(5);
     const x = data.batch([0, 1, 2]).x;
@@ -159,7 +159,7 @@ describe('a residual over ridge (ridgeContext)', () => {
     expect(r.best.epoch).toBe(0);
     expect(r.scores.val.cosine).toBeCloseTo(ridge.val.cosine, 5);
     expect(r.scores.test!.cosine).toBeCloseTo(ridge.test!.cosine, 5);
-    const ckpt = await load<{ epoch: number; val_cosine: number }>(join(out, 'best_model.pt'));
+    const ckpt = await torch.load<{ epoch: number; val_cosine: number }>(join(out, 'best_model.pt'));
     expect(ckpt.epoch).toBe(0);
     expect(ckpt.val_cosine).toBeCloseTo(ridge.val.cosine, 5);
     model.dispose();
@@ -217,7 +217,7 @@ describe('stopping cleanly', () => {
     expect(err).toBeInstanceOf(TrainingError);
     expect((err as TrainingError).message).toMatch(/epoch 2, batch 3 of \d+/);
     expect((err as TrainingError).epoch).toBe(2);
-    const best = await load<{ epoch: number; model_state_dict: Record<string, Tensor> }>(join(out, 'best_model.pt'));
+    const best = await torch.load<{ epoch: number; model_state_dict: Record<string, Tensor> }>(join(out, 'best_model.pt'));
     expect(best.epoch).toBe(1);
     for (const t of Object.values(best.model_state_dict)) expect(t.isfinite().all().item()).toBe(true);
     model.dispose();
@@ -248,7 +248,7 @@ describe('stopping cleanly', () => {
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      const ckpt = await load<{ epoch: number; model_state_dict: Record<string, Tensor> }>(join(out, 'best_model.pt'));
+      const ckpt = await torch.load<{ epoch: number; model_state_dict: Record<string, Tensor> }>(join(out, 'best_model.pt'));
       expect(ckpt.epoch).toBeGreaterThanOrEqual(1);
       // The seed GRU's 32 tensors (input_proj 2, 4 blocks x 6, head 6), every one whole.
       expect(Object.keys(ckpt.model_state_dict)).toHaveLength(32);
@@ -266,17 +266,17 @@ describe('checkpoints and Python', () => {
     let steps = 0;
     await new Trainer(model, { epochs: 1, batchSize: 16, outDir: out, callbacks: { onBatchEnd: () => { steps++; } } }).fit(data);
     const x = torch.randn([3, 5, D]);
-    await saveTorchFile({ x }, join(out, 'x.pt'));
+    await torch.saveTorchFile({ x }, join(out, 'x.pt'));
     const [r] = runPython<{ keys: string[]; epoch: number; steps_after: number[]; lr: number; weight_decay: number }[]>(
       'checkpoint_reference.py', { dir: out, jobs: [{ job: 'check', file: 'final_model.pt', inputs: 'x.pt', kind: 'transformer', config: model.config }] });
     expect(r.epoch).toBe(1);
     expect(r.keys).toEqual(expect.arrayContaining(['epoch', 'model_state_dict', 'optimizer_state_dict', 'val_loss', 'val_cosine', 'args']));
     expect(r.steps_after).toEqual([steps + 1]);  // our step counts, continued by torch.optim
     expect(r.weight_decay).toBe(0.01);
-    const final = await load<{ model_state_dict: Record<string, Tensor> }>(join(out, 'final_model.pt'));
+    const final = await torch.load<{ model_state_dict: Record<string, Tensor> }>(join(out, 'final_model.pt'));
     model.loadStateDict(final.model_state_dict);
     const ours = model.eval().predict(x);
-    const theirs = (await load<{ pred: Tensor }>(join(out, 'x.pt.out.pt'))).pred;
+    const theirs = (await torch.load<{ pred: Tensor }>(join(out, 'x.pt.out.pt'))).pred;
     expect(ours.sub(theirs).abs().max().item()).toBeLessThan(1e-5);
     model.dispose();
   });

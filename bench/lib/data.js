@@ -3,7 +3,7 @@
 // vectors say.
 export async function writeRandomWindows(file, rows) {
   const { torch } = await import('../../dist/index.js');
-  const { saveNpz } = await import('../../dist/formats.js');
+  const { saveNpz } = await import('../../dist/formats/index.js');
   torch.manualSeed(0);
   torch.tidy(() => saveNpz({
     context_sequences: torch.randn([rows, 5, 768]).normalize({ dim: 2 }),

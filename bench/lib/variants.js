@@ -1,5 +1,5 @@
 // Which lvmtorch variants and which Python PyTorch installs this machine has, found the way the loader finds
-// libtorch (dist/libtorch/find.js), and the thread settings a benchmark runs each of them at.
+// libtorch (dist/torch/libtorch/find.js), and the thread settings a benchmark runs each of them at.
 //
 // A variant is one libtorch minor (torch-2.13-cpu: pip's PyTorch 2.13 with MKL inside libtorch_cpu;
 // torch-1.13-cpu: Debian's libtorch 1.13 with Debian's OpenBLAS). Each is looked for three ways: as this process
@@ -9,9 +9,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { candidates, VARIANTS } from '../../dist/libtorch/binaries.js';
-import { findLibtorch, majorMinor } from '../../dist/libtorch/find.js';
-import { openblasOf } from '../../dist/libtorch/openblas.js';
+import { candidates, VARIANTS } from '../../dist/torch/libtorch/binaries.js';
+import { findLibtorch, majorMinor } from '../../dist/torch/libtorch/find.js';
+import { openblasOf } from '../../dist/torch/libtorch/openblas.js';
 
 import { startWorker } from './harness.js';
 

@@ -1,4 +1,4 @@
-"""Python counterpart of bench/eval.js: `lvmtorch eval`'s work written in PyTorch, as lib/train/evaluate.ts,
+"""Python counterpart of bench/eval.js: `lvmtorch eval`'s work written in PyTorch, as lib/lvm/train/evaluate.ts,
 metrics.ts and baselines.ts do it (the same chunks, dtypes and ridge grid), on the split the lvmtorch side wrote
 (the shared vectors and, per split, the context and target row indices and the oracle rows):
   load      torch.load(checkpoint) + the seed's class (test/python/models_reference.py, from its model_config) +
@@ -28,9 +28,9 @@ from models_reference import build  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 import bench_threads  # noqa: E402
 
-SCORE_ROWS = 1024      # lib/train/evaluate.ts: rows a forward
-BASELINE_ROWS = 2048   # lib/train/baselines.ts: rows gathered at once
-CHUNK = 1024           # lib/train/metrics.ts: rows of similarities at once
+SCORE_ROWS = 1024      # lib/lvm/train/evaluate.ts: rows a forward
+BASELINE_ROWS = 2048   # lib/lvm/train/baselines.ts: rows gathered at once
+CHUNK = 1024           # lib/lvm/train/metrics.ts: rows of similarities at once
 RIDGE_GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100]
 
 
@@ -166,7 +166,7 @@ def evaluate(req):
 
     t = time.perf_counter()
     with torch.inference_mode():
-        centre = targets(splits['train']).double().mean(0).float()  # lib/train/metrics.ts targetMean
+        centre = targets(splits['train']).double().mean(0).float()  # lib/lvm/train/metrics.ts targetMean
         scores = {k: score_model(model, ds, centre) for k, ds in splits.items()}
         base = baselines(splits['train'], {'val': splits['val'], 'test': splits['test']}, centre)
     seconds = time.perf_counter() - t

@@ -1,6 +1,6 @@
 // `lvmtorch build`: compiles a binary for the libtorch this machine has, when the package ships none for it. It
 // runs node-gyp (which comes with npm) over the package's own binding.gyp, into <package>/build/Release, where
-// the loader looks before the shipped binaries (lib/libtorch/binaries.ts). An explicit command, never an install
+// the loader looks before the shipped binaries (lib/torch/libtorch/binaries.ts). An explicit command, never an install
 // script: npm blocks those by default.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 
 import { Command } from 'commander';
 
-import { packageRoot } from '../libtorch/binaries.js';
-import { describeSearch, findLibtorch } from '../libtorch/find.js';
+import { packageRoot } from '../torch/libtorch/binaries.js';
+import { describeSearch, findLibtorch } from '../torch/libtorch/find.js';
 
 // node-gyp as npm runs it (npm_config_node_gyp), else the copy bundled with this Node's npm, else PATH's.
 function nodeGyp(): string[] {
@@ -31,7 +31,7 @@ function missingTools(): string[] {
   return ['python3', 'make', 'g++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
 }
 
-// Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (native/distributed/) and PyTorch's wheels lack.
+// Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (native/torch/distributed/) and PyTorch's wheels lack.
 function hasGlooHeaders(): boolean {
   return existsSync('/usr/include/gloo/rendezvous/store.h') || existsSync('/usr/local/include/gloo/rendezvous/store.h');
 }

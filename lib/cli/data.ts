@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 
 import { Command } from 'commander';
 
-import { datasetStats, fromNpz, saveSynthetic, synthesize, SYNTHETIC_DEFAULTS } from '../data/index.js';
-import { findProblems } from '../data/validate.js';
+import { datasetStats, fromNpz, saveSynthetic, synthesize, SYNTHETIC_DEFAULTS } from '../lvm/data/index.js';
+import { findProblems } from '../lvm/data/validate.js';
 
 const integer = (name: string) => (v: string): number => {
   const n = Number(v);

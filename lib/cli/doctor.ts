@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 
 import { Command } from 'commander';
 
-import { doctor, type DoctorReport } from '../doctor.js';
+import { doctor, type DoctorReport } from '../torch/doctor.js';
 
 export function doctorCommand(): Command {
   return new Command('doctor')

@@ -2,11 +2,11 @@
 // Trainer made, rebuilt from the seed recorded in the checkpoint's args).
 import { Command } from 'commander';
 
-import * as datasets from '../data/index.js';
-import * as models from '../models/index.js';
-import { readCheckpoint } from '../train/checkpoint.js';
-import { evaluate } from '../train/evaluate.js';
-import { formatSummary } from '../train/summary.js';
+import * as datasets from '../lvm/data/index.js';
+import * as models from '../lvm/models/index.js';
+import { readCheckpoint } from '../lvm/train/checkpoint.js';
+import { evaluate } from '../lvm/train/evaluate.js';
+import { formatSummary } from '../lvm/train/summary.js';
 
 export function evalCommand(): Command {
   return new Command('eval')

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 
-import { readRecords } from '../io/read-records.js';
-import { formatTree, tensorIndex, tree } from '../io/tree.js';
+import { readRecords } from '../formats/read-records.js';
+import { formatTree, tensorIndex, tree } from '../formats/tree.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')

@@ -1,8 +1,8 @@
-// `lvmtorch serve`: the inference server (lib/serve/server.ts) on a port, loopback by default. SIGTERM or SIGINT
+// `lvmtorch serve`: the inference server (lib/lvm/serve/server.ts) on a port, loopback by default. SIGTERM or SIGINT
 // stops accepting connections, lets the requests in flight finish, and exits 0.
 import { Command } from 'commander';
 
-import { createServer, DEFAULT_TIMEOUTS } from '../serve/server.js';
+import { createServer, DEFAULT_TIMEOUTS } from '../lvm/serve/server.js';
 
 interface ServeFlags {
   checkpoint: string;

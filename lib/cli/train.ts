@@ -3,17 +3,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 
-import * as datasets from '../data/index.js';
-import { launch } from '../distributed/launch.js';
-import { World } from '../distributed/world.js';
-import type { Dataset } from '../data/dataset.js';
-import { CONTRASTIVE_WEIGHTS, COSINE_REGRESSION_WEIGHTS, DOCUMENT_WEIGHTS, SEED_COMPOSITE_WEIGHTS, type CompositeWeights } from '../loss/composite.js';
-import * as models from '../models/index.js';
-import type { ModelKind } from '../models/module.js';
-import * as torch from '../torch.js';
-import { MONITORS, type Monitor } from '../train/monitor.js';
-import { formatSummary } from '../train/summary.js';
-import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../train/trainer.js';
+import * as datasets from '../lvm/data/index.js';
+import { launch } from '../torch/distributed/launch.js';
+import { World } from '../torch/distributed/world.js';
+import type { Dataset } from '../lvm/data/dataset.js';
+import { LOSS_PRESETS, type CompositeWeights, type LossPreset } from '../lvm/loss/composite.js';
+import * as models from '../lvm/models/index.js';
+import type { ModelKind } from '../lvm/models/module.js';
+import * as torch from '../torch/functions.js';
+import { MONITORS, type Monitor } from '../lvm/train/monitor.js';
+import { formatSummary } from '../lvm/train/summary.js';
+import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../lvm/train/trainer.js';
 
 interface TrainFlags {
   data?: string;
@@ -28,7 +28,7 @@ interface TrainFlags {
   schedule: 'plateau' | 'cosine' | 'none';
   clipNorm: number;
   precision: 'fp32' | 'bf16';
-  loss: 'cosine' | 'contrastive' | 'document' | 'seed';
+  loss: LossPreset;
   tau?: number;
   cosMse?: number;
   dModel?: number;
@@ -166,9 +166,7 @@ function trainerOptions(flags: TrainFlags, outDir: string, quiet: boolean): Trai
 }
 
 function lossWeights(flags: TrainFlags): CompositeWeights {
-  const recipe = {
-    cosine: COSINE_REGRESSION_WEIGHTS, contrastive: CONTRASTIVE_WEIGHTS, document: DOCUMENT_WEIGHTS, seed: SEED_COMPOSITE_WEIGHTS,
-  }[flags.loss];
+  const recipe = LOSS_PRESETS[flags.loss];
   return { ...recipe, ...(flags.tau !== undefined && { tau: flags.tau }), ...(flags.cosMse !== undefined && { cosMse: flags.cosMse }) };
 }
 

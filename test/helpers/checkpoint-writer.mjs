@@ -4,11 +4,11 @@
 // usage: node checkpoint-writer.mjs <dir>
 import { join } from 'node:path';
 
-const { models, AdamW, writeCheckpoint, torch } = await import('../../dist/index.js');
+const { models, writeCheckpoint, torch, optim } = await import('../../dist/index.js');
 
 torch.manualSeed(0);
 const model = models.gru();
-const opt = new AdamW(model.parameters());
+const opt = new optim.AdamW(model.parameters());
 // One step, so that the optimiser's state exists and is written too.
 torch.tidy(() => model.forward(torch.randn([2, 5, 768])).sum().backward());
 opt.step();

@@ -7,8 +7,8 @@
 //                weights after it saved to `out`
 //   fit:         Trainer.fit on the corpus in `file`, whose onEpochEnd throws at `failAtEpoch`: prints the error
 //                and stays alive (a library user's process that caught it), until killed
-import { SGD, Trainer, datasets, loadTorchFileSync, models, saveTorchFile, torch, trainStep } from '../../dist/index.js';
-import { World } from '../../dist/distributed/index.js';
+import { Trainer, datasets, models, torch, trainStep, optim } from '../../dist/index.js';
+import { World } from '../../dist/torch/distributed/index.js';
 
 const o = JSON.parse(process.argv[2]);
 try {
@@ -22,12 +22,12 @@ try {
     await world.broadcast([b], 1);
     console.log(JSON.stringify({ sum: a.toArray(), mean: m.toArray(), broadcast: b.toArray() }));
   } else if (o.mode === 'step') {
-    const { state_dict: state, x, y } = loadTorchFileSync(o.file);
+    const { state_dict: state, x, y } = torch.loadTorchFileSync(o.file);
     const model = models.gru(o.config);
     model.loadStateDict(state);
-    const opt = new SGD(model.parameters(), o.optim);
+    const opt = new optim.SGD(model.parameters(), o.optim);
     await trainStep(model, opt, x.slice(0, o.start, o.end), y.slice(0, o.start, o.end), { weights: o.weights, clipNorm: 0.5, world });
-    await saveTorchFile({ state_dict: model.stateDict() }, o.out);
+    await torch.saveTorchFile({ state_dict: model.stateDict() }, o.out);
   } else if (o.mode === 'fit') {
     const data = datasets.fromNpz(o.file);
     const model = models.gru({ inputDim: data.dim, outputDim: data.dim, dModel: 16, numLayers: 1 });

@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const { load, saveTorchFile, torch } = await import('../../dist/index.js');
-const { HistoryFile } = await import('../../dist/train/history.js');
+const { torch } = await import('../../dist/index.js');
+const { HistoryFile } = await import('../../dist/lvm/train/history.js');
 
 process.on('SIGXFSZ', () => {});  // past `ulimit -f`, write() then fails with EFBIG instead of killing the process
 const dir = process.argv[2];
@@ -15,7 +15,7 @@ const ckpt = join(dir, 'model.pt');
 const text = join(dir, 'training_history.json');
 const history = new HistoryFile(text);
 history.add({ epoch: 1, val_loss: 0.5 }, 0.5);
-await saveTorchFile({ epoch: 1, w: torch.ones([4]) }, ckpt);
+await torch.saveTorchFile({ epoch: 1, w: torch.ones([4]) }, ckpt);
 await history.write();
 const small = readFileSync(text, 'utf8');
 
@@ -32,8 +32,8 @@ const attempt = async (what, fn, intact) => {
   return r;
 };
 const results = [
-  await attempt('checkpoint', () => saveTorchFile({ epoch: 2, w: torch.ones([1 << 20]) }, ckpt),
-    async () => { const c = await load(ckpt); return c.epoch === 1 && c.w.sum().item() === 4; }),
+  await attempt('checkpoint', () => torch.saveTorchFile({ epoch: 2, w: torch.ones([1 << 20]) }, ckpt),
+    async () => { const c = await torch.load(ckpt); return c.epoch === 1 && c.w.sum().item() === 4; }),
   await attempt('history', () => {
     for (let e = 2; e <= 20_000; e++) history.add({ epoch: e, val_loss: 1 / e, note: 'x'.repeat(200) }, 1 / e);
     return history.write();

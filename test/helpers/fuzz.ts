@@ -11,12 +11,12 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 
 import { Tensor } from '../../dist/index.js';
-import { tensorIndex, tree } from '../../dist/io/tree.js';
-import { itemSize as elementSize } from '../../dist/io/arrays.js';
-import { TorchStorage } from '../../dist/io/torch-pickle.js';
-import { ZipReader, ZipWriter } from '../../dist/io/zip.js';
-import { native } from '../../dist/native.js';
-import { rawOf } from '../../dist/tensor.js';
+import { tensorIndex, tree } from '../../dist/formats/tree.js';
+import { itemSize as elementSize } from '../../dist/formats/arrays.js';
+import { TorchStorage } from '../../dist/formats/torch-pickle.js';
+import { ZipReader, ZipWriter } from '../../dist/formats/zip.js';
+import { native } from '../../dist/torch/native.js';
+import { rawOf } from '../../dist/torch/tensor.js';
 
 // ---- byte mutations ----
 

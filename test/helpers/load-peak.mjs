@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 
 const { torch } = await import('../../dist/index.js');
-const { loadTorchFile } = await import('../../dist/io/torch-file.js');
+const { loadTorchFile } = await import('../../dist/torch/io/torch-file.js');
 
 const status = (field) => Number(/(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(field)))[1]) * 1024;
 

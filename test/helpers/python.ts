@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { TestContext } from 'vitest';
 
-import { findLibtorch } from '../../dist/libtorch/find.js';
+import { findLibtorch } from '../../dist/torch/libtorch/find.js';
 import { skipUnless } from './skip.js';
 
 /** The Python with the torch that matches the libtorch lvmtorch loads. */
@@ -16,9 +16,10 @@ export const PYTHON = process.env.LVMTORCH_TEST_PYTHON ?? findLibtorch().libtorc
 
 /** Why PyTorch cannot be run here, or null when it can. Tests that need it say this reason when they skip. */
 export function pythonTorchMissing(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found (install python3-torch, or torch into the project's .venv)`;
+  const fix = '`npm run setup` installs torch and numpy into .venv (Debian: apt-get install python3-torch python3-numpy)';
+  if (!existsSync(PYTHON)) return `PyTorch: ${PYTHON} not found; ${fix}`;
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  return r.status === 0 ? null : `${PYTHON} cannot import torch: ${r.stderr.trim().split('\n').pop()}`;
+  return r.status === 0 ? null : `PyTorch: ${PYTHON} cannot import torch and numpy (${r.stderr.trim().split('\n').pop()}); ${fix}`;
 }
 
 /**
@@ -27,7 +28,7 @@ export function pythonTorchMissing(): string | null {
  */
 export function needPython(ctx: TestContext): void {
   missing ??= { why: pythonTorchMissing() };
-  skipUnless(ctx, missing.why && `PyTorch: ${missing.why}`);
+  skipUnless(ctx, missing.why);
 }
 let missing: { why: string | null } | undefined;
 

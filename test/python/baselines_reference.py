@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100]  # lib/train/baselines.ts RIDGE_GRID
+GRID = [1e-3, 1e-2, 1e-1, 1, 10, 100]  # lib/lvm/train/baselines.ts RIDGE_GRID
 
 
 def normalize(a):

@@ -1,7 +1,7 @@
 # A Python rank in an lvmtorch process group (test/distributed.test.ts): torch.distributed's own TCPStore and
 # ProcessGroupGloo join the group rank 0 (lvmtorch) hosts, and take one data-parallel step of the seed loop on rows
 # [start, end) of the batch, as lvmtorch's native step does: backward, the gradients all-reduced in lvmtorch's
-# bucket layout (native/distributed/grad_reducer.h: the parameters in reverse order, each gradient flattened, then
+# bucket layout (native/torch/distributed/grad_reducer.h: the parameters in reverse order, each gradient flattened, then
 # one "has a gradient" flag per parameter; a small model makes one float32 bucket) and divided by the world size,
 # clip_grad_norm_, SGD.step. stdin is JSON {"dir", "file",
 # "out", "kind", "config", "weights", "lr", "momentum", "weightDecay", "clipNorm", "port", "rank", "worldSize", "start",

@@ -1,5 +1,5 @@
 """Python side of test/retrieval.test.ts: the retrieval metrics computed row by row, written from their definitions
-(lib/train/metrics.ts), with none of lvmtorch's batching. Input (JSON on stdin): {"path": an .npz holding pred [N, D],
+(lib/lvm/train/metrics.ts), with none of lvmtorch's batching. Input (JSON on stdin): {"path": an .npz holding pred [N, D],
 vectors [M, D], context_index [N, T], target_index [N] and optionally doc_ids [N]}. Output: {mrr, in_doc_mrr,
 in_doc_top1, in_doc_candidates, contrastive_accuracy}; the in-document ones null without doc_ids."""
 import json

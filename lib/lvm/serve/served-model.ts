@@ -1,0 +1,125 @@
+// One model as the server serves it: loaded from any file lvmtorch reads (our checkpoints, the seed trainers'
+// checkpoints, raw state dicts such as the seed server's LatentMamba), in eval mode, with what /model/info says
+// about it. Requests hold it while they run, so /model/load can swap in another and this one is freed only when
+// the last request on it has finished. Loading never blocks the event loop (/model/load runs it while serving):
+// the file is read asynchronously (regular files only, with a timeout) and parsed from memory.
+import { basename } from 'node:path';
+
+import { parseDevice, type Device } from '../../torch/device.js';
+import { isFloating } from '../../formats/dtype.js';
+import { loadBytes } from '../../torch/io/load.js';
+import { readRegularFile } from '../../formats/read-file.js';
+import { fromCheckpoint } from '../models/index.js';
+import type { Module } from '../models/module.js';
+import { Tensor } from '../../torch/tensor.js';
+import * as torch from '../../torch/functions.js';
+import { TMD_DIM } from './tmd.js';
+
+export class ServedModel {
+  readonly module: Module;
+  readonly path: string;
+  readonly device: Device;
+  /** The checkpoint's val_cosine: the mean cosine of its predictions on held-out data, or null when it has none. */
+  readonly valCosine: number | null;
+  readonly version: string;
+  /** 784-D input: 768-D vectors with the 16-D TMD code appended to every step (the seed server's LatentMamba). */
+  readonly readsTmd: boolean;
+  /** The width of each vector a client sends. */
+  readonly vectorDim: number;
+  #inFlight = 0;
+  #retired = false;
+
+  private constructor(module: Module, path: string, device: Device, valCosine: number | null, epoch: number | null) {
+    this.module = module;
+    this.path = path;
+    this.device = device;
+    this.valCosine = valCosine;
+    const c = module.config;
+    this.readsTmd = c.inputDim === c.outputDim + TMD_DIM;
+    this.vectorDim = this.readsTmd ? c.outputDim : c.inputDim;
+    this.version = `${c.kind}-${c.inputDim}x${c.dModel}x${c.numLayers}:${basename(path)}${epoch !== null ? `@epoch${epoch}` : ''}`;
+  }
+
+  /**
+   * Reads `path` (nothing in it is run) and rebuilds its model on `device`, in eval mode. Refuses weights that are
+   * not finite: a served model's non-finite answer is then always its input's doing.
+   */
+  static async load(path: string, device: string = 'cpu', opts: { timeoutMs?: number } = {}): Promise<ServedModel> {
+    const dev = parseDevice(device);
+    const obj = loadBytes<Record<string, unknown>>(await readRegularFile(path, opts), path);
+    if (obj === null || typeof obj !== 'object' || obj instanceof Tensor) {
+      throw new Error(`${path} holds no state dict or checkpoint (a ${obj === null ? 'None' : typeof obj})`);
+    }
+    let module: Module;
+    try {
+      module = fromCheckpoint(obj);
+    } finally {
+      disposeTensors(obj);
+    }
+    const broken = module.namedParameters().concat(module.namedBuffers()).find(([, t]) => !allFinite(t));
+    if (broken) {
+      module.dispose();
+      throw new Error(`${path}: ${broken[0]} holds NaN or infinite values; a model with non-finite weights is not served`);
+    }
+    module.eval();
+    if (dev !== 'cpu') module.to(dev);
+    const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    return new ServedModel(module, path, dev, num(obj.val_cosine), num(obj.epoch));
+  }
+
+  get outputDim(): number {
+    return this.module.config.outputDim;
+  }
+
+  /** Holds the model for one request; the returned function lets it go. */
+  acquire(): () => void {
+    this.#inFlight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inFlight--;
+      if (this.#retired && this.#inFlight === 0) this.module.dispose();
+    };
+  }
+
+  /** No new requests from now on; freed as soon as the ones holding it are done. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#inFlight === 0) this.module.dispose();
+  }
+
+  /** rows.length sequences of `steps` steps, each step module.config.inputDim wide -> one prediction each. */
+  async predict(input: Float32Array, rows: number, steps: number): Promise<Float32Array[]> {
+    const x = torch.tensor(input, { shape: [rows, steps, this.module.config.inputDim] });
+    const onDevice = this.device === 'cpu' ? x : x.to(this.device);
+    try {
+      const y = await this.module.predictAsync(onDevice);
+      const cpu = this.device === 'cpu' ? y : y.to('cpu');
+      try {
+        const flat = cpu.toTypedArray() as Float32Array;
+        const d = this.outputDim;
+        return Array.from({ length: rows }, (_, i) => flat.subarray(i * d, (i + 1) * d));
+      } finally {
+        y.dispose();
+        if (cpu !== y) cpu.dispose();
+      }
+    } finally {
+      x.dispose();
+      if (onDevice !== x) onDevice.dispose();
+    }
+  }
+}
+
+function allFinite(t: Tensor): boolean {
+  if (!isFloating(t.dtype)) return true;
+  return torch.tidy(() => t.isfinite().all().item() === true);
+}
+
+// The loaded file's tensors were copied into the module: free them now rather than at the next GC.
+function disposeTensors(v: unknown, seen = new Set<unknown>()): void {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return;
+  seen.add(v);
+  if (v instanceof Tensor) return v.dispose();
+  for (const x of v instanceof Map ? v.values() : Array.isArray(v) ? v : Object.values(v)) disposeTensors(x, seen);
+}

@@ -1,0 +1,71 @@
+// One training step as one native call (native/lvm/train/): forward, the fused composite loss, backward, gradient
+// clipping and the optimiser's step, run on a worker thread. The returned Promise settles when the step is done;
+// the event loop stays free meanwhile (a progress bar redraws, an HTTP server answers).
+import { nativeCode } from '../../errors.js';
+import {
+  compositeWeights, NonFiniteLossError, rawCandidates, weightArray, type Candidates, type CompositeLossResult,
+  type CompositeWeights,
+} from '../loss/composite.js';
+import type { World } from '../../torch/distributed/world.js';
+import { settle } from '../../torch/distributed/world.js';
+import { markStepRunning, stepRunning, type Module } from '../models/module.js';
+import { libtorchMajor, native } from '../../torch/native.js';
+import type { Optimizer } from '../../torch/optim/optimizer.js';
+import { rawOf, type Tensor } from '../../torch/tensor.js';
+
+export interface TrainStepOptions {
+  /** The composite loss's weights (default: compositeWeights()'s). */
+  weights?: Partial<CompositeWeights>;
+  /** Clip the gradients' total L2 norm to this before the step (0 or absent: no clipping). */
+  clipNorm?: number;
+  /**
+   * 'bf16': the forward under bf16 autocast (matmuls and linears in bfloat16, as torch.autocast), with fp32
+   * weights, gradients, optimiser state and loss. Default 'fp32'.
+   */
+  precision?: Precision;
+  /** Data-parallel: the gradients are averaged over the world's ranks after backward, before clipping (DDP). */
+  world?: World;
+  /** The document term's candidates for this batch (Dataset.batches' `candidates`): needed when it is weighted. */
+  candidates?: Candidates;
+}
+
+export type Precision = 'fp32' | 'bf16';
+
+/** The step's loss: the weighted total, every term of the composite loss and the batch's mean cosine. */
+export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'moment' | 'variance' | 'mse' | 'cosMse' | 'document' | 'cosine'> {
+  /** The weighted total. */
+  loss: number;
+  /** The gradients' total norm before clipping; NaN when not clipping. */
+  gradNorm: number;
+}
+
+/**
+ * One step on the batch (x [B, T, inputDim], y [B, outputDim], on the model's device and dtype). The model, the
+ * optimiser (built over the model's parameters) and the tensors stay alive until the step ends, even if disposed
+ * meanwhile. A NaN or infinite loss rejects with NonFiniteLossError before anything is updated.
+ */
+export async function trainStep<O extends object>(model: Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
+  opts: TrainStepOptions = {}): Promise<TrainStepResult> {
+  const w = compositeWeights(opts.weights ?? {});
+  const clipNorm = opts.clipNorm ?? 0;
+  if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
+  if (stepRunning(model)) throw new Error('a train step is already running on this model: await it before the next');
+  if (model.pendingPredictions > 0) throw new Error('predictAsync() calls are running on this model: await them before a train step');
+  const precision = opts.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') throw new RangeError(`precision must be 'fp32' or 'bf16', got ${String(precision)}`);
+  // PyTorch 1.13's CPU autocast hands the GRU a bf16 LayerNorm output it cannot take ("expected scalar type
+  // BFloat16 but found Float", in Python as here).
+  if (precision === 'bf16' && libtorchMajor() < 2) throw new RangeError("precision 'bf16' needs libtorch 2.x (1.13's autocast cannot run these models)");
+  const pending = native().trainStep(model.handle, optimizer.handle, rawOf(x), rawOf(y),
+    weightArray(w), clipNorm, precision === 'bf16', opts.world?.handle, rawCandidates(opts.candidates));
+  markStepRunning(model, true);
+  try {
+    const { total: loss, ...rest } = await settle(pending);
+    return { loss, ...rest };
+  } catch (e) {
+    if (nativeCode(e) === 'ERR_LOSS_NOT_FINITE') throw new NonFiniteLossError((e as Error).message, { cause: e });
+    throw e;
+  } finally {
+    markStepRunning(model, false);
+  }
+}

@@ -1,0 +1,2 @@
+// torch.nn.utils.
+export { clipGradNorm_, type ClipGradNormOptions } from './clip-grad.js';
