@@ -17,6 +17,7 @@ void initServe(Napi::Env, Napi::Object);
 void initStorageIo(Napi::Env, Napi::Object);
 void initMappedFile(Napi::Env, Napi::Object);
 void initDistributed(Napi::Env, Napi::Object);
+void initNnFunctional(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -35,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initStorageIo(env, exports);
   lvm::initMappedFile(env, exports);
   lvm::initDistributed(env, exports);
+  lvm::initNnFunctional(env, exports);
   return exports;
 }
 

@@ -141,6 +141,20 @@ export interface Addon {
   linalgSolve(a: Raw, b: Raw): Raw;
   linalgCholesky(a: Raw, upper: boolean): Raw;
   choleskySolve(b: Raw, l: Raw, upper: boolean): Raw;
+  // ---- torch.nn.functional and torch.nn.init (native/torch/nn_functional.cc) ----
+  nnLinear(x: Raw, weight: Raw, bias: Raw | undefined): Raw;
+  nnLayerNorm(x: Raw, normalizedShape: number[], weight: Raw | undefined, bias: Raw | undefined, eps: number): Raw;
+  nnDropout(x: Raw, p: number, training: boolean): Raw;
+  nnGelu(x: Raw, approximate: string): Raw;
+  nnEmbedding(weight: Raw, indices: Raw, paddingIdx: number): Raw;
+  nnMseLoss(input: Raw, target: Raw, reduction: string): Raw;
+  nnCrossEntropy(input: Raw, target: Raw, weight: Raw | undefined, ignoreIndex: number, reduction: string, labelSmoothing: number): Raw;
+  nnPad(x: Raw, pad: number[], value: number): Raw;
+  nnUniform_(t: Raw, a: number, b: number): void;
+  nnNormal_(t: Raw, mean: number, std: number): void;
+  nnOrthogonal_(t: Raw, gain: number): void;
+  /** Moves and casts in place (set_data): the id stays valid, the gradient moves too. */
+  nnTo_(t: Raw, device: string | undefined, dtype: number | undefined): void;
   // ---- quantized tensors (native/torch/quantized.cc) ----
   quantizePerTensor(t: Raw, scale: number, zeroPoint: number, dtype: number): Raw;
   quantizePerChannel(t: Raw, scales: Raw, zeroPoints: Raw, axis: number, dtype: number): Raw;

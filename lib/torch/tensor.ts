@@ -54,6 +54,14 @@ export function rawOf(t: Tensor): RawTensor {
 }
 
 const INTERNAL = Symbol('internal');
+
+/** @internal The token with which nn.Parameter, a Tensor subclass, makes itself. */
+export const TENSOR_TOKEN = INTERNAL;
+
+/** @internal A new handle on `t`'s data, detached from its graph (what nn.Parameter wraps). */
+export function detachedRaw(t: Tensor): RawTensor {
+  return lib().unary(U.detach, handleOf(t));
+}
 const DISPOSED_ID = -1 as RawTensor;
 
 function scalar(x: unknown, what = 'other'): Scalar {

@@ -1,2 +1,11 @@
-// torch.nn: for now torch.nn.utils (the gradient clipping the training step uses).
+// torch.nn: Module and Parameter, the layers, torch.nn.functional, torch.nn.init and torch.nn.utils.
+export { Module, StateDictError, type IncompatibleKeys } from './module.js';
+export { Parameter } from './parameter.js';
+export { Sequential, ModuleList, ModuleDict } from './container.js';
+export { Identity, Linear, Bilinear, type FactoryOptions } from './linear.js';
+export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from './normalization.js';
+export { ReLU, GELU, SiLU, Tanh, Sigmoid, Softmax, Dropout } from './activation.js';
+export { Embedding } from './sparse.js';
+export * as functional from './functional.js';
+export * as init from './init.js';
 export * as utils from './utils.js';

@@ -1,0 +1,301 @@
+// nn.Module: the base of every module, with PyTorch's semantics. A subclass assigns Parameters, submodules and (by
+// registerBuffer) buffers to its own properties, in its constructor or as class fields; they are found by reading
+// those properties in their order, which is the order of assignment (as PyTorch's __setattr__ registers them), so
+// nothing intercepts assignment and `#private` fields stay the subclass's own.
+import { LvmtorchError } from '../../errors.js';
+import { orderedDict } from '../../formats/pickle/values.js';
+import { dtypeCode, isDType, parseDType, type DType } from '../../formats/dtype.js';
+import { parseDevice, type Device } from '../device.js';
+import { noGrad } from '../functions.js';
+import { native } from '../native.js';
+import { keep } from '../scope.js';
+import { rawOf, Tensor } from '../tensor.js';
+import { Parameter } from './parameter.js';
+
+/** What loadStateDict() found besides what it loaded (PyTorch's `_IncompatibleKeys`). */
+export interface IncompatibleKeys {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/** loadStateDict() refused a state dict: every missing or unexpected key and shape mismatch is in the message. */
+export class StateDictError extends LvmtorchError {
+  constructor(message: string) {
+    super(message, 'ERR_STATE_DICT');
+  }
+}
+
+// Each module's buffers, by name, with whether they are persistent (saved in the state dict).
+const buffersOf = new WeakMap<Module, Map<string, boolean>>();
+
+/**
+ * The base of every module. `forward` is the subclass's; the rest is PyTorch's `nn.Module`: parameters, buffers and
+ * submodules by dotted name, `stateDict()` / `loadStateDict()` with PyTorch's keys, `train()` / `eval()`, `to()`,
+ * `zeroGrad()`, `apply()`, `dispose()`.
+ */
+export abstract class Module {
+  /** Training mode (dropout on) or evaluation mode; set it with train() / eval(). */
+  training = true;
+
+  /** The computation; modules call their submodules' `forward`. */
+  abstract forward(...args: never[]): unknown;
+
+  // ---- registration ----
+
+  /** Adds a buffer: state that is not trained (running statistics, masks); `persistent: false` leaves it out of stateDict(). */
+  registerBuffer(name: string, tensor: Tensor | null, opts: { persistent?: boolean } = {}): void {
+    checkName(this, name, 'buffer');
+    if (tensor !== null && !(tensor instanceof Tensor)) throw new TypeError(`buffer ${name} must be a Tensor or null`);
+    if (tensor instanceof Parameter) throw new TypeError(`buffer ${name} is a Parameter: assign it as a parameter instead`);
+    let buffers = buffersOf.get(this);
+    if (!buffers) buffersOf.set(this, buffers = new Map());
+    buffers.set(name, opts.persistent ?? true);
+    (this as unknown as Record<string, unknown>)[name] = tensor === null ? null : keep(tensor);
+  }
+
+  /** Assigns a parameter by name, as `this[name] = param` does (PyTorch's register_parameter). */
+  registerParameter(name: string, param: Parameter | null): void {
+    checkName(this, name, 'parameter');
+    if (param !== null && !(param instanceof Parameter)) throw new TypeError(`parameter ${name} must be an nn.Parameter or null`);
+    (this as unknown as Record<string, unknown>)[name] = param;
+  }
+
+  /** Assigns a submodule by name, as `this[name] = module` does (PyTorch's register_module / add_module). */
+  registerModule(name: string, module: Module | null): void {
+    checkName(this, name, 'module');
+    if (module !== null && !(module instanceof Module)) throw new TypeError(`module ${name} must be an nn.Module or null`);
+    (this as unknown as Record<string, unknown>)[name] = module;
+  }
+
+  // ---- what it holds ----
+
+  /** [name, module] of the direct submodules, in order. */
+  namedChildren(): [string, Module][] {
+    return Object.entries(this).filter((e): e is [string, Module] => e[1] instanceof Module);
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** [dotted name, module] of this module ('') and every module under it, each once. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    const visit = (m: Module, at: string): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      out.push([at, m]);
+      for (const [name, child] of m.namedChildren()) visit(child, at ? `${at}.${name}` : name);
+    };
+    visit(this, prefix);
+    return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /** [dotted name, parameter] in PyTorch's order (each module's own, then its submodules'); a shared one once. */
+  namedParameters(opts: { prefix?: string; recurse?: boolean } = {}): [string, Parameter][] {
+    return this.#named(ownParameters, opts);
+  }
+
+  parameters(opts: { recurse?: boolean } = {}): Parameter[] {
+    return this.namedParameters(opts).map(([, p]) => p);
+  }
+
+  /** [dotted name, buffer] of every buffer, persistent or not. */
+  namedBuffers(opts: { prefix?: string; recurse?: boolean } = {}): [string, Tensor][] {
+    return this.#named((m) => ownBuffers(m, false), opts);
+  }
+
+  buffers(opts: { recurse?: boolean } = {}): Tensor[] {
+    return this.namedBuffers(opts).map(([, b]) => b);
+  }
+
+  /** The number of parameter elements (a shared parameter counted once). */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.numel, 0);
+  }
+
+  #named<T extends Tensor>(own: (m: Module) => [string, T][], opts: { prefix?: string; recurse?: boolean }): [string, T][] {
+    const prefix = opts.prefix ?? '';
+    const modules: [string, Module][] = opts.recurse === false ? [[prefix, this]] : this.namedModules(prefix);
+    const seen = new Set<Tensor>();
+    const out: [string, T][] = [];
+    for (const [at, m] of modules) {
+      for (const [name, t] of own(m)) {
+        if (seen.has(t)) continue;
+        seen.add(t);
+        out.push([at ? `${at}.${name}` : name, t]);
+      }
+    }
+    return out;
+  }
+
+  // ---- state dicts ----
+
+  /**
+   * Parameters and persistent buffers by PyTorch's keys, in its order (a shared parameter under each of its names),
+   * marked to be saved as an OrderedDict. The values are detached tensors sharing the module's memory.
+   */
+  stateDict(opts: { prefix?: string } = {}): Record<string, Tensor> {
+    const sd: Record<string, Tensor> = {};
+    for (const [key, t] of stateEntries(this, opts.prefix ?? '')) sd[key] = t.detach();
+    return orderedDict(sd);
+  }
+
+  /**
+   * Copies a state dict in (ours, or PyTorch's as torch.load reads it), converting to each tensor's dtype and device.
+   * Every problem (missing and unexpected keys when strict, a value that is not a Tensor, a shape that differs) is
+   * found first and reported in one StateDictError, and then nothing has changed.
+   */
+  loadStateDict(sd: Record<string, unknown>, opts: { strict?: boolean } = {}): IncompatibleKeys {
+    if (sd === null || typeof sd !== 'object') throw new TypeError('loadStateDict() takes an object of name -> Tensor');
+    const strict = opts.strict ?? true;
+    const entries = stateEntries(this, '');
+    const expected = new Set(entries.map(([k]) => k));
+    const missingKeys = entries.map(([k]) => k).filter((k) => !Object.hasOwn(sd, k));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !expected.has(k));
+    const problems: string[] = [];
+    if (strict && unexpectedKeys.length) problems.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map(quote).join(', ')}.`);
+    if (strict && missingKeys.length) problems.push(`Missing key(s) in state_dict: ${missingKeys.map(quote).join(', ')}.`);
+    for (const [key, t] of entries) {
+      if (!Object.hasOwn(sd, key)) continue;
+      const v = sd[key];
+      if (!(v instanceof Tensor)) problems.push(`While copying the parameter named ${quote(key)}: expected a Tensor, got ${describe(v)}.`);
+      else if (v.shape.join() !== t.shape.join()) {
+        problems.push(`size mismatch for ${key}: copying a param with shape [${v.shape.join(', ')}] from checkpoint, ` +
+          `the shape in current model is [${t.shape.join(', ')}].`);
+      }
+    }
+    if (problems.length) {
+      throw new StateDictError(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${problems.join('\n\t')}`);
+    }
+    noGrad(() => {
+      for (const [key, t] of entries) if (Object.hasOwn(sd, key)) t.copy_(sd[key] as Tensor);
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  // ---- modes, devices, gradients ----
+
+  /** Sets training mode on this module and every module under it. */
+  train(mode = true): this {
+    if (typeof mode !== 'boolean') throw new TypeError('training mode is expected to be boolean');
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * Moves and/or casts every parameter and buffer in place, as PyTorch's `module.to(device)`, `.to(dtype)`,
+   * `.to(device, dtype)`: the tensors stay the same objects (an optimiser made before keeps working) and their
+   * gradients move with them; only floating tensors take the dtype.
+   */
+  to(deviceOrDtype: Device | DType, dtype?: DType): this {
+    let device: Device | undefined;
+    if (isDType(deviceOrDtype) && dtype === undefined) dtype = parseDType(deviceOrDtype);
+    else device = parseDevice(deviceOrDtype);
+    const code = dtype === undefined ? undefined : dtypeCode(parseDType(dtype));
+    if (code !== undefined && !['float16', 'bfloat16', 'float32', 'float64'].includes(parseDType(dtype))) {
+      throw new TypeError(`nn.Module.to only accepts floating point dtypes, but got desired dtype=${dtype}`);
+    }
+    for (const t of [...this.parameters(), ...this.buffers()]) {
+      native().nnTo_(rawOf(t), device, code);
+      t.refreshMeta();
+    }
+    return this;
+  }
+
+  /** Clears the parameters' gradients: to null (the default, as PyTorch 2.x), or to zeros. */
+  zeroGrad(setToNone = true): void {
+    for (const p of this.parameters()) {
+      const g = p.grad;
+      if (g === null) continue;
+      if (setToNone) p.grad = null;
+      else noGrad(() => g.zero_());
+      g.dispose();
+    }
+  }
+
+  /** Calls fn on every submodule (children first, depth first) and then on this one. */
+  apply(fn: (m: Module) => void): this {
+    for (const child of this.children()) child.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Sets requiresGrad on every parameter (false freezes the module). */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(flag);
+    return this;
+  }
+
+  /** Frees every parameter and buffer of this module and the modules under it. */
+  dispose(): void {
+    for (const m of this.modules()) {
+      for (const [, p] of ownParameters(m)) p.dispose();
+      for (const [, b] of ownBuffers(m, false)) b.dispose();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- printing ----
+
+  /** What this module prints after its name, as PyTorch's extra_repr. */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** PyTorch's repr: the name, extraRepr(), and the submodules indented. */
+  toString(): string {
+    const children = this.namedChildren().map(([name, m]) => `(${name}): ${m.toString().replace(/\n/g, '\n  ')}`);
+    const extra = this.extraRepr();
+    if (!children.length) return `${this.constructor.name}(${extra})`;
+    return `${this.constructor.name}(\n${extra ? `  ${extra}\n` : ''}  ${children.join('\n  ')}\n)`;
+  }
+}
+
+function ownParameters(m: Module): [string, Parameter][] {
+  return Object.entries(m).filter((e): e is [string, Parameter] => e[1] instanceof Parameter && !e[1].isDisposed);
+}
+
+function ownBuffers(m: Module, persistentOnly: boolean): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  for (const [name, persistent] of buffersOf.get(m) ?? []) {
+    const t = (m as unknown as Record<string, unknown>)[name];
+    if (t instanceof Tensor && !t.isDisposed && (persistent || !persistentOnly)) out.push([name, t]);
+  }
+  return out;
+}
+
+// The state dict's entries as PyTorch's _save_to_state_dict walks them: own parameters, own persistent buffers, then
+// each child under its name; a module reached twice is written under both names, as in PyTorch.
+function stateEntries(m: Module, prefix: string): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  for (const [name, t] of [...ownParameters(m), ...ownBuffers(m, true)]) out.push([prefix + name, t]);
+  for (const [name, child] of m.namedChildren()) out.push(...stateEntries(child, `${prefix}${name}.`));
+  return out;
+}
+
+function checkName(m: Module, name: string, what: string): void {
+  if (typeof name !== 'string') throw new TypeError(`${what} name should be a string, got ${typeof name}`);
+  if (name === '' || name.includes('.')) throw new RangeError(`${what} name can't be empty or contain ".", got "${name}"`);
+  if (name in m && !Object.hasOwn(m, name)) throw new RangeError(`attribute "${name}" already exists`);
+}
+
+function quote(s: string): string {
+  return `"${s}"`;
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
