@@ -18,6 +18,7 @@ void initStorageIo(Napi::Env, Napi::Object);
 void initMappedFile(Napi::Env, Napi::Object);
 void initDistributed(Napi::Env, Napi::Object);
 void initNnFunctional(Napi::Env, Napi::Object);
+void initRnn(Napi::Env, Napi::Object);
 }  // namespace lvm
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lvm::initMappedFile(env, exports);
   lvm::initDistributed(env, exports);
   lvm::initNnFunctional(env, exports);
+  lvm::initRnn(env, exports);
   return exports;
 }
 

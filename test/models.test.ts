@@ -130,7 +130,7 @@ describe('a model with a ridge residual (ridgeContext)', () => {
   });
 });
 
-// The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/lvm/models/gru_layer.cc,
+// The recurrent layers run as hand-written autograd nodes on float32 CPU tensors (native/torch/rnn/gru_layer.cc,
 // lstm_layer.cc): their corners (one step, one row, a longer context, layers of other widths) against PyTorch.
 describe('fused GRU and LSTM layers against nn.GRU / nn.LSTM in PyTorch', () => {
   beforeEach((ctx) => skipUnless(ctx, missing));

@@ -193,6 +193,8 @@ interface Case {
   /** Our module, or our function of the inputs. */
   ours: nn.Module | ((...inputs: Tensor[]) => Tensor);
   inputs: Tensor[];
+  /** How a module is called on the inputs, where not forward(...inputs). */
+  call?: (m: nn.Module, inputs: Tensor[]) => unknown;
   /** How many leading inputs take gradients (the rest are indices or masks). Default: all floating ones. */
   gradInputs?: number;
   train?: boolean;
@@ -212,7 +214,10 @@ const r = (...shape: number[]): Tensor => torch.randn(shape);
 function moduleCases(): Case[] {
   torch.manualSeed(7);
   const mod = (name: string, ctor: string, args: unknown[], kwargs: Record<string, unknown>, ours: nn.Module, inputs: Tensor[],
-    extra: Partial<Case> = {}): Case => ({ name, py: { kind: 'module', ctor, args, kwargs, train: extra.train ?? false }, ours, inputs, ...extra });
+    extra: Partial<Case> & { pairState?: boolean; positional?: number; callKwargs?: Record<string, unknown> } = {}): Case => ({
+    name, ours, inputs, ...extra,
+    py: extra.py ?? { kind: 'module', ctor, args, kwargs, train: extra.train ?? false, pairState: extra.pairState, positional: extra.positional, callKwargs: extra.callKwargs, gradInputs: extra.gradInputs },
+  });
   return [
     mod('linear', 'Linear', [6, 5], {}, new nn.Linear(6, 5), [r(4, 6)]),
     mod('linear-3d-nobias', 'Linear', [6, 3], { bias: false }, new nn.Linear(6, 3, { bias: false }), [r(2, 4, 6)]),
@@ -228,6 +233,45 @@ function moduleCases(): Case[] {
     mod('embedding', 'Embedding', [10, 4], {}, new nn.Embedding(10, 4), [torch.tensor([[1, 2, 2], [9, 0, 1]], { dtype: 'int64' })]),
     mod('embedding-padding', 'Embedding', [10, 4], { padding_idx: 2 }, new nn.Embedding(10, 4, { paddingIdx: 2 }),
       [torch.tensor([1, 2, 2, 7], { dtype: 'int64' })]),
+    mod('gru-fused', 'GRU', [6, 5], {}, new nn.GRU(6, 5), [r(4, 3, 6)]),
+    mod('gru-fused-2-layers', 'GRU', [6, 5], { num_layers: 2, batch_first: true }, new nn.GRU(6, 5, { numLayers: 2, batchFirst: true }), [r(3, 4, 6)]),
+    mod('gru-h0-2-layers', 'GRU', [6, 5], { num_layers: 2, batch_first: true }, new nn.GRU(6, 5, { numLayers: 2, batchFirst: true }),
+      [r(3, 4, 6), r(2, 3, 5)]),
+    mod('gru-bidirectional', 'GRU', [6, 4], { num_layers: 2, bidirectional: true }, new nn.GRU(6, 4, { numLayers: 2, bidirectional: true }), [r(5, 2, 6)]),
+    mod('gru-nobias-unbatched', 'GRU', [6, 4], { bias: false }, new nn.GRU(6, 4, { bias: false }), [r(5, 6)]),
+    mod('lstm', 'LSTM', [6, 5], { num_layers: 2, batch_first: true }, new nn.LSTM(6, 5, { numLayers: 2, batchFirst: true }), [r(3, 4, 6)]),
+    mod('lstm-h0-bidirectional', 'LSTM', [6, 4], { bidirectional: true }, new nn.LSTM(6, 4, { bidirectional: true }),
+      [r(5, 2, 6), r(2, 2, 4), r(2, 2, 4)], { pairState: true }),
+    mod('grucell', 'GRUCell', [6, 5], {}, new nn.GRUCell(6, 5), [r(3, 6), r(3, 5)]),
+    mod('lstmcell', 'LSTMCell', [6, 5], {}, new nn.LSTMCell(6, 5), [r(3, 6), r(3, 5), r(3, 5)], { pairState: true }),
+    mod('lstmcell-unbatched-nobias', 'LSTMCell', [6, 5], { bias: false }, new nn.LSTMCell(6, 5, { bias: false }), [r(6)]),
+    mod('conv1d', 'Conv1d', [4, 6, 3], {}, new nn.Conv1d(4, 6, 3), [r(2, 4, 10)]),
+    mod('conv1d-options', 'Conv1d', [4, 6, 3], { stride: 2, padding: 2, dilation: 2, groups: 2, bias: false },
+      new nn.Conv1d(4, 6, 3, { stride: 2, padding: 2, dilation: 2, groups: 2, bias: false }), [r(2, 4, 11)]),
+    mod('conv1d-same-unbatched', 'Conv1d', [3, 2, 4], { padding: 'same' }, new nn.Conv1d(3, 2, 4, { padding: 'same' }), [r(3, 9)]),
+    mod('mha', 'MultiheadAttention', [8, 2], {}, new nn.MultiheadAttention(8, 2), [r(4, 3, 8), r(5, 3, 8), r(5, 3, 8)]),
+    mod('mha-masks-batch-first', 'MultiheadAttention', [8, 4], { batch_first: true }, new nn.MultiheadAttention(8, 4, { batchFirst: true }),
+      [r(2, 4, 8), r(2, 5, 8), r(2, 5, 8), torch.tensor([[false, false, false, true, true], [false, false, false, false, false]]),
+        torch.rand([4, 5]).gt(0.7)],
+      { gradInputs: 3, positional: 3, callKwargs: { key_padding_mask: '$3', attn_mask: '$4', average_attn_weights: false },
+        call: (m, x) => (m as nn.MultiheadAttention).forward(x[0], x[1], x[2], { keyPaddingMask: x[3], attnMask: x[4], averageAttnWeights: false }) }),
+    mod('mha-float-mask-nobias', 'MultiheadAttention', [6, 3], { bias: false }, new nn.MultiheadAttention(6, 3, { bias: false }),
+      [r(4, 2, 6), r(4, 2, 6), r(4, 2, 6), r(4, 4)], { gradInputs: 3, positional: 3, callKwargs: { attn_mask: '$3', need_weights: false },
+        call: (m, x) => (m as nn.MultiheadAttention).forward(x[0], x[1], x[2], { attnMask: x[3], needWeights: false }) }),
+    mod('encoder-layer', 'TransformerEncoderLayer', [8, 2], { dim_feedforward: 16, dropout: 0 },
+      new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 }), [r(5, 3, 8)]),
+    mod('encoder-layer-prenorm-gelu', 'TransformerEncoderLayer', [8, 4],
+      { dim_feedforward: 12, dropout: 0, activation: 'gelu', batch_first: true, norm_first: true },
+      new nn.TransformerEncoderLayer(8, 4, { dimFeedforward: 12, dropout: 0, activation: 'gelu', batchFirst: true, normFirst: true }),
+      [r(2, 5, 8), torch.tensor([[false, false, false, false, true], [false, false, false, false, false]])],
+      { gradInputs: 1, positional: 1, callKwargs: { src_key_padding_mask: '$1' },
+        call: (m, x) => (m as nn.TransformerEncoderLayer).forward(x[0], { srcKeyPaddingMask: x[1] }) }),
+    {
+      name: 'encoder', inputs: [r(2, 5, 8)],
+      py: { kind: 'module', train: false, encoder: [[8, 2], { dim_feedforward: 16, dropout: 0, batch_first: true }], numLayers: 2, norm: 8 },
+      ours: new nn.TransformerEncoder(new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, batchFirst: true }), 2,
+        { norm: new nn.LayerNorm(8) }),
+    },
     mod('relu', 'ReLU', [], {}, new nn.ReLU(), [r(4, 5)]),
     mod('gelu', 'GELU', [], {}, new nn.GELU(), [r(4, 5).mul(2)]),
     mod('gelu-tanh', 'GELU', [], { approximate: 'tanh' }, new nn.GELU({ approximate: 'tanh' }), [r(4, 5).mul(2)]),
@@ -283,13 +327,20 @@ interface Ran {
 function runOurs(c: Case): Ran {
   const n = c.gradInputs ?? c.inputs.length;
   const ins = c.inputs.map((x, i) => (i < n && x.dtype.startsWith('float') ? x.detach().requiresGrad_() : x));
-  const out = c.ours instanceof nn.Module ? (c.ours.forward as (...x: Tensor[]) => Tensor)(...ins) : c.ours(...ins);
+  const pair = (c.py as { pairState?: boolean }).pairState;
+  const call = (m: nn.Module, xs: Tensor[]): unknown => (m.forward as (...x: unknown[]) => unknown)(...(pair ? [xs[0], [xs[1], xs[2]]] : xs));
+  const out = flat(c.ours instanceof nn.Module ? (c.call ?? call)(c.ours, ins) : c.ours(...ins));
   const grad = torch.randn(out.shape);
   out.mul(grad).sum().backward();
   const paramGrads = c.ours instanceof nn.Module
     ? Object.fromEntries(c.ours.namedParameters().filter(([, p]) => p.grad !== null).map(([k, p]) => [k, p.grad!]))
     : {};
   return { output: out.detach(), grad, inputGrads: ins.map((x) => x.grad), paramGrads };
+}
+
+// A module's output as one tensor: an RNN's [output, hN] (or [output, [hN, cN]]) flattened in order, as the Python side.
+function flat(out: unknown): Tensor {
+  return Array.isArray(out) ? torch.cat(out.filter((o) => o !== null).map((o) => flat(o).reshape(-1))) : out as Tensor;
 }
 
 function close(ours: Tensor, theirs: Tensor, what: string): void {
@@ -348,6 +399,12 @@ describe('torch.nn.init and the layers\' default initialisation', () => {
     ['Bilinear', [3, 4, 5], {}, () => new nn.Bilinear(3, 4, 5)],
     ['Embedding', [10, 5], { padding_idx: 0 }, () => new nn.Embedding(10, 5, { paddingIdx: 0 })],
     ['LayerNorm', [8], {}, () => new nn.LayerNorm(8)],
+    ['GRU', [6, 5], { num_layers: 2, bidirectional: true }, () => new nn.GRU(6, 5, { numLayers: 2, bidirectional: true })],
+    ['LSTM', [6, 5], { num_layers: 2 }, () => new nn.LSTM(6, 5, { numLayers: 2 })],
+    ['LSTMCell', [4, 3], {}, () => new nn.LSTMCell(4, 3)],
+    ['Conv1d', [4, 6, 3], { groups: 2 }, () => new nn.Conv1d(4, 6, 3, { groups: 2 })],
+    ['MultiheadAttention', [8, 2], {}, () => new nn.MultiheadAttention(8, 2)],
+    ['TransformerEncoderLayer', [8, 2], { dim_feedforward: 16 }, () => new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 })],
   ];
 
   it('fills tensors with the numbers PyTorch draws from the same seed, and state dicts load both ways', async (ctx) => {
@@ -409,5 +466,21 @@ describe('torch.nn.init and the layers\' default initialisation', () => {
     expect(y.amax().item()).toBeCloseTo(1 / 0.7, 6);
     expect(maxDiff(d.eval().forward(x), x)).toBe(0);
     expect(() => new nn.Dropout(1.5)).toThrow(/between 0 and 1/);
+  });
+});
+
+describe('nn.TransformerEncoder', () => {
+  it('holds copies of its layer: the same initial weights, each its own tensors, as PyTorch\'s deep copies', () => {
+    const layer = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 });
+    const enc = new nn.TransformerEncoder(layer, 3);
+    const sd = enc.stateDict();
+    expect(Object.keys(sd).filter((k) => k.startsWith('layers.2.'))).toHaveLength(12);
+    for (const [k, t] of Object.entries(layer.stateDict())) {
+      for (let i = 0; i < 3; i++) expect(maxDiff(sd[`layers.${i}.${k}`], t), `layers.${i}.${k}`).toBe(0);
+    }
+    const params = enc.parameters();
+    expect(new Set(params).size).toBe(params.length);
+    expect(params.some((p) => layer.parameters().includes(p))).toBe(false);
+    expect(enc.numParameters()).toBe(3 * layer.numParameters());
   });
 });

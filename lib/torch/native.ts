@@ -150,9 +150,15 @@ export interface Addon {
   nnMseLoss(input: Raw, target: Raw, reduction: string): Raw;
   nnCrossEntropy(input: Raw, target: Raw, weight: Raw | undefined, ignoreIndex: number, reduction: string, labelSmoothing: number): Raw;
   nnPad(x: Raw, pad: number[], value: number): Raw;
+  nnConv1d(x: Raw, weight: Raw, bias: Raw | undefined, stride: number, padding: number | string, dilation: number, groups: number): Raw;
   nnUniform_(t: Raw, a: number, b: number): void;
   nnNormal_(t: Raw, mean: number, std: number): void;
   nnOrthogonal_(t: Raw, gain: number): void;
+  /** nn.GRU ([output, h_n]) and nn.LSTM ([output, h_n, c_n]) on a batched input (native/torch/rnn/rnn_binding.cc). */
+  nnRnn(mode: 'GRU' | 'LSTM', x: Raw, hx: Raw[], params: Raw[], bias: boolean, numLayers: number, dropout: number,
+    training: boolean, bidirectional: boolean, batchFirst: boolean): Raw[];
+  /** nn.GRUCell ([h']) and nn.LSTMCell ([h', c']) on [batch, inputSize]. */
+  nnRnnCell(mode: 'GRU' | 'LSTM', x: Raw, hx: Raw[], wIh: Raw, wHh: Raw, bIh: Raw | undefined, bHh: Raw | undefined): Raw[];
   /** Moves and casts in place (set_data): the id stays valid, the gradient moves too. */
   nnTo_(t: Raw, device: string | undefined, dtype: number | undefined): void;
   // ---- quantized tensors (native/torch/quantized.cc) ----

@@ -102,6 +102,28 @@ Napi::Value nnPad(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), at::constant_pad_nd(x, pad, toDouble(info[2], "value")));
 }
 
+// nnConv1d(x, weight, bias?, stride, padding (a number, 'same' or 'valid'), dilation, groups), as F.conv1d.
+Napi::Value nnConv1d(const Napi::CallbackInfo& info) {
+  const Tensor& x = unwrap(info[0], "input");
+  const Tensor& w = unwrap(info[1], "weight");
+  const c10::optional<Tensor> b = optionalTensor(info[2], "bias");
+  const int64_t stride = toInt(info[3], "stride"), dilation = toInt(info[5], "dilation"), groups = toInt(info[6], "groups");
+  if (stride < 1 || dilation < 1 || groups < 1) throw RangeError("stride, dilation and groups must be positive");
+  if (x.dim() != 2 && x.dim() != 3) throw RangeError("conv1d: expected a 2-D or 3-D input, got " + std::to_string(x.dim()) + "-D");
+  if (w.dim() != 3 || x.size(-2) != w.size(1) * groups) {
+    throw RangeError("conv1d: the input has " + std::to_string(x.size(-2)) + " channels, the weight expects " +
+                     std::to_string(w.dim() == 3 ? w.size(1) * groups : -1));
+  }
+  if (info[4].IsString()) {
+    const std::string padding = info[4].As<Napi::String>().Utf8Value();
+    if (padding != "same" && padding != "valid") throw RangeError("padding must be a number, 'same' or 'valid', got '" + padding + "'");
+    return wrap(info.Env(), at::conv1d(x, w, b, {stride}, padding, {dilation}, groups));
+  }
+  const int64_t padding = toInt(info[4], "padding");
+  if (padding < 0) throw RangeError("padding must be >= 0");
+  return wrap(info.Env(), at::conv1d(x, w, b, {stride}, {padding}, {dilation}, groups));
+}
+
 // nnUniform_(t, a, b) and nnNormal_(t, mean, std): in place without a graph, as nn.init.uniform_ / normal_.
 Napi::Value nnUniform(const Napi::CallbackInfo& info) {
   at::NoGradGuard noGrad;
@@ -166,6 +188,7 @@ void initNnFunctional(Napi::Env env, Napi::Object exports) {
   exportFunction<nnMseLoss>(env, exports, "nnMseLoss");
   exportFunction<nnCrossEntropy>(env, exports, "nnCrossEntropy");
   exportFunction<nnPad>(env, exports, "nnPad");
+  exportFunction<nnConv1d>(env, exports, "nnConv1d");
   exportFunction<nnUniform>(env, exports, "nnUniform_");
   exportFunction<nnNormal>(env, exports, "nnNormal_");
   exportFunction<nnOrthogonal>(env, exports, "nnOrthogonal_");

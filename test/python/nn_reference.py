@@ -3,7 +3,8 @@
 # with weights_only=True. Each case is one of
 #   {"name", "kind": "module", "ctor": "Linear", "args": [...], "kwargs": {...}, "train": false}
 #       builds nn.<ctor>(*args, **kwargs), load_state_dict(state, strict=True), runs it on the inputs (floating ones
-#       requiring grad) and backward from sum(output * grad);
+#       requiring grad; "pairState": m(x, (h, c))) and backward from sum(output * grad), a tuple output (an RNN's)
+#       flattened into one tensor; "positional": n and "callKwargs": {"key_padding_mask": "$3"} pass inputs by name;
 #   {"name", "kind": "functional", "fn": "mse_loss", "kwargs": {...}}
 #       F.<fn>(*inputs, **kwargs) and its backward the same way ("attn_mask": "$2" in kwargs names inputs[2]);
 #   {"name", "kind": "init", "seed", "ops": [[fn, shape, kwargs], ...]}
@@ -24,17 +25,27 @@ def resolve(kwargs, inputs):
     return {k: inputs[int(v[1:])] if isinstance(v, str) and v.startswith('$') else v for k, v in kwargs.items()}
 
 
+def flat(out):
+    """A module's output as one tensor: a tuple (an RNN's (output, h_n) or (output, (h_n, c_n))) flattened in order."""
+    if isinstance(out, (tuple, list)):
+        return torch.cat([flat(o).reshape(-1) for o in out if o is not None])
+    return out
+
+
 def run_forward(fn, inputs, grad, n_grad_inputs):
     ins = [x.detach().clone().requires_grad_(i < n_grad_inputs and x.is_floating_point()) for i, x in enumerate(inputs)]
-    out = fn(ins)
-    if isinstance(out, tuple):
-        out = out[0]
+    out = flat(fn(ins))
     if grad is not None:
         (out * grad).sum().backward()
     return out.detach(), [x.grad for x in ins]
 
 
 def build(case):
+    if 'encoder' in case:  # nn.TransformerEncoder of an encoder layer [args, kwargs]
+        args, kwargs = case['encoder']
+        norm = nn.LayerNorm(case['norm']) if case.get('norm') else None
+        return nn.TransformerEncoder(nn.TransformerEncoderLayer(*args, **kwargs), case['numLayers'], norm=norm,
+                                     enable_nested_tensor=False)
     if 'layers' in case:  # nn.Sequential of [ctor, args, kwargs]
         return nn.Sequential(*[getattr(nn, c)(*a, **k) for c, a, k in case['layers']])
     return getattr(nn, case['ctor'])(*case.get('args', []), **case.get('kwargs', {}))
@@ -52,7 +63,10 @@ def main():
             m.load_state_dict(d['state'], strict=True)
             m.train(case.get('train', False))
             n = case.get('gradInputs', len(d['inputs']))
-            out, in_grads = run_forward(lambda ins: m(*ins), d['inputs'], d.get('grad'), n)
+            positional = case.get('positional', len(d['inputs']))
+            call = (lambda ins: m(ins[0], (ins[1], ins[2]))) if case.get('pairState') else \
+                (lambda ins: m(*ins[:positional], **resolve(case.get('callKwargs', {}), ins)))
+            out, in_grads = run_forward(call, d['inputs'], d.get('grad'), n)
             results[name] = {'output': out, 'inputGrads': in_grads,
                              'paramGrads': {k: p.grad for k, p in m.named_parameters() if p.grad is not None}}
         elif kind == 'functional':

@@ -94,6 +94,19 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     opts.ignoreIndex ?? -100, opts.reduction ?? 'mean', opts.labelSmoothing ?? 0));
 }
 
+/** 1-D convolution over [N, C, L] (or [C, L]): weight [out, C / groups, k]; padding a number, 'same' or 'valid'. */
+export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv1dOptions = {}): Tensor {
+  return fromRaw(native().nnConv1d(rawOf(input), rawOf(weight), bias ? rawOf(bias) : undefined, opts.stride ?? 1,
+    opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
+}
+
+export interface Conv1dOptions {
+  stride?: number;
+  padding?: number | 'same' | 'valid';
+  dilation?: number;
+  groups?: number;
+}
+
 /** Constant padding: pad = [left, right] for the last dimension, then [left, right] for the one before, ... */
 export function pad(input: Tensor, padding: number[], opts: { mode?: 'constant'; value?: number } = {}): Tensor {
   if ((opts.mode ?? 'constant') !== 'constant') throw new RangeError(`pad: only mode 'constant' is supported, got '${opts.mode}'`);

@@ -10,7 +10,7 @@ import { noGrad } from '../functions.js';
 import { native } from '../native.js';
 import { keep } from '../scope.js';
 import { rawOf, Tensor } from '../tensor.js';
-import { Parameter } from './parameter.js';
+import { Parameter, parameterOf } from './parameter.js';
 
 /** What loadStateDict() found besides what it loaded (PyTorch's `_IncompatibleKeys`). */
 export interface IncompatibleKeys {
@@ -298,4 +298,22 @@ function quote(s: string): string {
 
 function describe(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * @internal A deep copy of a module, as Python's copy.deepcopy makes (nn.TransformerEncoder's clones): the same
+ * class, its parameters and buffers copied, its submodules copied, its other properties shared (numbers, strings,
+ * options). A class with `#private` state cannot be copied so: its copy would lack it.
+ */
+export function copyModule<T extends Module>(m: T): T {
+  const copy = Object.create(Object.getPrototypeOf(m) as object) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(m)) {
+    if (v instanceof Module) copy[k] = copyModule(v);
+    else if (v instanceof Parameter) copy[k] = parameterOf(v.detach().clone(), v.requiresGrad);
+    else if (v instanceof Tensor) copy[k] = keep(v.detach().clone());
+    else copy[k] = Array.isArray(v) ? [...v] : v;
+  }
+  const buffers = buffersOf.get(m);
+  if (buffers) buffersOf.set(copy as unknown as Module, new Map(buffers));
+  return copy as unknown as T;
 }

@@ -1,7 +1,7 @@
 // The seed's Mamba2VectorPredictor in its GRU fallback: input_proj, then blocks of pre-norm residual GRUs
 // (`x + GRU(LayerNorm(x))`, keys blocks.{i}.mamba.* and blocks.{i}.norm.*), then the head.
 #include "predictor.h"
-#include "rnn_layers.h"
+#include "../../torch/rnn/rnn_layers.h"
 
 namespace lvm::models {
 

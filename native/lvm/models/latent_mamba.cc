@@ -11,7 +11,7 @@
 
 #include "../../torch/normalize.h"
 #include "predictor.h"
-#include "rnn_layers.h"
+#include "../../torch/rnn/rnn_layers.h"
 
 namespace lvm::models {
 

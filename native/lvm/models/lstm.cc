@@ -1,7 +1,7 @@
 // The seed's LSTMVectorPredictor: a stacked LSTM straight on the input vectors (dropout between its layers),
 // then the head on the last step.
 #include "predictor.h"
-#include "rnn_layers.h"
+#include "../../torch/rnn/rnn_layers.h"
 
 namespace lvm::models {
 

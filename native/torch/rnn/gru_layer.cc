@@ -14,7 +14,7 @@
 //   dgi = [dr~, dz~, dn~]    dgh = [dr~, dz~, dn~ r]    dh_prev = dh z + dgh W_hh
 #include "rnn_layers.h"
 
-#include "../../torch/autocast.h"
+#include "../autocast.h"
 #include "rnn_grads.h"
 
 #include <ATen/Parallel.h>
