@@ -17,7 +17,7 @@ export interface MultiheadAttentionOptions extends FactoryOptions {
 }
 
 export interface AttentionCallOptions {
-  /** [N, S]: true (or -inf when float) where a key is padding, to be ignored. */
+  /** `[N, S]`: true (or -inf when float) where a key is padding, to be ignored. */
   keyPaddingMask?: Tensor | null;
   /** Return the attention weights too (default true, as PyTorch). */
   needWeights?: boolean;
