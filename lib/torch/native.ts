@@ -99,6 +99,8 @@ export interface Addon {
   requiresGrad(t: Raw): boolean;
   setRequiresGrad(t: Raw, flag: boolean): void;
   backward(t: Raw, gradient: Raw | undefined, retainGraph: boolean): void;
+  /** backward() on the compute lane (native/torch/autograd.cc). */
+  backwardAsync(t: Raw, gradient: Raw | undefined, retainGraph: boolean): Promise<void>;
   grad(t: Raw): Raw | null;
   setGrad(t: Raw, g: Raw | null): void;
   isGradEnabled(): boolean;

@@ -521,6 +521,13 @@ export class Tensor {
   backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
     lib().backward(this.#h, gradient === undefined ? undefined : handleOf(gradient), opts.retainGraph ?? false);
   }
+  /**
+   * backward() off the JS thread (on the compute lane): the event loop runs while it computes. Leave the graph's
+   * tensors and their gradients alone until it settles; errors are backward()'s, as a rejection.
+   */
+  async backwardAsync(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): Promise<void> {
+    return lib().backwardAsync(this.#h, gradient === undefined ? undefined : handleOf(gradient), opts.retainGraph ?? false);
+  }
   /** The accumulated gradient (a new handle each read, sharing memory), or null. Assign null to clear it. */
   get grad(): Tensor | null {
     const g = lib().grad(this.#h);

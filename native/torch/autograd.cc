@@ -3,10 +3,12 @@
 
 #include "../core/args.h"
 #include "../core/handle.h"
+#include "../core/promise_worker.h"
 #include "../core/protect.h"
 #include "shape.h"
 
 #include <stdexcept>
+#include <utility>
 #include <string>
 
 namespace lvm {
@@ -38,6 +40,35 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
   }
   t.backward(gradient, toBool(info[2], "retainGraph"));
   return info.Env().Undefined();
+}
+
+// backwardAsync(t, gradient?, retainGraph) -> Promise<void>: backward() on the compute lane, so a long backward does
+// not hold the event loop. The job holds its own references to the tensors.
+class BackwardWorker : public PromiseWorker {
+ public:
+  BackwardWorker(Napi::Env env, at::Tensor t, at::Tensor gradient, bool retain)
+      : PromiseWorker(env), t_(std::move(t)), gradient_(std::move(gradient)), retain_(retain) {}
+
+ protected:
+  void compute() override {
+    at::Tensor t = std::move(t_), gradient = std::move(gradient_);
+    t.backward(gradient, retain_);
+  }
+  Napi::Value resolve(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  at::Tensor t_, gradient_;
+  bool retain_;
+};
+
+Napi::Value backwardAsync(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = unwrap(info[0]);
+  at::Tensor gradient = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "gradient");
+  if (!gradient.defined() && t.numel() != 1) {
+    throw RangeError("backward() without a gradient needs a tensor with one element, this one has shape " +
+                     shapeOf(t));
+  }
+  return (new BackwardWorker(info.Env(), t, gradient, toBool(info[2], "retainGraph")))->queue();
 }
 
 Napi::Value grad(const Napi::CallbackInfo& info) {
@@ -79,6 +110,7 @@ void initAutograd(Napi::Env env, Napi::Object exports) {
   exportFunction<requiresGrad>(env, exports, "requiresGrad");
   exportFunction<setRequiresGrad>(env, exports, "setRequiresGrad");
   exportFunction<backward>(env, exports, "backward");
+  exportFunction<backwardAsync>(env, exports, "backwardAsync");
   exportFunction<grad>(env, exports, "grad");
   exportFunction<setGrad>(env, exports, "setGrad");
   exportFunction<isGradEnabled>(env, exports, "isGradEnabled");

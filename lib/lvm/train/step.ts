@@ -1,9 +1,11 @@
-// One training step as one native call (native/lvm/train/): forward, the fused composite loss, backward, gradient
-// clipping and the optimiser's step, run on a worker thread. The returned Promise settles when the step is done;
-// the event loop stays free meanwhile (a progress bar redraws, an HTTP server answers).
+// One training step. For lvmtorch's native models, one native call (native/lvm/train/): forward, the fused composite
+// loss, backward, gradient clipping and the optimiser's step, on the compute lane. For a torch.nn module written in
+// TypeScript, its forward and the loss on the JS thread, backward on the compute lane, then clipping and the step.
+// The returned Promise settles when the step is done; the event loop runs meanwhile (a progress bar redraws, an
+// HTTP server answers).
 import { nativeCode } from '../../errors.js';
 import {
-  compositeWeights, NonFiniteLossError, rawCandidates, weightArray, type Candidates, type CompositeLossResult,
+  compositeLoss, compositeWeights, NonFiniteLossError, rawCandidates, weightArray, type Candidates, type CompositeLossResult,
   type CompositeWeights,
 } from '../loss/composite.js';
 import type { World } from '../../torch/distributed/world.js';
@@ -11,7 +13,10 @@ import { settle } from '../../torch/distributed/world.js';
 import { markStepRunning, stepRunning, type Module } from '../models/module.js';
 import { libtorchMajor, native } from '../../torch/native.js';
 import type { Optimizer } from '../../torch/optim/optimizer.js';
-import { rawOf, type Tensor } from '../../torch/tensor.js';
+import { rawOf, Tensor } from '../../torch/tensor.js';
+import * as nn from '../../torch/nn/index.js';
+import { clipGradNorm_ } from '../../torch/nn/clip-grad.js';
+import { keep, tidy } from '../../torch/scope.js';
 
 export interface TrainStepOptions {
   /** The composite loss's weights (default: compositeWeights()'s). */
@@ -44,11 +49,12 @@ export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'mom
  * optimiser (built over the model's parameters) and the tensors stay alive until the step ends, even if disposed
  * meanwhile. A NaN or infinite loss rejects with NonFiniteLossError before anything is updated.
  */
-export async function trainStep<O extends object>(model: Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
+export async function trainStep<O extends object>(model: Module | nn.Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
   opts: TrainStepOptions = {}): Promise<TrainStepResult> {
   const w = compositeWeights(opts.weights ?? {});
   const clipNorm = opts.clipNorm ?? 0;
   if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
+  if (model instanceof nn.Module) return moduleStep(model, optimizer, x, y, w, clipNorm, opts);
   if (stepRunning(model)) throw new Error('a train step is already running on this model: await it before the next');
   if (model.pendingPredictions > 0) throw new Error('predictAsync() calls are running on this model: await them before a train step');
   const precision = opts.precision ?? 'fp32';
@@ -67,5 +73,38 @@ export async function trainStep<O extends object>(model: Module, optimizer: Opti
     throw e;
   } finally {
     markStepRunning(model, false);
+  }
+}
+
+const running = new WeakSet<nn.Module>();
+
+// The step for a torch.nn module (one written in TypeScript): the forward and the fused loss on the JS thread, one
+// native call per op; backward on the compute lane (backwardAsync); clipping and the optimiser's step natively.
+async function moduleStep<O extends object>(model: nn.Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
+  w: CompositeWeights, clipNorm: number, opts: TrainStepOptions): Promise<TrainStepResult> {
+  if (opts.world) throw new RangeError("a data-parallel step (world) needs one of lvmtorch's native models (models.gru(), ...) for now");
+  if ((opts.precision ?? 'fp32') !== 'fp32') throw new RangeError("precision 'bf16' needs one of lvmtorch's native models for now");
+  if (running.has(model)) throw new Error('a train step is already running on this model: await it before the next');
+  optimizer.zeroGrad();
+  const loss = tidy(() => {
+    const pred = (model.forward as (x: Tensor) => unknown)(x);
+    if (!(pred instanceof Tensor) || pred.ndim !== 2) {
+      throw new TypeError(`the model's forward must map [batch, context, dim] to a [batch, dim] Tensor, got ${pred instanceof Tensor ? `shape [${pred.shape.join(', ')}]` : typeof pred}`);
+    }
+    const l = compositeLoss(pred, y, { ...w, candidates: opts.candidates });
+    keep(l.total);
+    return l;
+  });
+  running.add(model);
+  try {
+    await loss.total.backwardAsync();
+    const params = optimizer.paramGroups.flatMap((g) => [...g.params]);
+    const gradNorm = clipNorm > 0 ? clipGradNorm_(params, clipNorm) : NaN;
+    optimizer.step();
+    const { info, moment, variance, mse, cosMse, document, cosine } = loss;
+    return { loss: loss.value, info, moment, variance, mse, cosMse, document, cosine, gradNorm };
+  } finally {
+    loss.total.dispose();
+    running.delete(model);
   }
 }
