@@ -329,13 +329,23 @@ describe('in a child process', () => {
       const classes = {};
       const bad = [];
       let calls = 0;
+      // An async method's rejection counts as a throw (and must not go unhandled).
+      const pending = [];
+      const record = (label, e) => {
+        const type = e?.constructor?.name;
+        classes[type] = (classes[type] ?? 0) + 1;
+        if (!['Error', 'TypeError', 'RangeError'].includes(type) || !e.message) bad.push(label + ': ' + type + ' ' + e?.message);
+      };
       const attempt = (label, run) => {
         calls++;
-        try { torch.tidy(() => { const r = run(); if (r instanceof Tensor) r.toArray(); }); }
-        catch (e) {
-          const type = e?.constructor?.name;
-          classes[type] = (classes[type] ?? 0) + 1;
-          if (!['Error', 'TypeError', 'RangeError'].includes(type) || !e.message) bad.push(label + ': ' + type + ' ' + e?.message);
+        try {
+          torch.tidy(() => {
+            const r = run();
+            if (r instanceof Tensor) r.toArray();
+            if (r instanceof Promise) pending.push(r.catch((e) => record(label, e)));
+          });
+        } catch (e) {
+          record(label, e);
         }
       };
       for (const name of names) {
@@ -351,6 +361,7 @@ describe('in a child process', () => {
           [[2], 1e20], [1e20, 1], [2, 1e20], [[torch.ones([2]), 1]], [[torch.ones([2]), torch.ones([3, 1])]]];
         for (const args of lists) attempt('torch.' + fn + ' with ' + args.map(String), () => torch[fn](...args));
       }
+      await Promise.all(pending);
       console.log(JSON.stringify({ calls, classes, bad }));`);
     expect(child.signal).toBeNull();
     expect(child.status).toBe(0);

@@ -1096,6 +1096,18 @@ describe('autograd bookkeeping', () => {
     w.mul(3).backward(torch.tensor([1, 0, -1], { dtype: 'float32' }));
     expect(w.grad!.toArray()).toEqual([3, 0, -3]);
   });
+  it('backwardAsync: the same gradients off the JS thread, retainGraph and an explicit gradient too', async () => {
+    const w = torch.tensor([1, 2, 3], { dtype: 'float32' }).requiresGrad_();
+    const y = w.mul(w).sum();
+    await y.backwardAsync(undefined, { retainGraph: true });
+    expect(w.grad!.toArray()).toEqual([2, 4, 6]);
+    await y.backwardAsync();
+    expect(w.grad!.toArray()).toEqual([4, 8, 12]);
+    w.grad = null;
+    await w.mul(3).backwardAsync(torch.tensor([1, 0, -1], { dtype: 'float32' }));
+    expect(w.grad!.toArray()).toEqual([3, 0, -3]);
+    await expect(w.mul(2).backwardAsync()).rejects.toThrow(/one element/);
+  });
   it('noGrad: nothing made inside requires grad, and grad mode comes back', () => {
     const w = torch.ones([2]).requiresGrad_();
     const y = torch.noGrad(() => w.mul(2));

@@ -3,9 +3,11 @@
 import { Command } from 'commander';
 
 import { createServer, DEFAULT_TIMEOUTS } from '../lvm/serve/server.js';
+import { loadFactory } from './user-model.js';
 
 interface ServeFlags {
   checkpoint: string;
+  model?: string;
   host: string;
   port: number;
   device: string;
@@ -35,6 +37,8 @@ export function serveCommand(): Command {
     .description('serve a model over HTTP with the seed server\'s API (POST /infer, /infer/batch, /nearest, /model/load; ' +
       'GET /, /health, /model/info, /metrics), micro-batched')
     .requiredOption('--checkpoint <file>', 'the model: any checkpoint or state dict lvmtorch reads (ours, the seed trainers\', the seed server\'s LatentMamba)')
+    .option('--model <file>', 'a model of your own: an ES module (./my-model.js) whose default export builds a torch.nn module ' +
+      'from the checkpoint\'s model_config (as for lvmtorch train --model)')
     .option('--host <host>', 'the address to listen on', '127.0.0.1')
     .option('--port <n>', 'the port', number('--port', true), 8003)
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
@@ -53,7 +57,7 @@ export function serveCommand(): Command {
     .option('--log', 'log every request (Fastify\'s logger)')
     .action(async (f: ServeFlags) => {
       const server = await createServer({
-        checkpoint: f.checkpoint, device: f.device, bank: f.bank, maxBatch: f.maxBatch, maxWaitMs: f.maxWaitMs,
+        checkpoint: f.checkpoint, factory: f.model === undefined ? undefined : await loadFactory(f.model), device: f.device, bank: f.bank, maxBatch: f.maxBatch, maxWaitMs: f.maxWaitMs,
         allowLoad: f.allowLoad, cors: f.cors, bodyLimit: Math.round(f.bodyLimitMb * 1024 * 1024), logger: f.log === true,
         maxBatchRows: f.maxBatchRows, loadTimeoutMs: f.loadTimeoutMs,
         timeouts: { headersMs: f.headersTimeoutMs, requestMs: f.requestTimeoutMs, keepAliveMs: f.keepAliveTimeoutMs, idleMs: f.idleTimeoutMs },

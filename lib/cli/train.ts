@@ -1,5 +1,7 @@
 // `lvmtorch train`: a Trainer run from the shell, on a .npz (the seed's layout) or the built-in synthetic corpus,
 // with a progress bar on a terminal and one log line per epoch otherwise, ending with the model-vs-baselines table.
+import { basename, extname } from 'node:path';
+
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 
@@ -10,6 +12,8 @@ import type { Dataset } from '../lvm/data/dataset.js';
 import { LOSS_PRESETS, type CompositeWeights, type LossPreset } from '../lvm/loss/composite.js';
 import * as models from '../lvm/models/index.js';
 import type { ModelKind } from '../lvm/models/module.js';
+import { modelConfig, type TrainableModel } from '../lvm/models/trainable.js';
+import { isModelFile, loadUserModel, parseModelConfig } from './user-model.js';
 import * as torch from '../torch/functions.js';
 import { MONITORS, type Monitor } from '../lvm/train/monitor.js';
 import { formatSummary } from '../lvm/train/summary.js';
@@ -18,8 +22,9 @@ import { Trainer, type TrainerCallbacks, type TrainerOptions } from '../lvm/trai
 interface TrainFlags {
   data?: string;
   context: number;
-  // Not latent_mamba: the seed server's model predicts a 784-D output the training losses do not take.
-  model: Exclude<ModelKind, 'latent_mamba'>;
+  // Not latent_mamba: the seed server's model predicts a 784-D output the training losses do not take. Or a file.
+  model: Exclude<ModelKind, 'latent_mamba'> | string;
+  modelConfig?: string;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -65,7 +70,9 @@ export function trainCommand(): Command {
     .option('--data <file>', 'a .npz in the seed\'s layout (context_sequences, target_vectors[, doc_ids]) or an ordered ' +
       'vectors file (vectors [N, D], doc_ids [N]: windows are cut here); default: the built-in synthetic corpus')
     .option('--context <n>', 'context vectors per window, for an ordered vectors file', int('--context'), 5)
-    .addOption(new Option('--model <kind>', 'architecture').choices(['gru', 'lstm', 'transformer', 'mamba2']).default('gru'))
+    .option('--model <kind|file>', 'architecture: gru, lstm, transformer, mamba2, or an ES module (./my-model.js) whose default ' +
+      'export builds a torch.nn module from a config ({ inputDim, outputDim, context } and --model-config)', modelKind, 'gru')
+    .option('--model-config <json>', 'with --model FILE: more of the config its factory is given (a JSON object)')
     .option('--epochs <n>', 'epochs', int('--epochs'), 20)
     .option('--batch-size <n>', 'rows per step', int('--batch-size'), 32)
     .option('--lr <x>', 'learning rate', num('--lr'), 5e-4)
@@ -114,11 +121,11 @@ export function trainCommand(): Command {
       const world = worldOptions && await World.init(worldOptions);
       const quiet = world !== undefined && !world.isMain;  // every rank has the same numbers: rank 0 prints them
       const data = await loadData(flags, quiet);
-      const model = makeModel(flags, data.dim, data.context);
+      const model = await makeModel(flags, data.dim, data.context);
       const device = (world ? world.device(flags.device) : flags.device) as torch.Device;  // cuda: one GPU per rank
       if (device !== 'cpu') model.to(device);
       if (device !== 'cpu') data.to(device);
-      const out = flags.out ?? `artifacts/lvm/models/${flags.model}`;
+      const out = flags.out ?? `artifacts/lvm/models/${isModelFile(flags.model) ? basename(flags.model, extname(flags.model)) : flags.model}`;
       const trainer = new Trainer(model, { ...trainerOptions(flags, out, quiet), world });
       process.once('SIGINT', () => {
         console.error('\nstopping after this epoch (Ctrl-C again to quit now)');
@@ -129,8 +136,9 @@ export function trainCommand(): Command {
       world?.close();
       if (quiet) return;
       if (world) console.log(`\ndata-parallel over ${world.worldSize} ranks (torch.distributed, Gloo), global batch ${flags.batchSize}`);
-      console.log(`\n${model.config.kind} (${model.numParameters().toLocaleString('en')} parameters), best epoch ${result.best.epoch}:\n`);
-      console.log(formatSummary(result, model.config.kind));
+      const { kind } = modelConfig(model);
+      console.log(`\n${kind} (${model.numParameters().toLocaleString('en')} parameters), best epoch ${result.best.epoch}:\n`);
+      console.log(formatSummary(result, kind));
       console.log(`\nfiles: ${Object.values(result.files).filter(Boolean).join(', ')}`);
       model.dispose();
       data.dispose();
@@ -143,14 +151,26 @@ async function loadData(flags: TrainFlags, quiet: boolean): Promise<Dataset> {
   return datasets.synthetic({ seed: flags.seed });
 }
 
-function makeModel(flags: TrainFlags, inputDim: number, context: number) {
+async function makeModel(flags: TrainFlags, inputDim: number, context: number): Promise<TrainableModel> {
+  if (isModelFile(flags.model)) {
+    if (flags.residual !== 'none') throw new RangeError('--residual needs one of the built-in models');
+    return loadUserModel(flags.model, { inputDim, outputDim: inputDim, context, ...parseModelConfig(flags.modelConfig) });
+  }
+  if (flags.modelConfig !== undefined) throw new RangeError('--model-config goes with --model FILE');
   const opts: models.ModelOptions = { inputDim, outputDim: inputDim };
   if (flags.residual !== 'none') opts.ridgeContext = context;
   if (flags.dModel !== undefined) opts.dModel = flags.dModel;
   if (flags.layers !== undefined) opts.numLayers = flags.layers;
   if (flags.heads !== undefined) opts.heads = flags.heads;
   if (flags.dropout !== undefined) opts.dropout = flags.dropout;
-  return models[flags.model](opts);
+  return models[flags.model as Exclude<ModelKind, 'latent_mamba'>](opts);
+}
+
+const KINDS = ['gru', 'lstm', 'transformer', 'mamba2'];
+
+function modelKind(value: string): string {
+  if (KINDS.includes(value) || isModelFile(value)) return value;
+  throw new InvalidArgumentError(`a model kind (${KINDS.join(', ')}) or an ES module file (.js, .mjs), got "${value}"`);
 }
 
 function trainerOptions(flags: TrainFlags, outDir: string, quiet: boolean): TrainerOptions {

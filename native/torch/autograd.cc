@@ -30,15 +30,20 @@ Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// backward(t, gradient?, retainGraph)
-Napi::Value backward(const Napi::CallbackInfo& info) {
-  const at::Tensor& t = unwrap(info[0]);
-  at::Tensor gradient = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "gradient");
+// The gradient backward() starts from: the one given, or none (an implicit 1) for a one-element tensor.
+at::Tensor startGradient(const at::Tensor& t, const Napi::Value& v) {
+  at::Tensor gradient = isMissing(v) ? at::Tensor() : unwrap(v, "gradient");
   if (!gradient.defined() && t.numel() != 1) {
     throw RangeError("backward() without a gradient needs a tensor with one element, this one has shape " +
                      shapeOf(t));
   }
-  t.backward(gradient, toBool(info[2], "retainGraph"));
+  return gradient;
+}
+
+// backward(t, gradient?, retainGraph)
+Napi::Value backward(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = unwrap(info[0]);
+  t.backward(startGradient(t, info[1]), toBool(info[2], "retainGraph"));
   return info.Env().Undefined();
 }
 
@@ -63,12 +68,7 @@ class BackwardWorker : public PromiseWorker {
 
 Napi::Value backwardAsync(const Napi::CallbackInfo& info) {
   const at::Tensor& t = unwrap(info[0]);
-  at::Tensor gradient = isMissing(info[1]) ? at::Tensor() : unwrap(info[1], "gradient");
-  if (!gradient.defined() && t.numel() != 1) {
-    throw RangeError("backward() without a gradient needs a tensor with one element, this one has shape " +
-                     shapeOf(t));
-  }
-  return (new BackwardWorker(info.Env(), t, gradient, toBool(info[2], "retainGraph")))->queue();
+  return (new BackwardWorker(info.Env(), t, startGradient(t, info[1]), toBool(info[2], "retainGraph")))->queue();
 }
 
 Napi::Value grad(const Napi::CallbackInfo& info) {

@@ -2,7 +2,8 @@
 # "clipNorm"}; inFile (written by lvmtorch) holds {"state": the model's state_dict, "xs": [x per step], "ys": [y]}.
 # The model is the test's PooledPredictor, written here as a PyTorch twin; each step is zero_grad, the composite loss
 # of loss_reference.py (DESIGN.md's formulas), backward, clip_grad_norm_, AdamW.step. outFile gets {"losses",
-# "gradNorms", "state"} after the steps.
+# "gradNorms", "state"} after the steps. With {"checkpoint", "inFile": {"x"}, "outFile"} instead: the Trainer's
+# checkpoint loaded strictly into the twin (its model_config gives the sizes), and its predictions for x.
 import json
 import os
 import sys
@@ -27,8 +28,23 @@ class PooledPredictor(nn.Module):
         return self.head((h * w).sum(1))
 
 
+def check(job):
+    """Loads a checkpoint the Trainer wrote strictly into the twin and predicts for the inputs, L2-normalised."""
+    ckpt = torch.load(job['checkpoint'], weights_only=True)
+    cfg = ckpt['model_config']
+    model = PooledPredictor(cfg['inputDim'], cfg['hidden'])
+    model.load_state_dict(ckpt['model_state_dict'], strict=True)
+    model.eval()
+    with torch.no_grad():
+        pred = torch.nn.functional.normalize(model(torch.load(job['inFile'], weights_only=True)['x']), dim=1)
+    torch.save({'pred': pred, 'kind': cfg['kind'], 'epoch': ckpt['epoch']}, job['outFile'])
+    print(json.dumps({'torch': torch.__version__}))
+
+
 def main():
     job = json.load(sys.stdin)
+    if 'checkpoint' in job:
+        return check(job)
     data = torch.load(job['inFile'], weights_only=True)
     dim, hidden = data['state']['head.3.weight'].shape
     model = PooledPredictor(dim, hidden)

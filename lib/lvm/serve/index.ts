@@ -4,7 +4,7 @@
 export {
   createServer, lvmtorchServe, ServingState, DEFAULT_TIMEOUTS, type LvmtorchServer, type ServeOptions, type ServeTimeouts,
 } from './server.js';
-export { ServedModel } from './served-model.js';
+export { ServedModel, type ModelFactory, type ServedConfig } from './served-model.js';
 export { VectorBank, type Neighbour } from './bank.js';
 export type { Batcher } from './batcher.js';
 export type { ServerMetrics } from './metrics.js';

@@ -13,7 +13,7 @@ type Loc = (string | number)[];
 export function stepsOf(seq: unknown, loc: Loc, model: ServedModel): number {
   if (!Array.isArray(seq)) throw invalid(loc, 'list_type', 'Input should be a valid list', seq);
   if (seq.length === 0) throw badRequest(`${where(loc)} is empty: it needs at least one ${model.vectorDim}-D vector`);
-  const maxLen = model.module.config.maxLen;
+  const maxLen = model.config.maxLen;
   if (maxLen !== undefined && seq.length > maxLen) {
     throw badRequest(`${where(loc)} has ${seq.length} vectors; this model reads at most ${maxLen}`);
   }
@@ -33,7 +33,7 @@ export function tmdOf(codes: unknown, loc: Loc, model: ServedModel): number[] | 
 /** Writes one checked sequence (and its code) into `out` from row `row` on. */
 export function writeSequence(seq: unknown[], codes: number[] | null, loc: Loc, model: ServedModel, out: Float32Array, row: number): void {
   const d = model.vectorDim;
-  const width = model.module.config.inputDim;
+  const width = model.config.inputDim;
   const steps = seq.length;
   for (let t = 0; t < steps; t++) {
     const vec = seq[t];
@@ -64,7 +64,7 @@ export function writeVector(vec: unknown[], loc: Loc, out: Float32Array, at: num
 /** The mock baseline: the L2-normalised mean of the sequence's vectors (their topic, without the model). */
 export function meanOfSequence(input: Float32Array, steps: number, model: ServedModel): Float32Array {
   const d = model.vectorDim;
-  const width = model.module.config.inputDim;
+  const width = model.config.inputDim;
   // In float64: float32 sums and squares of values near float32's limit would overflow.
   const mean = new Float64Array(d);
   for (let t = 0; t < steps; t++) for (let i = 0; i < d; i++) mean[i] += input[t * width + i];

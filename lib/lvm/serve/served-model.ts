@@ -2,7 +2,9 @@
 // checkpoints, raw state dicts such as the seed server's LatentMamba), in eval mode, with what /model/info says
 // about it. Requests hold it while they run, so /model/load can swap in another and this one is freed only when
 // the last request on it has finished. Loading never blocks the event loop (/model/load runs it while serving):
-// the file is read asynchronously (regular files only, with a timeout) and parsed from memory.
+// the file is read asynchronously (regular files only, with a timeout) and parsed from memory. A torch.nn module of
+// the user's is served too: its factory builds it from the checkpoint's model_config, which must give inputDim and
+// outputDim; its forward runs on the JS thread, one native call per op.
 import { basename } from 'node:path';
 
 import { parseDevice, type Device } from '../../torch/device.js';
@@ -10,13 +12,29 @@ import { isFloating } from '../../formats/dtype.js';
 import { loadBytes } from '../../torch/io/load.js';
 import { readRegularFile } from '../../formats/read-file.js';
 import { fromCheckpoint } from '../models/index.js';
-import type { Module } from '../models/module.js';
+import { Module } from '../models/module.js';
+import { modelConfig, predict, type TrainableModel } from '../models/trainable.js';
+import { Module as NnModule } from '../../torch/nn/module.js';
 import { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { TMD_DIM } from './tmd.js';
 
+/** Builds a torch.nn module from a checkpoint's model_config (`lvmtorch serve --model ./my-model.js`). */
+export type ModelFactory = (config: Record<string, unknown>) => NnModule | Promise<NnModule>;
+
+/** What serving reads of a model's config. */
+export interface ServedConfig {
+  kind: string;
+  inputDim: number;
+  outputDim: number;
+  dModel?: number;
+  numLayers?: number;
+  maxLen?: number;
+}
+
 export class ServedModel {
-  readonly module: Module;
+  readonly module: TrainableModel;
+  readonly config: ServedConfig;
   readonly path: string;
   readonly device: Device;
   /** The checkpoint's val_cosine: the mean cosine of its predictions on held-out data, or null when it has none. */
@@ -29,30 +47,33 @@ export class ServedModel {
   #inFlight = 0;
   #retired = false;
 
-  private constructor(module: Module, path: string, device: Device, valCosine: number | null, epoch: number | null) {
+  private constructor(module: TrainableModel, path: string, device: Device, valCosine: number | null, epoch: number | null) {
     this.module = module;
+    this.config = servedConfig(module, path);
     this.path = path;
     this.device = device;
     this.valCosine = valCosine;
-    const c = module.config;
-    this.readsTmd = c.inputDim === c.outputDim + TMD_DIM;
+    const c = this.config;
+    this.readsTmd = module instanceof Module && c.inputDim === c.outputDim + TMD_DIM;
     this.vectorDim = this.readsTmd ? c.outputDim : c.inputDim;
-    this.version = `${c.kind}-${c.inputDim}x${c.dModel}x${c.numLayers}:${basename(path)}${epoch !== null ? `@epoch${epoch}` : ''}`;
+    const sizes = c.dModel !== undefined ? `x${c.dModel}x${c.numLayers}` : '';
+    this.version = `${c.kind}-${c.inputDim}${sizes}:${basename(path)}${epoch !== null ? `@epoch${epoch}` : ''}`;
   }
 
   /**
-   * Reads `path` (nothing in it is run) and rebuilds its model on `device`, in eval mode. Refuses weights that are
-   * not finite: a served model's non-finite answer is then always its input's doing.
+   * Reads `path` (nothing in it is run) and rebuilds its model on `device`, in eval mode: one of lvmtorch's models, or
+   * with `factory` a torch.nn module built from the checkpoint's model_config and loaded strictly. Refuses weights
+   * that are not finite: a served model's non-finite answer is then always its input's doing.
    */
-  static async load(path: string, device: string = 'cpu', opts: { timeoutMs?: number } = {}): Promise<ServedModel> {
+  static async load(path: string, device: string = 'cpu', opts: { timeoutMs?: number; factory?: ModelFactory } = {}): Promise<ServedModel> {
     const dev = parseDevice(device);
     const obj = loadBytes<Record<string, unknown>>(await readRegularFile(path, opts), path);
     if (obj === null || typeof obj !== 'object' || obj instanceof Tensor) {
       throw new Error(`${path} holds no state dict or checkpoint (a ${obj === null ? 'None' : typeof obj})`);
     }
-    let module: Module;
+    let module: TrainableModel;
     try {
-      module = fromCheckpoint(obj);
+      module = opts.factory ? await fromFactory(opts.factory, obj, path) : fromCheckpoint(obj);
     } finally {
       disposeTensors(obj);
     }
@@ -68,7 +89,7 @@ export class ServedModel {
   }
 
   get outputDim(): number {
-    return this.module.config.outputDim;
+    return this.config.outputDim;
   }
 
   /** Holds the model for one request; the returned function lets it go. */
@@ -91,10 +112,10 @@ export class ServedModel {
 
   /** rows.length sequences of `steps` steps, each step module.config.inputDim wide -> one prediction each. */
   async predict(input: Float32Array, rows: number, steps: number): Promise<Float32Array[]> {
-    const x = torch.tensor(input, { shape: [rows, steps, this.module.config.inputDim] });
+    const x = torch.tensor(input, { shape: [rows, steps, this.config.inputDim] });
     const onDevice = this.device === 'cpu' ? x : x.to(this.device);
     try {
-      const y = await this.module.predictAsync(onDevice);
+      const y = await predict(this.module, onDevice);
       const cpu = this.device === 'cpu' ? y : y.to('cpu');
       try {
         const flat = cpu.toTypedArray() as Float32Array;
@@ -109,6 +130,33 @@ export class ServedModel {
       if (onDevice !== x) onDevice.dispose();
     }
   }
+}
+
+async function fromFactory(factory: ModelFactory, ckpt: Record<string, unknown>, path: string): Promise<NnModule> {
+  const config = ckpt.model_config;
+  const sd = ckpt.model_state_dict;
+  if (config === null || typeof config !== 'object' || sd === null || typeof sd !== 'object') {
+    throw new Error(`${path}: a model built by --model needs a checkpoint with model_config and model_state_dict (the Trainer's)`);
+  }
+  const module = await factory({ ...config as Record<string, unknown> });
+  if (!(module instanceof NnModule)) throw new TypeError(`${path}: the model factory must return a torch.nn Module`);
+  try {
+    module.loadStateDict(sd as Record<string, unknown>);
+  } catch (e) {
+    module.dispose();
+    throw e;
+  }
+  return module;
+}
+
+function servedConfig(module: TrainableModel, path: string): ServedConfig {
+  if (module instanceof Module) return module.config;
+  const c = modelConfig(module);
+  const dims = [c.inputDim, c.outputDim];
+  if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0)) {
+    throw new RangeError(`${path}: a served torch.nn module needs inputDim and outputDim in its config (model_config)`);
+  }
+  return { kind: c.kind, inputDim: c.inputDim!, outputDim: c.outputDim as number };
 }
 
 function allFinite(t: Tensor): boolean {

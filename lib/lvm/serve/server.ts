@@ -25,11 +25,13 @@ import { meanOfSequence, stepsOf, tmdOf, writeSequence, writeVector } from './in
 import { parseJsonBody } from './json-body.js';
 import { withTimeout } from '../../formats/read-file.js';
 import { ServerMetrics } from './metrics.js';
-import { ServedModel } from './served-model.js';
+import { ServedModel, type ModelFactory } from './served-model.js';
 
 export interface ServeOptions {
   /** The file to serve (any checkpoint or state dict lvmtorch reads), or an already loaded model. */
   checkpoint?: string;
+  /** Builds a torch.nn module of the user's from each checkpoint's model_config (here and in /model/load). */
+  factory?: ModelFactory;
   model?: ServedModel;
   /** 'cpu' (default) or 'cuda[:N]'. */
   device?: string;
@@ -91,6 +93,8 @@ export class ServingState {
   readonly batcher: Batcher;
   readonly metrics = new ServerMetrics();
   readonly allowLoad: string | null;
+  /** Builds the user's torch.nn module from a checkpoint's model_config, when serving one. */
+  readonly factory: ModelFactory | undefined;
   readonly maxBatchRows: number;
   readonly loadTimeoutMs: number;
   #loading: Promise<unknown> = Promise.resolve();
@@ -99,6 +103,7 @@ export class ServingState {
     this.model = model;
     this.bank = bank;
     this.allowLoad = opts.allowLoad ? realpathSync(opts.allowLoad) : null;
+    this.factory = opts.factory;
     this.maxBatchRows = positiveInteger(opts.maxBatchRows ?? 1024, 'maxBatchRows');
     this.loadTimeoutMs = positiveInteger(opts.loadTimeoutMs ?? 30_000, 'loadTimeoutMs');
     this.batcher = new Batcher({
@@ -112,7 +117,7 @@ export class ServingState {
   }
 
   static async create(opts: ServeOptions): Promise<ServingState> {
-    const model = opts.model ?? (opts.checkpoint ? await ServedModel.load(opts.checkpoint, opts.device) : null);
+    const model = opts.model ?? (opts.checkpoint ? await ServedModel.load(opts.checkpoint, opts.device, { factory: opts.factory }) : null);
     if (!model) throw new TypeError('serve: give a checkpoint (a file) or a model');
     const bank = typeof opts.bank === 'string' ? VectorBank.load(opts.bank) : (opts.bank ?? null);
     if (bank && bank.dim !== model.outputDim) {
@@ -124,7 +129,7 @@ export class ServingState {
   /** Loads `path` and swaps it in; requests already running finish on the old model. One load at a time. */
   swap(path: string, device: string): Promise<ServedModel> {
     const next = this.#loading.then(async () => {
-      const loaded = await ServedModel.load(path, device, { timeoutMs: this.loadTimeoutMs });
+      const loaded = await ServedModel.load(path, device, { timeoutMs: this.loadTimeoutMs, factory: this.factory });
       const old = this.model;
       this.model = loaded;
       old.retire();
@@ -200,7 +205,7 @@ export const lvmtorchServe: FastifyPluginAsync<{ state: ServingState }> = async 
     try {
       const steps = stepsOf(b.vector_sequence, ['body', 'vector_sequence'], model);
       const codes = tmdOf(b.tmd_codes, ['body', 'tmd_codes'], model);
-      const input = new Float32Array(steps * model.module.config.inputDim);
+      const input = new Float32Array(steps * model.config.inputDim);
       writeSequence(b.vector_sequence, codes, ['body', 'vector_sequence'], model, input, 0);
       const [predicted] = b.use_mock ? [meanOfSequence(input, steps, model)] : await state.batcher.run(model, input, 1, steps);
       checkFinite(predicted, ['body', 'vector_sequence']);
@@ -327,7 +332,7 @@ function positiveInteger(v: number, name: string): number {
 
 function modelInfo(state: ServingState): Record<string, unknown> {
   const m = state.model;
-  const c = m.module.config;
+  const c = m.config;
   return {
     loaded: true, model_path: m.path, d_input: c.inputDim, d_hidden: c.dModel, n_layers: c.numLayers,
     device: m.device, num_parameters: m.module.numParameters(),
@@ -346,7 +351,7 @@ function modelInfo(state: ServingState): Record<string, unknown> {
 // running on the model, which the request's release may then free.
 async function predictBatch(state: ServingState, model: ServedModel, sequences: unknown[], codes: number[][] | undefined,
   mock: boolean): Promise<Float32Array[]> {
-  const width = model.module.config.inputDim;
+  const width = model.config.inputDim;
   const groups = new Map<number, number[]>();
   sequences.forEach((seq, i) => {
     const steps = stepsOf(seq, ['body', 'sequences', i], model);

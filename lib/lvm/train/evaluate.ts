@@ -3,7 +3,7 @@
 // forwards (predictAsync) and the scoring run on worker threads: the event loop stays free meanwhile.
 import type { Dataset } from '../data/dataset.js';
 import { splitByDocument } from '../data/index.js';
-import type { Module } from '../models/module.js';
+import { predict, type TrainableModel } from '../models/trainable.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { computeBaselines, type BaselineResult } from './baselines.js';
@@ -17,9 +17,9 @@ const ROWS = 1024;
  * the train targets' mean: targetMean(train)) where given; the retrieval in each row's document where `ds` knows
  * its documents.
  */
-export async function scoreModel(model: Module, ds: Dataset, opts: { centre: Tensor }): Promise<CentredMetrics>;
-export async function scoreModel(model: Module, ds: Dataset, opts?: { centre?: Tensor }): Promise<Metrics>;
-export async function scoreModel(model: Module, ds: Dataset, opts: { centre?: Tensor } = {}): Promise<Metrics> {
+export async function scoreModel(model: TrainableModel, ds: Dataset, opts: { centre: Tensor }): Promise<CentredMetrics>;
+export async function scoreModel(model: TrainableModel, ds: Dataset, opts?: { centre?: Tensor }): Promise<Metrics>;
+export async function scoreModel(model: TrainableModel, ds: Dataset, opts: { centre?: Tensor } = {}): Promise<Metrics> {
   const parts: Tensor[] = [];
   try {
     const preds: Tensor[] = [];
@@ -28,7 +28,7 @@ export async function scoreModel(model: Module, ds: Dataset, opts: { centre?: Te
       const { x, y } = ds.batch(Array.from({ length: Math.min(ROWS, ds.size - s) }, (_, i) => s + i));
       parts.push(x, y);
       ys.push(y);
-      const pred = await model.predictAsync(x);
+      const pred = await predict(model, x);
       parts.push(pred);
       preds.push(pred);
     }
@@ -53,7 +53,7 @@ export interface Evaluation {
  * Splits `data` by document as the Trainer does (same seed and fractions give the same split, so a checkpoint is
  * judged on the documents it never saw), then scores the model and the baselines.
  */
-export async function evaluate(model: Module, data: Dataset,
+export async function evaluate(model: TrainableModel, data: Dataset,
   opts: { seed?: number; split?: { train: number; val: number; test: number } } = {}): Promise<Evaluation> {
   const s = splitByDocument(data, { ...(opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }), seed: opts.seed ?? 0 });
   let centre: Tensor | undefined;

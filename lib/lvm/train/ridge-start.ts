@@ -3,7 +3,8 @@
 // its output projection starts at zero, so that the first epoch starts from exactly that predictor's predictions.
 // Which tensors those are, the model says (Module.residualMap(), outputHead()).
 import type { Dataset } from '../data/dataset.js';
-import type { Module } from '../models/module.js';
+import { Module } from '../models/module.js';
+import type { TrainableModel } from '../models/trainable.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { baselinesAndRidge, computeBaselines, fitRidge, type BaselineResult, type RidgeMap } from './baselines.js';
@@ -12,15 +13,15 @@ import type { EvalSplits, TrainerSplits } from './split-data.js';
 type StartOptions = { residualOf: 'ridge' | 'copy-last'; baselines?: BaselineResult; resume?: string };
 
 /** Whether fit() starts the model from a linear predictor: it has a residual map and is not resumed. */
-export function startsFromRidge(model: Module, o: { resume?: string }): boolean {
-  return model.residualMap() !== undefined && !o.resume;
+export function startsFromRidge(model: TrainableModel, o: { resume?: string }): model is Module {
+  return model instanceof Module && model.residualMap() !== undefined && !o.resume;
 }
 
 /**
  * The baselines (the ones given, or fitted here on train, scored on `evalSplits`), and for a model that starts from
  * a linear predictor that start: the ridge fitted once for both, or copy-last.
  */
-export async function baselinesAndStart(model: Module, splits: TrainerSplits, evalSplits: EvalSplits, o: StartOptions,
+export async function baselinesAndStart(model: TrainableModel, splits: TrainerSplits, evalSplits: EvalSplits, o: StartOptions,
   centre: Tensor): Promise<BaselineResult> {
   if (!startsFromRidge(model, o)) return o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre });
   checkRidgeContext(model, splits.train);

@@ -1,25 +1,26 @@
 // report.html of a training run: loss, cosine, centred cosine and retrieval per epoch with the baselines as lines, and the
 // summary table (raw and centred cosine, retrieval) of the model and every baseline.
 import { writeFileAtomic } from '../../formats/atomic.js';
-import type { Module } from '../models/module.js';
+import { modelConfig, type TrainableModel } from '../models/trainable.js';
 import { renderReport } from './report.js';
 import { summaryColumns, summaryRows } from './summary.js';
 import type { FitResult } from './fit-result.js';
 import { writeFileSync } from 'node:fs';
 
-export async function writeReport(path: string, result: FitResult, model: Module,
+export async function writeReport(path: string, result: FitResult, model: TrainableModel,
   options: { epochs: number; batchSize: number; lr: number; seed: number }): Promise<string> {
   const h = result.history;
   const base = result.baselines.scores;
   const lines = (split: 'val', metric: 'cosine' | 'centredCosine' | 'inDocMrr' | 'mrr') =>
     Object.entries(base).flatMap(([name, s]) => (s?.[split]?.[metric] !== undefined ? [{ label: `${name} (val)`, value: s[split]![metric]! }] : []));
-  const summary = summaryRows(result, model.config.kind);
+  const config = modelConfig(model);
+  const summary = summaryRows(result, config.kind);
   const columns = summaryColumns(summary);
   const inDoc = h.some((e) => e.val_in_doc_mrr !== undefined);
   const html = renderReport({
-    title: `lvmtorch: ${model.config.kind} training run`,
+    title: `lvmtorch: ${config.kind} training run`,
     facts: [
-      `${model.config.kind}, ${model.numParameters().toLocaleString('en')} parameters, config ${JSON.stringify(model.config)}`,
+      `${config.kind}, ${model.numParameters().toLocaleString('en')} parameters, config ${JSON.stringify(config)}`,
       `${h.length} epochs, batch ${options.batchSize}, lr ${options.lr}, seed ${options.seed}; best epoch ${result.best.epoch}` +
         (result.stoppedEarly ? ' (stopped early)' : ''),
       ...result.warnings,

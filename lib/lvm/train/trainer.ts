@@ -6,7 +6,9 @@ import { join } from 'node:path';
 
 import { Dataset } from '../data/dataset.js';
 import { compositeWeights, type CompositeWeights } from '../loss/composite.js';
-import type { Module } from '../models/module.js';
+import { Module } from '../models/module.js';
+import { modelConfig, type TrainableModel } from '../models/trainable.js';
+import * as nn from '../../torch/nn/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { BestSoFar } from './best.js';
@@ -32,18 +34,22 @@ export type { BatchLogs, TrainBeginInfo, TrainerCallbacks, TrainerOptions } from
 export { TrainingError } from './epoch.js';
 
 export class Trainer {
-  readonly model: Module;
+  readonly model: TrainableModel;
   readonly options: ResolvedTrainerOptions;
   readonly weights: CompositeWeights;
   #stop = false;
   // During fit(): the train split's target mean, which every score of the run is centred on.
   #centre: Tensor | undefined;
 
-  constructor(model: Module, opts: TrainerOptions = {}) {
+  constructor(model: TrainableModel, opts: TrainerOptions = {}) {
     this.model = model;
     this.options = resolveOptions(opts);
     this.weights = compositeWeights(this.options.loss);
     checkOptions(this.options);
+    if (!(model instanceof Module) && !(model instanceof nn.Module)) throw new TypeError('a Trainer takes one of lvmtorch\'s models or a torch.nn module');
+    if (model instanceof nn.Module && (this.options.precision !== 'fp32' || this.options.world)) {
+      throw new RangeError("precision 'bf16' and data-parallel training (world) need one of lvmtorch's native models for now");
+    }
   }
 
   /** Asks a running fit() to stop after the current epoch (its files are written as at a normal end). */
@@ -98,7 +104,7 @@ export class Trainer {
     const resumed: Resumed | undefined = o.resume ? await resume(o.resume, { ...run, history, monitor: o.monitor }, warnings) : undefined;
     await sameWeightsOnEveryRank(o.world, model);
     const ckpts = new RunCheckpoints(outDir, { ...run, history }, {
-      args: { ...o.args, seed: o.seed, lr: o.lr, batch_size: o.batchSize }, model_config: { ...model.config }, loss_weights: { ...weights },
+      args: { ...o.args, seed: o.seed, lr: o.lr, batch_size: o.batchSize }, model_config: modelConfig(model), loss_weights: { ...weights },
     });
     const best = new BestSoFar(model, o.monitor, resumed);
     const fromRidge = startsFromRidge(model, o);

@@ -134,6 +134,23 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * The parameters weight decay should skip, by dotted name (as timm's `no_weight_decay()`): none by default; a module
+   * overrides it to declare them (biases, norms, embeddings). The Trainer's optimiser reads it.
+   */
+  noWeightDecay(): string[] {
+    return [];
+  }
+
+  /** The parameters by whether weight decay applies to them (noWeightDecay()), each part in namedParameters() order. */
+  parameterGroups(): { decay: Parameter[]; noDecay: Parameter[] } {
+    const skip = new Set(this.noWeightDecay());
+    const named = this.namedParameters();
+    const absent = [...skip].filter((k) => !named.some(([name]) => name === k));
+    if (absent.length) throw new RangeError(`${this.constructor.name} declares no-decay parameters it does not have: ${absent.join(', ')}`);
+    return { decay: named.filter(([k]) => !skip.has(k)).map(([, p]) => p), noDecay: named.filter(([k]) => skip.has(k)).map(([, p]) => p) };
+  }
+
   // ---- state dicts ----
 
   /**
