@@ -106,7 +106,6 @@ function runJob(job, req, python, port) {
 async function worker(req) {
   const { models, torch, trainStep, LOSS_PRESETS, optim } = await import('../dist/index.js');
   const { World } = await import('../dist/torch/distributed/index.js');
-  const { LOSS_PRESETS, optim, torch } = await import('../dist/index.js');
   torch.setNumThreads(req.threads);
   const options = World.fromEnv();
   const world = options && await World.init(options);

@@ -40,7 +40,6 @@ export async function run({ options = {}, log = console.log } = {}) {
     threadArgs, threadEnv
   } = await import('./lib/variants.js');
   const { torch, models, datasets, writeCheckpoint, optim } = await import('../dist/index.js');
-  const { optim, torch } = await import('../dist/index.js');
   const rounds = Number(options.rounds ?? 3);
   const cores = cpus().length;
 

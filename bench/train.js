@@ -333,7 +333,6 @@ function argValue(name) {
 async function worker() {
   const { createInterface } = await import('node:readline');
   const { doctor, torch, models, trainStep, LOSS_PRESETS, optim } = await import('../dist/index.js');
-  const { LOSS_PRESETS, optim, torch } = await import('../dist/index.js');
   const threads = argValue('threads');
   const blas = argValue('blas');
   if (threads !== null) torch.setNumThreads(threads);
