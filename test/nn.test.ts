@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { nn, optim, torch, type Tensor } from '../dist/index.js';
+import { models, nn, optim, torch, type Tensor } from '../dist/index.js';
 import { needPython, pythonTorchMissing, runPython } from './helpers/python.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-nn-'));
@@ -482,5 +482,29 @@ describe('nn.TransformerEncoder', () => {
     expect(new Set(params).size).toBe(params.length);
     expect(params.some((p) => layer.parameters().includes(p))).toBe(false);
     expect(enc.numParameters()).toBe(3 * layer.numParameters());
+  });
+});
+
+// The seed GRU written as a composition of these modules (bench/lib/seed-gru-nn.js, what bench/nn.js times) is the
+// built-in models.gru(): the same keys, and from the same weights the same output and gradients.
+describe('the seed GRU as a torch.nn composition', () => {
+  it('loads models.gru()\'s state dict strictly and gives its raw output and gradients', async () => {
+    const { seedGruClass } = await import('../bench/lib/seed-gru-nn.js') as { seedGruClass: (n: typeof nn) => new (c: object) => nn.Module };
+    const SeedGru = seedGruClass(nn);
+    torch.manualSeed(1);
+    const opts = { inputDim: 24, dModel: 16, numLayers: 2, outputDim: 24 };
+    const builtIn = models.gru({ ...opts, dropout: 0 });
+    const ours = new SeedGru(opts);
+    expect(Object.keys(ours.stateDict())).toEqual(Object.keys(builtIn.stateDict()));
+    ours.loadStateDict(builtIn.stateDict());
+    const x = torch.randn([3, 5, 24]);
+    const g = torch.randn([3, 24]);
+    const a = builtIn.forward(x, { raw: true }).raw!;
+    const b = (ours.forward as (x: Tensor) => Tensor)(x);
+    expect(maxDiff(a, b)).toBeLessThan(1e-5);
+    a.mul(g).sum().backward();
+    b.mul(g).sum().backward();
+    const theirs = Object.fromEntries(builtIn.namedParameters().map(([k, p]) => [k, p.grad!]));
+    for (const [k, p] of ours.namedParameters()) expect(maxDiff(p.grad!, theirs[k]), k).toBeLessThan(1e-5);
   });
 });
