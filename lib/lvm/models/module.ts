@@ -11,6 +11,7 @@ import { noGrad } from '../../torch/functions.js';
 import { orderedDict } from '../../formats/pickle/values.js';
 import { KINDS, RIDGE, type LinearKeys, type ModelConfig } from './config.js';
 import { DisposedError } from '../../errors.js';
+import { decayGroups } from '../../torch/nn/module.js';
 
 export type { LinearKeys, ModelConfig, ModelKind } from './config.js';
 
@@ -142,11 +143,7 @@ export class Module {
 
   /** The parameters by whether weight decay applies to them (noWeightDecay()), each part in namedParameters() order. */
   parameterGroups(): { decay: Tensor[]; noDecay: Tensor[] } {
-    const skip = new Set(this.noWeightDecay());
-    const named = this.namedParameters();
-    const absent = [...skip].filter((k) => !named.some(([name]) => name === k));
-    if (absent.length) throw new Error(`a ${this.config.kind} model declares no-decay parameters it does not have: ${absent.join(', ')}`);
-    return { decay: named.filter(([k]) => !skip.has(k)).map(([, p]) => p), noDecay: named.filter(([k]) => skip.has(k)).map(([, p]) => p) };
+    return decayGroups(this.namedParameters(), this.noWeightDecay(), `a ${this.config.kind} model`);
   }
 
   /** The output projection (the head's last Linear: head.3; latent_mamba's output_head), by key. */

@@ -23,6 +23,15 @@ export function modelConfig(model: TrainableModel): ModelConfigOf {
   return { kind: model.constructor.name, ...config } as ModelConfigOf;
 }
 
+/** A torch.nn module's forward on x [B, T, D], checked to be the [B, D] prediction training and serving need. */
+export function forwardOf(model: NnModule, x: Tensor): Tensor {
+  const out = (model.forward as (x: Tensor) => unknown)(x);
+  if (!(out instanceof Tensor) || out.ndim !== 2) {
+    throw new TypeError(`the model's forward must map [batch, context, dim] to a [batch, dim] Tensor, got ${out instanceof Tensor ? `shape [${out.shape.join(', ')}]` : typeof out}`);
+  }
+  return out;
+}
+
 /**
  * The model's L2-normalised predictions for x [B, T, D], without a graph and in eval mode (its mode is kept): a native
  * model's predictAsync (off the JS thread); a torch.nn module's forward on the JS thread.
@@ -32,13 +41,7 @@ export async function predict(model: TrainableModel, x: Tensor): Promise<Tensor>
   const training = model.training;
   model.eval();
   try {
-    return tidy(() => noGrad(() => {
-      const out = (model.forward as (x: Tensor) => unknown)(x);
-      if (!(out instanceof Tensor) || out.ndim !== 2) {
-        throw new TypeError(`the model's forward must map [batch, context, dim] to a [batch, dim] Tensor, got ${out instanceof Tensor ? `shape [${out.shape.join(', ')}]` : typeof out}`);
-      }
-      return out.normalize({ dim: 1 });
-    }));
+    return tidy(() => noGrad(() => forwardOf(model, x).normalize({ dim: 1 })));
   } finally {
     model.train(training);
   }

@@ -13,7 +13,8 @@ import { settle } from '../../torch/distributed/world.js';
 import { markStepRunning, stepRunning, type Module } from '../models/module.js';
 import { libtorchMajor, native } from '../../torch/native.js';
 import type { Optimizer } from '../../torch/optim/optimizer.js';
-import { rawOf, Tensor } from '../../torch/tensor.js';
+import { rawOf, type Tensor } from '../../torch/tensor.js';
+import { forwardOf } from '../models/trainable.js';
 import * as nn from '../../torch/nn/index.js';
 import { clipGradNorm_ } from '../../torch/nn/clip-grad.js';
 import { keep, tidy } from '../../torch/scope.js';
@@ -87,11 +88,7 @@ async function moduleStep<O extends object>(model: nn.Module, optimizer: Optimiz
   if (running.has(model)) throw new Error('a train step is already running on this model: await it before the next');
   optimizer.zeroGrad();
   const loss = tidy(() => {
-    const pred = (model.forward as (x: Tensor) => unknown)(x);
-    if (!(pred instanceof Tensor) || pred.ndim !== 2) {
-      throw new TypeError(`the model's forward must map [batch, context, dim] to a [batch, dim] Tensor, got ${pred instanceof Tensor ? `shape [${pred.shape.join(', ')}]` : typeof pred}`);
-    }
-    const l = compositeLoss(pred, y, { ...w, candidates: opts.candidates });
+    const l = compositeLoss(forwardOf(model, x), y, { ...w, candidates: opts.candidates });
     keep(l.total);
     return l;
   });

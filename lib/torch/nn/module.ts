@@ -144,11 +144,7 @@ export abstract class Module {
 
   /** The parameters by whether weight decay applies to them (noWeightDecay()), each part in namedParameters() order. */
   parameterGroups(): { decay: Parameter[]; noDecay: Parameter[] } {
-    const skip = new Set(this.noWeightDecay());
-    const named = this.namedParameters();
-    const absent = [...skip].filter((k) => !named.some(([name]) => name === k));
-    if (absent.length) throw new RangeError(`${this.constructor.name} declares no-decay parameters it does not have: ${absent.join(', ')}`);
-    return { decay: named.filter(([k]) => !skip.has(k)).map(([, p]) => p), noDecay: named.filter(([k]) => skip.has(k)).map(([, p]) => p) };
+    return decayGroups(this.namedParameters(), this.noWeightDecay(), this.constructor.name);
   }
 
   // ---- state dicts ----
@@ -279,6 +275,17 @@ export abstract class Module {
     if (!children.length) return `${this.constructor.name}(${extra})`;
     return `${this.constructor.name}(\n${extra ? `  ${extra}\n` : ''}  ${children.join('\n  ')}\n)`;
   }
+}
+
+/**
+ * @internal Named parameters split by whether weight decay applies (`noDecay` names the ones it skips), each part in
+ * the given order; `owner` names the model when it declares a name it does not have.
+ */
+export function decayGroups<T>(named: [string, T][], noDecay: string[], owner: string): { decay: T[]; noDecay: T[] } {
+  const skip = new Set(noDecay);
+  const absent = [...skip].filter((k) => !named.some(([name]) => name === k));
+  if (absent.length) throw new RangeError(`${owner} declares no-decay parameters it does not have: ${absent.join(', ')}`);
+  return { decay: named.filter(([k]) => !skip.has(k)).map(([, p]) => p), noDecay: named.filter(([k]) => skip.has(k)).map(([, p]) => p) };
 }
 
 function ownParameters(m: Module): [string, Parameter][] {
