@@ -15,8 +15,9 @@ export { FileFormatError, type FileFormat } from './formats/detect.js';
 export { TorchFileError } from './formats/torch-error.js';
 
 export * as models from './lvm/models/index.js';
-export { Module, type ModelConfig, type ModelKind, type LoadStateDictOptions } from './lvm/models/module.js';
-export type { TrainableModel, ModelConfigOf } from './lvm/models/trainable.js';
+export { Module } from './torch/nn/module.js';
+export type { ModelConfig, ModelKind } from './lvm/models/config.js';
+export type { ModelConfigOf } from './lvm/models/trainable.js';
 export {
   compositeLoss, compositeWeights, LOSS_PRESETS, NonFiniteLossError, type LossPreset, type Candidates,
   type CompositeWeights, type CompositeLossOptions, type CompositeLossResult,

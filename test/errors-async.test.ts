@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import {
-  compositeLoss, datasets, models, NonFiniteLossError, scorePredictions, torch, trainStep, type Module, type Tensor, optim,
+  compositeLoss, datasets, models, NonFiniteLossError, scorePredictions, torch, trainStep, type Tensor, optim,
 } from '../dist/index.js';
 import { DistributedError, World } from '../dist/torch/distributed/index.js';
 import { freePort } from '../dist/torch/distributed/launch.js';
@@ -73,7 +73,7 @@ const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-errors-async-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const D = 8;
-const model: Module = models.gru({ inputDim: D, outputDim: D, dModel: 8, numLayers: 1 });
+const model: models.NativeModel = models.gru({ inputDim: D, outputDim: D, dModel: 8, numLayers: 1 });
 const optimizer = new optim.AdamW(model.parameters());
 const disposed = (): Tensor => {
   const t = torch.randn([2, 5, D]);

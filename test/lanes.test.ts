@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { models, torch, type Module, type Tensor } from '../dist/index.js';
+import { models, torch, type Tensor } from '../dist/index.js';
 import { World } from '../dist/torch/distributed/index.js';
 import { freePort } from '../dist/torch/distributed/launch.js';
 
@@ -20,7 +20,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A forward that takes at least MIN_MS on this machine, found by doubling the batch.
 const MIN_MS = 300;
-let model: Module;
+let model: models.NativeModel;
 let x: Tensor;
 beforeAll(() => {
   model = models.gru({ inputDim: 64, outputDim: 64, dModel: 256, numLayers: 2 });

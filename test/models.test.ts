@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { models, Module, torch, Tensor, type ModelConfig } from '../dist/index.js';
+import { models, nn, torch, Tensor, type ModelConfig } from '../dist/index.js';
 import { pythonTorchMissing, runPython } from './helpers/python.js';
 import { skipUnless } from './helpers/skip.js';
 
@@ -281,9 +281,11 @@ describe('modules', () => {
     sd['head.0.weight'] = torch.ones([4, 4]);
     let message = '';
     try { m.loadStateDict(sd); } catch (e) { message = (e as Error).message; }
-    expect(message).toContain('missing keys: head.3.bias');
-    expect(message).toContain('unexpected keys: extra.weight');
-    expect(message).toContain('input_proj.weight: shape [5, 6] in the state dict, [4, 6] in the model');
+    // PyTorch's words, as for every nn.Module: the native models are nn.Modules.
+    expect(message).toContain('Error(s) in loading state_dict for NativeModel');
+    expect(message).toContain('Missing key(s) in state_dict: "head.3.bias"');
+    expect(message).toContain('Unexpected key(s) in state_dict: "extra.weight"');
+    expect(message).toContain('size mismatch for input_proj.weight: copying a param with shape [5, 6] from checkpoint, the shape in current model is [4, 6]');
     expect(m.parameters()[0].toArray()).toEqual(before);
     delete sd['extra.weight'];
     sd['input_proj.weight'] = torch.zeros([4, 6]);
@@ -319,6 +321,56 @@ describe('modules', () => {
     m.to('cpu', 'float64');
     expect(p.dtype).toBe('float64');
     expect(m.forward(torch.randn([2, 3, 6], { dtype: 'float64' })).dtype).toBe('float64');
+  });
+});
+
+// One Module type: a built-in model is an nn.Module, so it composes into a user's module as any layer does.
+describe('a built-in model is an nn.Module', () => {
+  class Wrapped extends nn.Module {
+    scale = new nn.Parameter(torch.full([1], 2));
+    backbone = models.lstm({ inputDim: 6, outputDim: 6, dModel: 16, numLayers: 3, dropout: 0.5 });
+    forward(x: Tensor): Tensor {
+      return this.backbone.forward(x).mul(this.scale);
+    }
+  }
+
+  it('its parameters, buffers and state dict appear under its name, in PyTorch order', () => {
+    const w = new Wrapped();
+    expect(w.backbone).toBeInstanceOf(nn.Module);
+    const inner = w.backbone.namedParameters().map(([k]) => k);
+    expect(w.namedParameters().map(([k]) => k)).toEqual(['scale', ...inner.map((k) => `backbone.${k}`)]);
+    expect(Object.keys(w.stateDict())).toEqual(['scale', ...Object.keys(w.backbone.stateDict()).map((k) => `backbone.${k}`)]);
+    expect(w.numParameters()).toBe(1 + w.backbone.numParameters());
+    expect(w.toString()).toMatch(/\(backbone\): NativeModel\(kind=lstm, inputDim=6/);
+    w.dispose();
+  });
+
+  it("train()/eval() on the outer module reach the native dropout; to() casts it; backward fills its parameters' grads", () => {
+    const w = new Wrapped();
+    const x = torch.randn([4, 5, 6]);
+    expect(w.train().forward(x).toArray()).not.toEqual(w.forward(x).toArray());
+    w.eval();
+    expect(w.backbone.training).toBe(false);
+    expect(w.forward(x).toArray()).toEqual(w.forward(x).toArray());
+    const p = w.backbone.parameters()[0];
+    w.to('float64');
+    expect([p.dtype, w.scale.dtype]).toEqual(['float64', 'float64']);
+    w.forward(x.to('float64')).sum().backward();
+    expect(p.grad?.shape).toEqual(p.shape);
+    expect(w.scale.grad?.shape).toEqual([1]);
+    w.dispose();
+    expect(() => w.backbone.forward(x)).toThrow(/disposed/);
+  });
+
+  it('loadStateDict on the outer module writes into the native one, and refuses a bad key naming it with its prefix', () => {
+    const [a, b] = [new Wrapped(), new Wrapped()];
+    const sd = a.stateDict();
+    b.loadStateDict(sd);
+    expect(b.backbone.parameters()[0].toArray()).toEqual(a.backbone.parameters()[0].toArray());
+    const { ['backbone.head.3.bias']: _, ...missing } = sd;
+    expect(() => b.loadStateDict(missing)).toThrow(/Missing key\(s\) in state_dict: "backbone\.head\.3\.bias"/);
+    a.dispose();
+    b.dispose();
   });
 });
 
@@ -364,9 +416,9 @@ describe('what a model declares for training', () => {
     const base = { kind: 'gru', inputDim: 6, outputDim: 6, dModel: 4, numLayers: 1, dropout: 0 } as ModelConfig;
     const noDropout: Partial<ModelConfig> = { ...base };
     delete noDropout.dropout;
-    expect(() => new Module(noDropout as ModelConfig)).toThrow(/gru model's config needs dropout/);
-    expect(() => new Module({ ...base, kind: 'transformer', heads: 2, maxLen: 10 })).toThrow(/transformer model's config needs ffDim/);
-    expect(() => new Module({ ...base, kind: 'mamba2' })).toThrow(/mamba2 model's config needs dState/);
-    new Module(base).dispose();
+    expect(() => new models.NativeModel(noDropout as ModelConfig)).toThrow(/gru model's config needs dropout/);
+    expect(() => new models.NativeModel({ ...base, kind: 'transformer', heads: 2, maxLen: 10 })).toThrow(/transformer model's config needs ffDim/);
+    expect(() => new models.NativeModel({ ...base, kind: 'mamba2' })).toThrow(/mamba2 model's config needs dState/);
+    new models.NativeModel(base).dispose();
   });
 });

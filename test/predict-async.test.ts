@@ -5,7 +5,7 @@
 // the train/eval flag JS sees left as it was; what would change the model under running calls refused.
 import { describe, expect, it } from 'vitest';
 
-import { models, torch, trainStep, type Module, type Tensor, optim } from '../dist/index.js';
+import { models, torch, trainStep, type Tensor, optim } from '../dist/index.js';
 
 const SMALL = { inputDim: 12, outputDim: 10, dModel: 8, numLayers: 2, heads: 2, ffDim: 32, maxLen: 10, dropout: 0.3 };
 const KINDS = {
@@ -136,7 +136,7 @@ describe('predictAsync', () => {
   });
 
   it('while calls run: train() waits for them, to(), loadStateDict(), a training forward and trainStep() are refused', async () => {
-    const m: Module = models.latentMamba({ inputDim: 784, outputDim: 768, dModel: 128, numLayers: 2, dropout: 0.5 }).eval();
+    const m: models.NativeModel = models.latentMamba({ inputDim: 784, outputDim: 768, dModel: 128, numLayers: 2, dropout: 0.5 }).eval();
     const x = torch.randn([8, 30, 784]);
     const want = m.predict(x);
     const pending = [m.predictAsync(x), m.predictAsync(x)];

@@ -11,8 +11,9 @@ import { World } from '../torch/distributed/world.js';
 import type { Dataset } from '../lvm/data/dataset.js';
 import { LOSS_PRESETS, type CompositeWeights, type LossPreset } from '../lvm/loss/composite.js';
 import * as models from '../lvm/models/index.js';
-import type { ModelKind } from '../lvm/models/module.js';
-import { modelConfig, type TrainableModel } from '../lvm/models/trainable.js';
+import type { ModelKind } from '../lvm/models/config.js';
+import { modelConfig } from '../lvm/models/trainable.js';
+import type { Module } from '../torch/nn/module.js';
 import { isModelFile, loadUserModel, parseModelConfig } from './user-model.js';
 import * as torch from '../torch/functions.js';
 import { MONITORS, type Monitor } from '../lvm/train/monitor.js';
@@ -151,7 +152,7 @@ async function loadData(flags: TrainFlags, quiet: boolean): Promise<Dataset> {
   return datasets.synthetic({ seed: flags.seed });
 }
 
-async function makeModel(flags: TrainFlags, inputDim: number, context: number): Promise<TrainableModel> {
+async function makeModel(flags: TrainFlags, inputDim: number, context: number): Promise<Module> {
   if (isModelFile(flags.model)) {
     if (flags.residual !== 'none') throw new RangeError('--residual needs one of the built-in models');
     return loadUserModel(flags.model, { inputDim, outputDim: inputDim, context, ...parseModelConfig(flags.modelConfig) });

@@ -5,7 +5,7 @@
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { Module as NnModule } from '../torch/nn/module.js';
+import { Module } from '../torch/nn/module.js';
 
 /** Whether a --model value names a file rather than one of the built-in kinds. */
 export function isModelFile(value: string): boolean {
@@ -26,7 +26,7 @@ export function parseModelConfig(text: string | undefined): Record<string, unkno
 }
 
 /** The file's factory, checked to build torch.nn modules: what `serve --model` hands the server. */
-export async function loadFactory(file: string): Promise<(config: Record<string, unknown>) => Promise<NnModule>> {
+export async function loadFactory(file: string): Promise<(config: Record<string, unknown>) => Promise<Module>> {
   let mod: Record<string, unknown>;
   try {
     mod = await import(pathToFileURL(resolve(file)).href) as Record<string, unknown>;
@@ -39,7 +39,7 @@ export async function loadFactory(file: string): Promise<(config: Record<string,
   }
   return async (config) => {
     const model: unknown = await (factory as (c: Record<string, unknown>) => unknown)({ ...config });
-    if (!(model instanceof NnModule)) {
+    if (!(model instanceof Module)) {
       throw new TypeError(`--model ${file}: its factory must return a torch.nn Module (a class extending nn.Module of this lvmtorch), got ${model === null ? 'null' : typeof model}`);
     }
     return model;
@@ -47,6 +47,6 @@ export async function loadFactory(file: string): Promise<(config: Record<string,
 }
 
 /** Builds the user's model: the file's factory called with `config`. */
-export async function loadUserModel(file: string, config: Record<string, unknown>): Promise<NnModule> {
+export async function loadUserModel(file: string, config: Record<string, unknown>): Promise<Module> {
   return (await loadFactory(file))(config);
 }

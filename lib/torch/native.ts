@@ -126,7 +126,7 @@ export interface Addon {
   /** [name, tensor sharing the module's, isBuffer] in state_dict order */
   modelState(m: ModelHandle): [string, Raw, boolean][];
   modelTrain(m: ModelHandle, on: boolean): void;
-  modelTo(m: ModelHandle, device: string, dtype: number | undefined): void;
+  modelTo(m: ModelHandle, device: string | undefined, dtype: number | undefined): void;
   modelDispose(m: ModelHandle): void;
   // ---- optimisers (native/torch/optim/) ----
   optimCreate(kind: 'adam' | 'adamw' | 'sgd', groups: NativeParamGroup[]): OptimizerHandle;

@@ -3,9 +3,9 @@
 // rebuilds one from a state dict's keys and shapes.
 import { Tensor } from '../../torch/tensor.js';
 import { KINDS, type ModelConfig, type ModelKind } from './config.js';
-import { Module } from './module.js';
+import { NativeModel } from './native-model.js';
 
-export { Module, type LoadStateDictOptions } from './module.js';
+export { NativeModel } from './native-model.js';
 export type { LinearKeys, ModelConfig, ModelKind } from './config.js';
 
 export type ModelOptions = Partial<Omit<ModelConfig, 'kind'>>;
@@ -13,7 +13,7 @@ export type ModelOptions = Partial<Omit<ModelConfig, 'kind'>>;
 /** The seed server's LatentMamba keeps the first 768 of its head's outputs (the vector, not the TMD code). */
 const LATENT_MAMBA_KEPT = 768;
 
-function make(kind: ModelKind, opts: ModelOptions): Module {
+function make(kind: ModelKind, opts: ModelOptions): NativeModel {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`models.${kind}() takes an options object`);
   // Every field the kind reads is given to the native side, which has no defaults of its own (KINDS is the one place).
   const config: ModelConfig = { kind, ...KINDS[kind].defaults, ...opts };
@@ -25,16 +25,16 @@ function make(kind: ModelKind, opts: ModelOptions): Module {
     if (k !== 'kind' && (typeof v !== 'number' || !Number.isFinite(v)))
       throw new TypeError(`models.${kind}(): ${k} must be a number, got ${JSON.stringify(v)}`);
   }
-  return new Module(config);
+  return new NativeModel(config);
 }
 
 /** The seed's Mamba2VectorPredictor in its GRU fallback: input_proj, blocks of `x + GRU(LayerNorm(x))`, head. */
-export function gru(opts: ModelOptions = {}): Module {
+export function gru(opts: ModelOptions = {}): NativeModel {
   return make('gru', opts);
 }
 
 /** The seed's LSTMVectorPredictor: a stacked LSTM on the input vectors, then the head. */
-export function lstm(opts: ModelOptions = {}): Module {
+export function lstm(opts: ModelOptions = {}): NativeModel {
   return make('lstm', opts);
 }
 
@@ -42,12 +42,12 @@ export function lstm(opts: ModelOptions = {}): Module {
  * The seed's Mamba2VectorPredictor with real Mamba2 blocks: input_proj, blocks of `x + Mamba2(LayerNorm(x))`
  * (mamba_ssm's Mamba2, its scan computed as chunked SSD in plain ATen ops, nothing CPU-specific), head.
  */
-export function mamba2(opts: ModelOptions = {}): Module {
+export function mamba2(opts: ModelOptions = {}): NativeModel {
   return make('mamba2', opts);
 }
 
 /** The seed's TransformerVectorPredictor: a causal post-norm TransformerDecoder (tgt = memory = x), then the head. */
-export function transformer(opts: ModelOptions = {}): Module {
+export function transformer(opts: ModelOptions = {}): NativeModel {
   return make('transformer', opts);
 }
 
@@ -58,7 +58,7 @@ export function transformer(opts: ModelOptions = {}): Module {
  * output [batch, inputDim], the prediction the L2-normalised first outputDim (768) of it, as the server returns.
  * Keys as PyTorch's: input_proj.*, lstm.weight_ih_l0 ... bias_hh_l1, output_head.*.
  */
-export function latentMamba(opts: ModelOptions = {}): Module {
+export function latentMamba(opts: ModelOptions = {}): NativeModel {
   return make('latent_mamba', opts);
 }
 
@@ -78,7 +78,7 @@ export interface FromCheckpointOptions {
  * (the seed's argparse options), else the defaults. A raw `state_dict()` of the seed server's LatentMamba (keys
  * input_proj.*, lstm.*, output_head.*) is recognised too.
  */
-export function fromCheckpoint(ckpt: Record<string, unknown>, opts: FromCheckpointOptions = {}): Module {
+export function fromCheckpoint(ckpt: Record<string, unknown>, opts: FromCheckpointOptions = {}): NativeModel {
   const sd = (isRecord(ckpt.model_state_dict) ? ckpt.model_state_dict : ckpt) as Record<string, unknown>;
   const saved = isRecord(ckpt.model_config) ? (ckpt.model_config as Partial<ModelConfig>) : {};
   const args = isRecord(ckpt.args) ? ckpt.args : isRecord((ckpt.args as { state?: unknown })?.state) ? (ckpt.args as { state: Record<string, unknown> }).state : {};

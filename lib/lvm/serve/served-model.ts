@@ -12,15 +12,15 @@ import { isFloating } from '../../formats/dtype.js';
 import { loadBytes } from '../../torch/io/load.js';
 import { readRegularFile } from '../../formats/read-file.js';
 import { fromCheckpoint } from '../models/index.js';
-import { Module } from '../models/module.js';
-import { modelConfig, predict, type TrainableModel } from '../models/trainable.js';
-import { Module as NnModule } from '../../torch/nn/module.js';
+import { NativeModel } from '../models/native-model.js';
+import { modelConfig, predict } from '../models/trainable.js';
+import { Module } from '../../torch/nn/module.js';
 import { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { TMD_DIM } from './tmd.js';
 
 /** Builds a torch.nn module from a checkpoint's model_config (`lvmtorch serve --model ./my-model.js`). */
-export type ModelFactory = (config: Record<string, unknown>) => NnModule | Promise<NnModule>;
+export type ModelFactory = (config: Record<string, unknown>) => Module | Promise<Module>;
 
 /** What serving reads of a model's config. */
 export interface ServedConfig {
@@ -33,7 +33,7 @@ export interface ServedConfig {
 }
 
 export class ServedModel {
-  readonly module: TrainableModel;
+  readonly module: Module;
   readonly config: ServedConfig;
   readonly path: string;
   readonly device: Device;
@@ -47,14 +47,14 @@ export class ServedModel {
   #inFlight = 0;
   #retired = false;
 
-  private constructor(module: TrainableModel, path: string, device: Device, valCosine: number | null, epoch: number | null) {
+  private constructor(module: Module, path: string, device: Device, valCosine: number | null, epoch: number | null) {
     this.module = module;
     this.config = servedConfig(module, path);
     this.path = path;
     this.device = device;
     this.valCosine = valCosine;
     const c = this.config;
-    this.readsTmd = module instanceof Module && c.inputDim === c.outputDim + TMD_DIM;
+    this.readsTmd = module instanceof NativeModel && c.inputDim === c.outputDim + TMD_DIM;
     this.vectorDim = this.readsTmd ? c.outputDim : c.inputDim;
     const sizes = c.dModel !== undefined ? `x${c.dModel}x${c.numLayers}` : '';
     this.version = `${c.kind}-${c.inputDim}${sizes}:${basename(path)}${epoch !== null ? `@epoch${epoch}` : ''}`;
@@ -71,7 +71,7 @@ export class ServedModel {
     if (obj === null || typeof obj !== 'object' || obj instanceof Tensor) {
       throw new Error(`${path} holds no state dict or checkpoint (a ${obj === null ? 'None' : typeof obj})`);
     }
-    let module: TrainableModel;
+    let module: Module;
     try {
       module = opts.factory ? await fromFactory(opts.factory, obj, path) : fromCheckpoint(obj);
     } finally {
@@ -132,14 +132,14 @@ export class ServedModel {
   }
 }
 
-async function fromFactory(factory: ModelFactory, ckpt: Record<string, unknown>, path: string): Promise<NnModule> {
+async function fromFactory(factory: ModelFactory, ckpt: Record<string, unknown>, path: string): Promise<Module> {
   const config = ckpt.model_config;
   const sd = ckpt.model_state_dict;
   if (config === null || typeof config !== 'object' || sd === null || typeof sd !== 'object') {
     throw new Error(`${path}: a model built by --model needs a checkpoint with model_config and model_state_dict (the Trainer's)`);
   }
   const module = await factory({ ...config as Record<string, unknown> });
-  if (!(module instanceof NnModule)) throw new TypeError(`${path}: the model factory must return a torch.nn Module`);
+  if (!(module instanceof Module)) throw new TypeError(`${path}: the model factory must return a torch.nn Module`);
   try {
     module.loadStateDict(sd as Record<string, unknown>);
   } catch (e) {
@@ -149,8 +149,8 @@ async function fromFactory(factory: ModelFactory, ckpt: Record<string, unknown>,
   return module;
 }
 
-function servedConfig(module: TrainableModel, path: string): ServedConfig {
-  if (module instanceof Module) return module.config;
+function servedConfig(module: Module, path: string): ServedConfig {
+  if (module instanceof NativeModel) return module.config;
   const c = modelConfig(module);
   const dims = [c.inputDim, c.outputDim];
   if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0)) {

@@ -1,6 +1,6 @@
 // The best epoch of a fit() so far (by the monitored val score), the epochs since it (what `patience` counts), and a
 // copy of its weights, which the model holds again at the end.
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import type { BestEpoch } from './checkpoint.js';
@@ -8,12 +8,12 @@ import type { Metrics } from './metrics.js';
 import { isBetter, monitored, worst, type Monitor } from './monitor.js';
 
 /** A copy of the model's parameters and buffers (not the module's own tensors, which the next step changes). */
-export function snapshot(model: TrainableModel): Tensor[] {
+export function snapshot(model: Module): Tensor[] {
   return model.parameters().concat(model.buffers()).map((t) => torch.noGrad(() => t.detach().clone()));
 }
 
 /** Copies a snapshot() back into the model. */
-export function restore(model: TrainableModel, weights: Tensor[]): void {
+export function restore(model: Module, weights: Tensor[]): void {
   const keys = model.namedParameters().map(([k]) => k).concat(model.namedBuffers().map(([k]) => k));
   model.loadStateDict(Object.fromEntries(keys.map((k, i) => [k, weights[i]])));
 }
@@ -24,7 +24,7 @@ export class BestSoFar {
   #weights: Tensor[];
 
   /** From a resumed run's best epoch (and its weights, when they are not the model's now), else none yet. */
-  constructor(readonly model: TrainableModel, monitor: Monitor, resumed?: { best: BestEpoch; badEpochs: number; bestState?: Tensor[] }) {
+  constructor(readonly model: Module, monitor: Monitor, resumed?: { best: BestEpoch; badEpochs: number; bestState?: Tensor[] }) {
     this.best = { epoch: 0, val_loss: Infinity, val_cosine: -Infinity, monitor, value: worst(monitor) };
     Object.assign(this.best, resumed?.best);
     this.badEpochs = resumed?.badEpochs ?? 0;

@@ -3,7 +3,7 @@
 // best_val_loss, history up to and including `epoch`, the best epoch so far and the epochs since it). torch.save's
 // format, written atomically: a crash mid-write leaves the old file whole.
 import { load, save } from '../../torch/io/load.js';
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { Monitor } from './monitor.js';
 import type { LoadableStateDict, Optimizer } from '../../torch/optim/optimizer.js';
 import type { Tensor } from '../../torch/tensor.js';
@@ -44,7 +44,7 @@ export interface LoadedCheckpoint extends Partial<Omit<Checkpoint, 'history'>> {
  * Writes `ckpt` with the model's and optimiser's current state to `path` (.pt), atomically; with a learning-rate
  * schedule (ReduceLROnPlateau, CosineWarmupLR), its state too.
  */
-export async function writeCheckpoint<O extends object>(path: string, ckpt: Checkpoint, model: TrainableModel, optimizer: Optimizer<O>,
+export async function writeCheckpoint<O extends object>(path: string, ckpt: Checkpoint, model: Module, optimizer: Optimizer<O>,
   scheduler?: { stateDict(): Record<string, unknown> }): Promise<void> {
   const modelState = model.stateDict();
   const optimizerState = optimizer.stateDict();

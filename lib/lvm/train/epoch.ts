@@ -5,7 +5,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { World } from '../../torch/distributed/world.js';
 import { LvmtorchError } from '../../errors.js';
 import { NonFiniteLossError, type CompositeWeights } from '../loss/composite.js';
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { HistoryEntry } from './history.js';
 import type { CentredMetrics } from './metrics.js';
 import { afterStep, type Scheduler, type TrainOptimizer } from './optimizer-setup.js';
@@ -26,7 +26,7 @@ export function dropoutSeed(seed: number, epoch: number): number {
 }
 
 export type EpochRun = {
-  model: TrainableModel; optimizer: TrainOptimizer; scheduler: Scheduler; weights: CompositeWeights;
+  model: Module; optimizer: TrainOptimizer; scheduler: Scheduler; weights: CompositeWeights;
   batchSize: number; clipNorm: number; precision: Precision; seed: number; world?: World; callbacks: TrainerCallbacks;
 };
 

@@ -3,7 +3,8 @@
 // forwards (predictAsync) and the scoring run on worker threads: the event loop stays free meanwhile.
 import type { Dataset } from '../data/dataset.js';
 import { splitByDocument } from '../data/index.js';
-import { predict, type TrainableModel } from '../models/trainable.js';
+import { predict } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { computeBaselines, type BaselineResult } from './baselines.js';
@@ -17,9 +18,9 @@ const ROWS = 1024;
  * the train targets' mean: targetMean(train)) where given; the retrieval in each row's document where `ds` knows
  * its documents.
  */
-export async function scoreModel(model: TrainableModel, ds: Dataset, opts: { centre: Tensor }): Promise<CentredMetrics>;
-export async function scoreModel(model: TrainableModel, ds: Dataset, opts?: { centre?: Tensor }): Promise<Metrics>;
-export async function scoreModel(model: TrainableModel, ds: Dataset, opts: { centre?: Tensor } = {}): Promise<Metrics> {
+export async function scoreModel(model: Module, ds: Dataset, opts: { centre: Tensor }): Promise<CentredMetrics>;
+export async function scoreModel(model: Module, ds: Dataset, opts?: { centre?: Tensor }): Promise<Metrics>;
+export async function scoreModel(model: Module, ds: Dataset, opts: { centre?: Tensor } = {}): Promise<Metrics> {
   const parts: Tensor[] = [];
   try {
     const preds: Tensor[] = [];
@@ -53,7 +54,7 @@ export interface Evaluation {
  * Splits `data` by document as the Trainer does (same seed and fractions give the same split, so a checkpoint is
  * judged on the documents it never saw), then scores the model and the baselines.
  */
-export async function evaluate(model: TrainableModel, data: Dataset,
+export async function evaluate(model: Module, data: Dataset,
   opts: { seed?: number; split?: { train: number; val: number; test: number } } = {}): Promise<Evaluation> {
   const s = splitByDocument(data, { ...(opts.split ?? { train: 0.8, val: 0.1, test: 0.1 }), seed: opts.seed ?? 0 });
   let centre: Tensor | undefined;

@@ -1,7 +1,7 @@
 // The optimiser and the learning-rate schedule of a fit(): AdamW (or Adam) over the model's parameter groups, as
 // the model declares them (Module.parameterGroups(): a Mamba2's A_log, D and dt_bias skip weight decay, as in
 // mamba_ssm), and the plateau or cosine schedule, typed, with the state each takes back on resume.
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import { Adam, type AdamOptions } from '../../torch/optim/adam.js';
 import { AdamW } from '../../torch/optim/adamw.js';
 import type { Optimizer } from '../../torch/optim/optimizer.js';
@@ -16,7 +16,7 @@ export type Scheduler = ReduceLROnPlateau | CosineWarmupLR | undefined;
 
 type OptimizerOptions = { optimizer: 'adamw' | 'adam'; lr: number; weightDecay: number };
 
-export function makeOptimizer(model: TrainableModel, o: OptimizerOptions): TrainOptimizer {
+export function makeOptimizer(model: Module, o: OptimizerOptions): TrainOptimizer {
   const params = paramGroups(model);
   return o.optimizer === 'adam'
     ? new Adam(params, { lr: o.lr, weightDecay: o.weightDecay })
@@ -24,7 +24,7 @@ export function makeOptimizer(model: TrainableModel, o: OptimizerOptions): Train
 }
 
 // One group, as the seed's optimiser had; a second one with no weight decay for what the model keeps out of it.
-function paramGroups(model: TrainableModel): Tensor[] | { params: Tensor[]; weightDecay?: number }[] {
+function paramGroups(model: Module): Tensor[] | { params: Tensor[]; weightDecay?: number }[] {
   const { decay, noDecay } = model.parameterGroups();
   if (noDecay.length === 0) return decay;
   return [{ params: decay }, { params: noDecay, weightDecay: 0 }];

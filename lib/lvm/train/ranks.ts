@@ -1,11 +1,11 @@
 // What the ranks of a data-parallel fit() agree on, so that every decision is the same everywhere: rank 0's initial
 // weights, rank 0's val scores, a stop asked on any rank; and only rank 0 writes files.
 import type { World } from '../../torch/distributed/world.js';
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { CentredMetrics } from './metrics.js';
 
 /** Rank 0's weights (parameters and buffers) on every rank: each drew its own, or fitted its own ridge start. */
-export async function sameWeightsOnEveryRank(world: World | undefined, model: TrainableModel): Promise<void> {
+export async function sameWeightsOnEveryRank(world: World | undefined, model: Module): Promise<void> {
   await world?.broadcast(model.parameters().concat(model.buffers()), 0);
 }
 

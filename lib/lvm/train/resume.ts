@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { restore, snapshot } from './best.js';
 import { readCheckpoint, type BestEpoch, type LoadedCheckpoint } from './checkpoint.js';
@@ -23,7 +23,7 @@ export interface Resumed {
   bestFile?: string;
 }
 
-type Run = { model: TrainableModel; optimizer: TrainOptimizer; scheduler: Scheduler; history: HistoryFile; monitor: Monitor };
+type Run = { model: Module; optimizer: TrainOptimizer; scheduler: Scheduler; history: HistoryFile; monitor: Monitor };
 
 /** Loads the checkpoint at `path` into the run (its history into `history`); problems that do not stop it go to `warnings`. */
 export async function resume(path: string, run: Run, warnings: string[]): Promise<Resumed> {

@@ -1,10 +1,10 @@
 // The baselines of a fit(), and the start of a model that learns the residual over a linear predictor (its config's
 // ridgeContext): that predictor (the ridge fitted on train, or copy-last) goes into the model's residual map, and
 // its output projection starts at zero, so that the first epoch starts from exactly that predictor's predictions.
-// Which tensors those are, the model says (Module.residualMap(), outputHead()).
+// Which tensors those are, the model says (NativeModel.residualMap(), outputHead()).
 import type { Dataset } from '../data/dataset.js';
-import { Module } from '../models/module.js';
-import type { TrainableModel } from '../models/trainable.js';
+import { NativeModel } from '../models/native-model.js';
+import type { Module } from '../../torch/nn/module.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
 import { baselinesAndRidge, computeBaselines, fitRidge, type BaselineResult, type RidgeMap } from './baselines.js';
@@ -13,15 +13,15 @@ import type { EvalSplits, TrainerSplits } from './split-data.js';
 type StartOptions = { residualOf: 'ridge' | 'copy-last'; baselines?: BaselineResult; resume?: string };
 
 /** Whether fit() starts the model from a linear predictor: it has a residual map and is not resumed. */
-export function startsFromRidge(model: TrainableModel, o: { resume?: string }): model is Module {
-  return model instanceof Module && model.residualMap() !== undefined && !o.resume;
+export function startsFromRidge(model: Module, o: { resume?: string }): model is NativeModel {
+  return model instanceof NativeModel && model.residualMap() !== undefined && !o.resume;
 }
 
 /**
  * The baselines (the ones given, or fitted here on train, scored on `evalSplits`), and for a model that starts from
  * a linear predictor that start: the ridge fitted once for both, or copy-last.
  */
-export async function baselinesAndStart(model: TrainableModel, splits: TrainerSplits, evalSplits: EvalSplits, o: StartOptions,
+export async function baselinesAndStart(model: Module, splits: TrainerSplits, evalSplits: EvalSplits, o: StartOptions,
   centre: Tensor): Promise<BaselineResult> {
   if (!startsFromRidge(model, o)) return o.baselines ?? await computeBaselines(splits.train, evalSplits, { centre });
   checkRidgeContext(model, splits.train);
@@ -38,14 +38,14 @@ export async function baselinesAndStart(model: TrainableModel, splits: TrainerSp
   return result;
 }
 
-function checkRidgeContext(model: Module, train: Dataset): void {
+function checkRidgeContext(model: NativeModel, train: Dataset): void {
   const t = model.config.ridgeContext!;
   if (train.context !== t) throw new RangeError(`the model's ridge reads ${t} context vectors but the data's windows have ${train.context}`);
 }
 
 // The map's weight and bias into the model's residual map, its output projection zeroed. Takes (disposes) the map's
 // tensors.
-function startFrom(model: Module, { weight, bias }: RidgeMap): void {
+function startFrom(model: NativeModel, { weight, bias }: RidgeMap): void {
   const residual = model.residualMap()!;
   const head = model.outputHead();
   const sd = model.stateDict();

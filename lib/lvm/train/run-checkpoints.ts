@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { writeFileAtomic } from '../../formats/atomic.js';
-import type { TrainableModel } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import { writeCheckpoint, type BestEpoch, type Checkpoint } from './checkpoint.js';
 import type { FitResult } from './fit-result.js';
 import type { HistoryFile } from './history.js';
@@ -15,7 +15,7 @@ import type { Resumed } from './resume.js';
 
 type Name = 'best_model.pt' | 'final_model.pt';
 type State = { best: BestEpoch; badEpochs: number };
-type Run = { model: TrainableModel; optimizer: TrainOptimizer; scheduler: Scheduler; history: HistoryFile };
+type Run = { model: Module; optimizer: TrainOptimizer; scheduler: Scheduler; history: HistoryFile };
 
 export class RunCheckpoints {
   readonly files: FitResult['files'] = {};

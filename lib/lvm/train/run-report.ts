@@ -1,13 +1,14 @@
 // report.html of a training run: loss, cosine, centred cosine and retrieval per epoch with the baselines as lines, and the
 // summary table (raw and centred cosine, retrieval) of the model and every baseline.
 import { writeFileAtomic } from '../../formats/atomic.js';
-import { modelConfig, type TrainableModel } from '../models/trainable.js';
+import { modelConfig } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import { renderReport } from './report.js';
 import { summaryColumns, summaryRows } from './summary.js';
 import type { FitResult } from './fit-result.js';
 import { writeFileSync } from 'node:fs';
 
-export async function writeReport(path: string, result: FitResult, model: TrainableModel,
+export async function writeReport(path: string, result: FitResult, model: Module,
   options: { epochs: number; batchSize: number; lr: number; seed: number }): Promise<string> {
   const h = result.history;
   const base = result.baselines.scores;

@@ -5,7 +5,8 @@ import { splitByDocument, validate } from '../data/index.js';
 import { shardRows } from './shard.js';
 import type { World } from '../../torch/distributed/world.js';
 import type { CompositeWeights } from '../loss/composite.js';
-import { modelConfig, type TrainableModel } from '../models/trainable.js';
+import { modelConfig } from '../models/trainable.js';
+import type { Module } from '../../torch/nn/module.js';
 import { NEEDS_DOCUMENTS, type Monitor } from './monitor.js';
 
 /** What Trainer.fit() takes besides one Dataset: train and val (and test) already split. */
@@ -31,7 +32,7 @@ export function evalSplitsOf(splits: TrainerSplits): EvalSplits {
 }
 
 /** Every problem with the data, before the first step: a RangeError (or the DatasetError of validate()). */
-export function checkSplits(splits: TrainerSplits, model: TrainableModel, weights: CompositeWeights, o: { batchSize: number; monitor: Monitor }): void {
+export function checkSplits(splits: TrainerSplits, model: Module, weights: CompositeWeights, o: { batchSize: number; monitor: Monitor }): void {
   const inputDim = modelConfig(model).inputDim;
   if (inputDim !== undefined && splits.train.dim !== inputDim) {
     throw new RangeError(`the data's vectors are ${splits.train.dim}-D but the model reads ${inputDim}-D (inputDim)`);

@@ -10,7 +10,7 @@ import {
 } from '../loss/composite.js';
 import type { World } from '../../torch/distributed/world.js';
 import { settle } from '../../torch/distributed/world.js';
-import { markStepRunning, stepRunning, type Module } from '../models/module.js';
+import { markStepRunning, stepRunning, NativeModel } from '../models/native-model.js';
 import { libtorchMajor, native } from '../../torch/native.js';
 import type { Optimizer } from '../../torch/optim/optimizer.js';
 import { rawOf, type Tensor } from '../../torch/tensor.js';
@@ -50,12 +50,12 @@ export interface TrainStepResult extends Pick<CompositeLossResult, 'info' | 'mom
  * optimiser (built over the model's parameters) and the tensors stay alive until the step ends, even if disposed
  * meanwhile. A NaN or infinite loss rejects with NonFiniteLossError before anything is updated.
  */
-export async function trainStep<O extends object>(model: Module | nn.Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
+export async function trainStep<O extends object>(model: nn.Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
   opts: TrainStepOptions = {}): Promise<TrainStepResult> {
   const w = compositeWeights(opts.weights ?? {});
   const clipNorm = opts.clipNorm ?? 0;
   if (!(clipNorm >= 0) || !Number.isFinite(clipNorm)) throw new RangeError(`clipNorm must be a finite number >= 0, got ${clipNorm}`);
-  if (model instanceof nn.Module) return moduleStep(model, optimizer, x, y, w, clipNorm, opts);
+  if (!(model instanceof NativeModel)) return moduleStep(model, optimizer, x, y, w, clipNorm, opts);
   if (stepRunning(model)) throw new Error('a train step is already running on this model: await it before the next');
   if (model.pendingPredictions > 0) throw new Error('predictAsync() calls are running on this model: await them before a train step');
   const precision = opts.precision ?? 'fp32';

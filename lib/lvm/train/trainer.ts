@@ -6,8 +6,8 @@ import { join } from 'node:path';
 
 import { Dataset } from '../data/dataset.js';
 import { compositeWeights, type CompositeWeights } from '../loss/composite.js';
-import { Module } from '../models/module.js';
-import { modelConfig, type TrainableModel } from '../models/trainable.js';
+import { NativeModel } from '../models/native-model.js';
+import { modelConfig } from '../models/trainable.js';
 import * as nn from '../../torch/nn/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import * as torch from '../../torch/functions.js';
@@ -34,20 +34,20 @@ export type { BatchLogs, TrainBeginInfo, TrainerCallbacks, TrainerOptions } from
 export { TrainingError } from './epoch.js';
 
 export class Trainer {
-  readonly model: TrainableModel;
+  readonly model: nn.Module;
   readonly options: ResolvedTrainerOptions;
   readonly weights: CompositeWeights;
   #stop = false;
   // During fit(): the train split's target mean, which every score of the run is centred on.
   #centre: Tensor | undefined;
 
-  constructor(model: TrainableModel, opts: TrainerOptions = {}) {
+  constructor(model: nn.Module, opts: TrainerOptions = {}) {
     this.model = model;
     this.options = resolveOptions(opts);
     this.weights = compositeWeights(this.options.loss);
     checkOptions(this.options);
-    if (!(model instanceof Module) && !(model instanceof nn.Module)) throw new TypeError('a Trainer takes one of lvmtorch\'s models or a torch.nn module');
-    if (model instanceof nn.Module && (this.options.precision !== 'fp32' || this.options.world)) {
+    if (!(model instanceof nn.Module)) throw new TypeError('a Trainer takes an nn.Module: one of lvmtorch\'s models or your own');
+    if (!(model instanceof NativeModel) && (this.options.precision !== 'fp32' || this.options.world)) {
       throw new RangeError("precision 'bf16' and data-parallel training (world) need one of lvmtorch's native models for now");
     }
   }

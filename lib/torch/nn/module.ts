@@ -28,6 +28,21 @@ export class StateDictError extends LvmtorchError {
 // Each module's buffers, by name, with whether they are persistent (saved in the state dict).
 const buffersOf = new WeakMap<Module, Map<string, boolean>>();
 
+/** @internal One tensor of a module whose tensors live in native code, by its dotted key. */
+export type DeclaredEntry = { name: string; tensor: Parameter | Tensor; isBuffer: boolean };
+
+// The modules whose parameters and buffers live in native code (lvmtorch's built-in models) declare them, by dotted key
+// in PyTorch's state-dict order, instead of holding them in properties.
+const declaredState = new WeakMap<Module, () => DeclaredEntry[]>();
+
+/**
+ * @internal Makes `state` the module's own parameters and (persistent) buffers: namedParameters(), stateDict(),
+ * loadStateDict() and the rest read them from it, in its order.
+ */
+export function declareState(m: Module, state: () => DeclaredEntry[]): void {
+  declaredState.set(m, state);
+}
+
 /**
  * The base of every module. `forward` is the subclass's; the rest is PyTorch's `nn.Module`: parameters, buffers and
  * submodules by dotted name, `stateDict()` / `loadStateDict()` with PyTorch's keys, `train()` / `eval()`, `to()`,
@@ -194,10 +209,11 @@ export abstract class Module {
 
   // ---- modes, devices, gradients ----
 
-  /** Sets training mode on this module and every module under it. */
+  /** Sets training mode on this module and every module under it (each child's train(), as PyTorch's). */
   train(mode = true): this {
     if (typeof mode !== 'boolean') throw new TypeError('training mode is expected to be boolean');
-    for (const m of this.modules()) m.training = mode;
+    this.training = mode;
+    for (const child of this.children()) child.train(mode);
     return this;
   }
 
@@ -218,10 +234,12 @@ export abstract class Module {
     if (code !== undefined && !['float16', 'bfloat16', 'float32', 'float64'].includes(parseDType(dtype))) {
       throw new TypeError(`nn.Module.to only accepts floating point dtypes, but got desired dtype=${dtype}`);
     }
-    for (const t of [...this.parameters(), ...this.buffers()]) {
+    for (const t of [...this.parameters({ recurse: false }), ...this.buffers({ recurse: false })]) {
       native().nnTo_(rawOf(t), device, code);
       t.refreshMeta();
     }
+    // Each child moves its own (a built-in model moves its native state its own way).
+    for (const child of this.children()) { if (device === undefined) child.to(dtype!); else child.to(device, dtype); }
     return this;
   }
 
@@ -251,10 +269,9 @@ export abstract class Module {
 
   /** Frees every parameter and buffer of this module and the modules under it. */
   dispose(): void {
-    for (const m of this.modules()) {
-      for (const [, p] of ownParameters(m)) p.dispose();
-      for (const [, b] of ownBuffers(m, false)) b.dispose();
-    }
+    for (const [, p] of ownParameters(this)) p.dispose();
+    for (const [, b] of ownBuffers(this, false)) b.dispose();
+    for (const child of this.children()) child.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -289,10 +306,14 @@ export function decayGroups<T>(named: [string, T][], noDecay: string[], owner: s
 }
 
 function ownParameters(m: Module): [string, Parameter][] {
+  const declared = declaredState.get(m);
+  if (declared) return declared().filter((e) => !e.isBuffer).map((e) => [e.name, e.tensor as Parameter]);
   return Object.entries(m).filter((e): e is [string, Parameter] => e[1] instanceof Parameter && !e[1].isDisposed);
 }
 
 function ownBuffers(m: Module, persistentOnly: boolean): [string, Tensor][] {
+  const declared = declaredState.get(m);
+  if (declared) return declared().filter((e) => e.isBuffer).map((e) => [e.name, e.tensor]);
   const out: [string, Tensor][] = [];
   for (const [name, persistent] of buffersOf.get(m) ?? []) {
     const t = (m as unknown as Record<string, unknown>)[name];
@@ -305,7 +326,9 @@ function ownBuffers(m: Module, persistentOnly: boolean): [string, Tensor][] {
 // each child under its name; a module reached twice is written under both names, as in PyTorch.
 function stateEntries(m: Module, prefix: string): [string, Tensor][] {
   const out: [string, Tensor][] = [];
-  for (const [name, t] of [...ownParameters(m), ...ownBuffers(m, true)]) out.push([prefix + name, t]);
+  const declared = declaredState.get(m);
+  const own = declared ? declared().map((e): [string, Tensor] => [e.name, e.tensor]) : [...ownParameters(m), ...ownBuffers(m, true)];
+  for (const [name, t] of own) out.push([prefix + name, t]);
   for (const [name, child] of m.namedChildren()) out.push(...stateEntries(child, `${prefix}${name}.`));
   return out;
 }

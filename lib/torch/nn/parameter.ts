@@ -1,5 +1,6 @@
 // nn.Parameter: a Tensor that a Module registers as one of its parameters when assigned to one of its properties.
 import { keep } from '../scope.js';
+import { type RawTensor } from '../native.js';
 import { detachedRaw, Tensor, TENSOR_TOKEN } from '../tensor.js';
 
 /**
@@ -25,4 +26,12 @@ export function parameterOf(data: Tensor, requiresGrad = true): Parameter {
   const p = new Parameter(data, requiresGrad);
   data.dispose();
   return p;
+}
+
+/**
+ * @internal A Parameter that is the native tensor itself (a built-in model's own parameter, which autograd fills),
+ * not a detached alias of it as `new Parameter()` makes.
+ */
+export function parameterOfRaw(raw: RawTensor): Parameter {
+  return keep(Reflect.construct(Tensor, [raw, TENSOR_TOKEN], Parameter) as Parameter);
 }
