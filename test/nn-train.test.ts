@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { datasets, LOSS_PRESETS, nn, optim, torch, Trainer, trainStep, type Tensor } from '../dist/index.js';
 import { createServer } from '../dist/lvm/serve/index.js';
+import { startServe } from './helpers/http.js';
 import { needPython, runPython } from './helpers/python.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvmtorch-nn-train-'));
@@ -135,8 +136,8 @@ describe('a torch.nn model of the user\'s, trained by the Trainer', () => {
   });
 });
 
-describe('lvmtorch train --model ./my-model.js', () => {
-  it('trains the module the file\'s factory builds from the config, and the checkpoint builds it again', async () => {
+describe('lvmtorch train --model ./my-model.js and serve --model', () => {
+  it('trains the module the file\'s factory builds from the config; the checkpoint builds it again; a serve process answers its predictions', async () => {
     const data = join(dir, 'small.npz');
     datasets.saveSynthetic(datasets.synthesize({ seed: 4, docs: 30, sentencesPerDoc: 10, dim: 48 }), data);
     const file = join(dir, 'my-model.mjs');
@@ -170,7 +171,24 @@ export default (config) => new Tiny(config);
     const ckpt = await torch.load<{ model_config: Record<string, unknown>; model_state_dict: Record<string, Tensor> }>(join(out, 'best_model.pt'));
     expect(ckpt.model_config).toEqual({ kind: 'Tiny', inputDim: 48, outputDim: 48, context: 5, hidden: 16 });
     const factory = (await import(pathToFileURL(file).href) as { default: (c: Record<string, unknown>) => nn.Module }).default;
-    expect(factory(ckpt.model_config).loadStateDict(ckpt.model_state_dict)).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    const twin = factory(ckpt.model_config);
+    expect(twin.loadStateDict(ckpt.model_state_dict)).toEqual({ missingKeys: [], unexpectedKeys: [] });
+
+    // lvmtorch serve --model: a real server process over HTTP answers what the module predicts.
+    const x = datasets.fromNpz(data).batch([0, 1]).x;
+    const want = torch.noGrad(() => (twin.eval().forward as (x: Tensor) => Tensor)(x).normalize({ dim: 1 }));
+    const server = await startServe(['--model', file, '--checkpoint', join(out, 'best_model.pt')]);
+    let served: number[][];
+    try {
+      const r = await fetch(`${server.url}/infer/batch`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sequences: x.toArray() }) });
+      expect(r.status).toBe(200);
+      served = (await r.json() as { predictions: number[][] }).predictions;
+      expect(server.output()).toMatch(/lvmtorch serve: .*Tiny/);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(maxDiff(torch.tensor(served), want)).toBeLessThan(1e-5);
     await expect(run(['train', '--data', data, '--model', join(dir, 'nope.js'), '--epochs', '1'])).rejects.toThrow(/cannot import it/);
     await expect(run(['train', '--model', 'rnn'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
   });
