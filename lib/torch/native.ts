@@ -189,6 +189,7 @@ export interface Addon {
   bankSearchAsync(bank: Raw, queries: Raw, k: number): Promise<[Raw, Raw]>;
   // ---- training (native/lvm/train/) ----
   /** Forward, loss, backward, clip, step on the compute lane: the loss's values and the gradient norm before clipping */
+  backwardAndStep(loss: Raw, o: OptimizerHandle, clipNorm: number): Promise<number>;
   trainStep(m: ModelHandle, o: OptimizerHandle, x: Raw, y: Raw, weights: number[], clipNorm: number, bf16: boolean,
     world?: ProcessGroupHandle, candidates?: RawCandidates): Promise<LossValues & { gradNorm: number }>;
   // ---- torch.distributed (native/torch/distributed/) ----

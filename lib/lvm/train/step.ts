@@ -16,7 +16,6 @@ import type { Optimizer } from '../../torch/optim/optimizer.js';
 import { rawOf, type Tensor } from '../../torch/tensor.js';
 import { forwardOf } from '../models/trainable.js';
 import * as nn from '../../torch/nn/index.js';
-import { clipGradNorm_ } from '../../torch/nn/clip-grad.js';
 import { keep, tidy } from '../../torch/scope.js';
 
 export interface TrainStepOptions {
@@ -80,7 +79,7 @@ export async function trainStep<O extends object>(model: nn.Module, optimizer: O
 const running = new WeakSet<nn.Module>();
 
 // The step for a torch.nn module (one written in TypeScript): the forward and the fused loss on the JS thread, one
-// native call per op; backward on the compute lane (backwardAsync); clipping and the optimiser's step natively.
+// native call per op; backward, clipping and the optimiser's step in one job on the compute lane.
 async function moduleStep<O extends object>(model: nn.Module, optimizer: Optimizer<O>, x: Tensor, y: Tensor,
   w: CompositeWeights, clipNorm: number, opts: TrainStepOptions): Promise<TrainStepResult> {
   if (opts.world) throw new RangeError("a data-parallel step (world) needs one of lvmtorch's native models (models.gru(), ...) for now");
@@ -94,10 +93,7 @@ async function moduleStep<O extends object>(model: nn.Module, optimizer: Optimiz
   });
   running.add(model);
   try {
-    await loss.total.backwardAsync();
-    const params = optimizer.paramGroups.flatMap((g) => [...g.params]);
-    const gradNorm = clipNorm > 0 ? clipGradNorm_(params, clipNorm) : NaN;
-    optimizer.step();
+    const gradNorm = await native().backwardAndStep(rawOf(loss.total), optimizer.handle, clipNorm);
     const { info, moment, variance, mse, cosMse, document, cosine } = loss;
     return { loss: loss.value, info, moment, variance, mse, cosMse, document, cosine, gradNorm };
   } finally {

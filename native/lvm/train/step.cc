@@ -16,6 +16,14 @@ std::vector<at::Tensor> allParams(optim::Optimizer& optimizer) {
   return out;
 }
 
+// Clipping (when clipNorm > 0) and the optimiser's step; the norm before clipping, NaN when not clipped.
+double clipAndStep(optim::Optimizer& optimizer, double clipNorm) {
+  double norm = std::numeric_limits<double>::quiet_NaN();
+  if (clipNorm > 0) norm = optim::clipGradNorm(allParams(optimizer), clipNorm, 2.0, false).item<double>();
+  optimizer.step();
+  return norm;
+}
+
 }  // namespace
 
 StepResult trainStep(models::Predictor& model, optim::Optimizer& optimizer, const at::Tensor& x, const at::Tensor& y,
@@ -39,12 +47,14 @@ StepResult trainStep(models::Predictor& model, optim::Optimizer& optimizer, cons
   if (reducer) reducer->finish();
   StepResult result;
   result.loss = l.values;
-  result.gradNorm = std::numeric_limits<double>::quiet_NaN();
-  if (options.clipNorm > 0) {
-    result.gradNorm = optim::clipGradNorm(allParams(optimizer), options.clipNorm, 2.0, false).item<double>();
-  }
-  optimizer.step();
+  result.gradNorm = clipAndStep(optimizer, options.clipNorm);
   return result;
+}
+
+double backwardAndStep(const at::Tensor& loss, optim::Optimizer& optimizer, double clipNorm) {
+  at::AutoGradMode enableGrad(true);
+  loss.backward();
+  return clipAndStep(optimizer, clipNorm);
 }
 
 }  // namespace lvm::train

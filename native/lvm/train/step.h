@@ -35,4 +35,8 @@ struct StepResult {
 StepResult trainStep(models::Predictor& model, optim::Optimizer& optimizer, const at::Tensor& x, const at::Tensor& y,
                      const StepOptions& options);
 
+// The rest of a step whose forward and loss ran elsewhere (a torch.nn module's, on the JS thread): backward from
+// `loss`, clipping when clipNorm > 0, the optimiser's step. Returns the norm before clipping (NaN when not clipped).
+double backwardAndStep(const at::Tensor& loss, optim::Optimizer& optimizer, double clipNorm);
+
 }  // namespace lvm::train

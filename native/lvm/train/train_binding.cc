@@ -8,6 +8,7 @@
 #include "../../core/args.h"
 #include "../../torch/distributed/process_group_binding.h"
 #include "../../core/handle.h"
+#include "../../core/lane.h"
 #include "../loss/loss_binding.h"
 #include "../models/model_binding.h"
 #include "../../torch/optim/optim_binding.h"
@@ -62,10 +63,40 @@ Napi::Value trainStep(const Napi::CallbackInfo& info) {
                          unwrap(info[3], "y"), options))->queue();
 }
 
+// The second half of a torch.nn module's step (lib/lvm/train/step.ts): its forward and loss ran on the JS thread.
+class BackwardStepWorker : public PromiseWorker {
+ public:
+  BackwardStepWorker(Napi::Env env, at::Tensor loss, std::shared_ptr<optim::Optimizer> optimizer, double clipNorm)
+      : PromiseWorker(env), loss_(std::move(loss)), optimizer_(std::move(optimizer)), clipNorm_(clipNorm) {}
+
+ protected:
+  void compute() override {
+    at::Tensor loss = std::move(loss_);  // the graph is freed here, on this thread, as soon as backward has run
+    gradNorm_ = train::backwardAndStep(loss, *optimizer_, clipNorm_);
+    // The JS thread computes next (the module's next forward): this lane's team would throttle its team (lane.h).
+    releaseOpenMpTeam();
+  }
+  Napi::Value resolve(Napi::Env env) override { return Napi::Number::New(env, gradNorm_); }
+
+ private:
+  at::Tensor loss_;
+  std::shared_ptr<optim::Optimizer> optimizer_;
+  double clipNorm_;
+  double gradNorm_ = 0;
+};
+
+// backwardAndStep(loss, optimizer, clipNorm) -> Promise<gradNorm (NaN when not clipped)>: backward, clipping, step.
+Napi::Value backwardAndStep(const Napi::CallbackInfo& info) {
+  const at::Tensor& loss = unwrap(info[0], "loss");
+  if (loss.numel() != 1 || !loss.requires_grad()) throw TypeError("backwardAndStep needs a scalar loss that requires grad");
+  return (new BackwardStepWorker(info.Env(), loss, sharedOptimizer(info[1]), toDouble(info[2], "clipNorm")))->queue();
+}
+
 }  // namespace
 
 void initTrain(Napi::Env env, Napi::Object exports) {
   exportFunction<trainStep>(env, exports, "trainStep");
+  exportFunction<backwardAndStep>(env, exports, "backwardAndStep");
   initEval(env, exports);
 }
 
