@@ -1,8 +1,8 @@
 // nn: the seed GRU written in TypeScript as a composition of torch.nn modules (bench/lib/seed-gru-nn.js) against
 // the built-in fused model (models.gru(), the same parameters) and the seed's class in Python PyTorch 2.13 at each
 // thread setting: training samples/s (trainStep: the seed's loss, AdamW(5e-4, 0.01), clip 1.0; the composition's
-// forward and loss run on the JS thread, its backward on the compute lane) at batch 32 and 64, and forward latency
-// (eval, no graph) at batch 1 and 32. Rounds are interleaved (the order rotated each round); each sample is the
+// forward and loss run on the JS thread; backward, clipping and the step one job on the compute lane) at batch 32
+// and 64, and forward latency (eval, no graph) at batch 1 and 32. Rounds are interleaved (the order rotated each round); each sample is the
 // median of --steps calls; a row gives the median over rounds with min–max.
 // Targets (issue 26): the composition >= 0.9x the built-in model's samples/s and >= 1.2x the best Python setting,
 // training and forward alike (for latency: the inverse ratio of ms).

@@ -1,6 +1,6 @@
 // One training step. For lvmtorch's native models, one native call (native/lvm/train/): forward, the fused composite
 // loss, backward, gradient clipping and the optimiser's step, on the compute lane. For a torch.nn module written in
-// TypeScript, its forward and the loss on the JS thread, backward on the compute lane, then clipping and the step.
+// TypeScript, its forward and the loss on the JS thread, then backward, clipping and the step in one compute-lane job.
 // The returned Promise settles when the step is done; the event loop runs meanwhile (a progress bar redraws, an
 // HTTP server answers).
 import { nativeCode } from '../../errors.js';
