@@ -299,6 +299,37 @@ describe('findLibtorch()', () => {
     });
   });
 
+  // A user's Python with torch 2.5, for which lvmtorch has no binary: a fake torch folder a fake python points at.
+  function pythonWithTorch(version: string): string {
+    const folder = join(tmp, `torch-${version}`);
+    mkdirSync(join(folder, 'lib'), { recursive: true });
+    mkdirSync(join(folder, 'share', 'cmake', 'Torch'), { recursive: true });
+    writeFileSync(join(folder, 'lib', 'libtorch_cpu.so'), '');
+    writeFileSync(join(folder, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'), '');
+    writeFileSync(join(folder, 'version.py'), `__version__ = '${version}'\n`);
+    const python = join(tmp, `python-torch-${version}`);
+    writeFileSync(python, `#!/bin/sh\necho ${python}\necho ${folder}\n`);
+    chmodSync(python, 0o755);
+    return python;
+  }
+
+  it('at load time passes over a Python torch lvmtorch has no binary for, and takes it only when nothing follows', () => {
+    const python = pythonWithTorch('2.5.1');
+    // At build time (no hasBinary) it is taken: a binary for it is what `npx lvmtorch build` makes.
+    expect(findLibtorch({ LIBTORCH_PYTHON: python }).libtorch).toMatchObject({ source: 'python', version: '2.5.1', variant: 'torch-2.5-cpu' });
+    const asked: string[] = [];
+    const search = findLibtorch({ LIBTORCH_PYTHON: python, LIBTORCH_USE_SYSTEM: '0' }, { hasBinary: (v) => (asked.push(v), false) });
+    expect(search.steps.find((s) => s.where === `Python torch (${python})`)).toEqual({
+      where: `Python torch (${python})`, found: false,
+      detail: `${join(tmp, 'torch-2.5.1')}: torch 2.5.1, for which lvmtorch has no binary (torch-2.5-cpu); passed over`,
+    });
+    expect(search.steps.find((s) => s.where === 'npm package @lvmtorch/libtorch-linux-x64')?.found).toBe(false);
+    expect(search.steps).toContainEqual({ where: 'system', found: false, detail: 'skipped: LIBTORCH_USE_SYSTEM=0' });
+    // Nothing followed: the Python torch after all, so that the error names the binary it needs.
+    expect(search.libtorch).toMatchObject({ source: 'python', version: '2.5.1' });
+    expect(asked[0]).toBe('torch-2.5-cpu');
+  });
+
   it('skips the Python step, saying why, when LIBTORCH_USE_PYTORCH=0', () => {
     const search = findLibtorch({ LIBTORCH_USE_PYTORCH: '0' });
     expect(search.steps).toContainEqual({ where: 'Python torch', found: false, detail: 'skipped: LIBTORCH_USE_PYTORCH=0' });

@@ -2,9 +2,9 @@
 // defaults and a PATH that holds no compiler, cmake or make; there, for each CPU variant whose libtorch is on this
 // machine, one training step and a checkpoint round trip, on the shipped binary, with nothing compiled.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VARIANTS } from '../dist/torch/libtorch/binaries.js';
 import { findLibtorch, type Libtorch } from '../dist/torch/libtorch/find.js';
 import { checkShippable } from '../dist/torch/libtorch/shippable.js';
+import { binDir, CHECK, freshProject, pack, run, userEnv } from './helpers/install.js';
 import { skipUnless } from './helpers/skip.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,36 +38,13 @@ let listing: string[];
 let installOutput: string;
 const here = cpuVariantsHere();
 
-/** A folder with node, npm and npx (and python3 when given): the PATH of a machine without a compiler. */
-function binDir(name: string, python: string | null): string {
-  const dir = join(tmp, name);
-  mkdirSync(dir);
-  const nodeBin = dirname(process.execPath);
-  for (const tool of ['node', 'npm', 'npx']) symlinkSync(join(nodeBin, tool), join(dir, tool));
-  // A wrapper, not a symlink: a venv's python finds its venv from the path it was started by.
-  if (python) writeFileSync(join(dir, 'python3'), `#!/bin/sh\nexec ${python} "$@"\n`, { mode: 0o755 });
-  return dir;
-}
-
-/** The environment of a user's shell: none of this checkout's loader or build variables. */
-function userEnv(path: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: path, npm_config_update_notifier: 'false' };
-  if (process.env.npm_config_cache) env.npm_config_cache = process.env.npm_config_cache;
-  return env;
-}
-
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'lvmtorch-pack-'));
   // prepack (scripts/prebuild.mjs) copies every variant built here into variants/.
-  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const info = JSON.parse(packed.slice(packed.indexOf('['))) as { filename: string; files: { path: string }[] }[];
-  tarball = join(tmp, info[0].filename);
-  listing = info[0].files.map((f) => f.path);
-  project = join(tmp, 'project');
-  mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
-  const bin = binDir('bin-install', null);
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', tarball], { cwd: project, env: userEnv(bin), encoding: 'utf8', timeout: 300_000 });
+  ({ tarball, files: listing } = await pack(root, tmp));
+  project = freshProject(join(tmp, 'project'));
+  const bin = binDir(join(tmp, 'bin-install'), null);
+  const r = await run(['npm', 'install', '--no-audit', '--no-fund', tarball], project, userEnv(bin), 300_000);
   installOutput = r.stdout + r.stderr;
   expect(r.status, installOutput).toBe(0);
 }, 600_000);
@@ -144,7 +122,7 @@ describe('the npm package', () => {
       const script = join(project, `check-${variant}.mjs`);
       writeFileSync(script, CHECK);
       const r = spawnSync(process.execPath, [script], {
-        cwd: project, env: userEnv(binDir(`bin-${variant}`, python)), encoding: 'utf8', timeout: 120_000,
+        cwd: project, env: userEnv(binDir(join(tmp, `bin-${variant}`), python)), encoding: 'utf8', timeout: 120_000,
       });
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -159,24 +137,3 @@ describe('the npm package', () => {
     });
   });
 });
-
-// What the user's script does: a small GRU, one AdamW step on random data, save, load, compare.
-const CHECK = `
-import { doctor, models, optim, torch, trainStep } from 'lvmtorch';
-const report = doctor();
-if (!report.ok) throw new Error(report.error ?? JSON.stringify(report));
-torch.manualSeed(0);
-const model = models.gru({ inputDim: 16, outputDim: 16, dModel: 16, numLayers: 1 });
-const before = model.stateDict()['head.3.weight'].clone();
-const opt = new optim.AdamW(model.parameters(), { lr: 1e-2 });
-const step = await trainStep(model, opt, torch.randn([4, 5, 16]), torch.randn([4, 16]), { clipNorm: 1 });
-const sd = model.stateDict();
-await torch.save({ model_state_dict: sd }, 'ckpt.pt');
-const back = (await torch.load('ckpt.pt')).model_state_dict;
-const roundTrip = Object.keys(sd).length === Object.keys(back).length &&
-  Object.entries(sd).every(([k, t]) => back[k] && back[k].sub(t).abs().max().item() === 0);
-console.log(JSON.stringify({
-  variant: report.variant, binary: report.binary.path, blas: report.blas.kind, lossFinite: Number.isFinite(step.loss),
-  weightsChanged: sd['head.3.weight'].sub(before).abs().max().item() > 0, roundTrip,
-}));
-`;

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 
 import { loadedAddon, type LoadedAddon } from './native.js';
+import { hasBinary } from './libtorch/binaries.js';
 import { describeSearch, findLibtorch } from './libtorch/find.js';
 import { bestCore, cpuFlags } from './libtorch/openblas.js';
 import * as torch from './functions.js';
@@ -47,7 +48,7 @@ export function doctor(): DoctorReport {
     loaded = loadedAddon();
   } catch (e) {
     // What needs no addon still helps: the libtorch found, the cores, what bf16 runs on.
-    const search = findLibtorch();
+    const search = findLibtorch(process.env, { hasBinary: (v) => hasBinary(v) });
     const lt = search.libtorch;
     return {
       ok: false, searched: describeSearch(search), warnings, error: (e as Error).message,

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 
 import type { QScheme } from '../formats/dtype.js';
 import { LibtorchLoadError } from '../errors.js';
-import { candidates, fixHint, readBinaryInfo, type BinaryInfo } from './libtorch/binaries.js';
+import { candidates, fixHint, hasBinary, readBinaryInfo, type BinaryInfo } from './libtorch/binaries.js';
 import { describeSearch, findLibtorch, libtorchLibraries, type Libtorch } from './libtorch/find.js';
 import { chooseCore, cpuFlags, openblasOf, type CoreChoice, type OpenblasLibrary } from './libtorch/openblas.js';
 
@@ -322,7 +322,7 @@ export function libtorchMajor(): number {
 }
 
 function load(): LoadedAddon {
-  const search = findLibtorch();
+  const search = findLibtorch(process.env, { hasBinary: (v) => hasBinary(v) });
   const searched = describeSearch(search);
   const lt = search.libtorch;
   if (!lt) {

@@ -55,6 +55,11 @@ export function candidates(variant: string, env: NodeJS.ProcessEnv = process.env
   return out;
 }
 
+/** Whether there is a binary of `variant` to load (found in any of the places candidates() lists). */
+export function hasBinary(variant: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return candidates(variant, env).some((c) => typeof c.node === 'string');
+}
+
 // node-gyp-build resolves the binary for this platform, architecture and libc within the variant's folder.
 function shipped(variant: string): string | { missing: string } {
   const root = join(variantsDir, variant);

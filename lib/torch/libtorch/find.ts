@@ -2,14 +2,19 @@
 // load time (lib/torch/native.ts), so a binary is always loaded against the libtorch it was built for. In order:
 //   1. LIBTORCH: a libtorch folder, a Python `torch` package folder, or a CMake package folder (Debian's);
 //   2. a Python's `torch` package (LIBTORCH_PYTHON, else this package's own .venv, else python3 on PATH), found
-//      without importing torch (find_spec and version.py: ~0.02 s against ~2 s for `import torch`);
-//   3. the system's CMake package (Debian's libtorch-dev).
+//      without importing torch (find_spec and version.py: ~0.02 s against ~2 s for `import torch`); at load time
+//      only when lvmtorch has a binary for its version (a CUDA torch keeps its GPU), else it gives way to
+//   3. at load time, the libtorch carried in npm (the optional dependency @lvmtorch/libtorch-<platform>-<arch>:
+//      libraries only, nothing to build against);
+//   4. the system's CMake package (Debian's libtorch-dev), unless LIBTORCH_USE_SYSTEM=0.
+// A Python torch that gave way is still taken when nothing follows, so that the error names the binary it needs.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type LibtorchSource = 'LIBTORCH' | 'python' | 'system';
+export type LibtorchSource = 'LIBTORCH' | 'python' | 'bundled' | 'system';
 
 export interface Libtorch {
   source: LibtorchSource;
@@ -17,8 +22,9 @@ export interface Libtorch {
   root: string;
   /** Folder holding the shared libraries. */
   libDir: string;
-  /** Folder holding the CMake package, as CMAKE_PREFIX_PATH wants it. */
+  /** Folder holding the CMake package, as CMAKE_PREFIX_PATH wants it ('' for the bundled one: nothing to build against). */
   cmakePrefix: string;
+  /** The header folders (none for the bundled one). */
   includeDirs: string[];
   /** As the install reports it, e.g. "1.13.0" or "2.14.1+cu130". */
   version: string;
@@ -43,6 +49,17 @@ export interface SearchResult {
   steps: SearchStep[];
 }
 
+export interface FindOptions {
+  /**
+   * At load time: whether lvmtorch has a binary for a variant. A Python torch without one then gives way to the
+   * libtorch carried in npm; without this (at build time) that one is never taken: it has no headers.
+   */
+  hasBinary?: (variant: string) => boolean;
+}
+
+/** The npm package that carries libtorch for this platform (packages/libtorch-linux-x64 in the repository). */
+export const BUNDLED_PACKAGE = `@lvmtorch/libtorch-${process.platform}-${process.arch}`;
+
 const SYSTEM_CMAKE_DIRS = [
   '/usr/lib/x86_64-linux-gnu/cmake/Torch',
   '/usr/lib/aarch64-linux-gnu/cmake/Torch',
@@ -66,7 +83,7 @@ export function variantName(version: string, cuda: boolean): string {
   return `torch-${majorMinor(version)}-${cuda ? 'cuda' : 'cpu'}`;
 }
 
-export function findLibtorch(env: NodeJS.ProcessEnv = process.env): SearchResult {
+export function findLibtorch(env: NodeJS.ProcessEnv = process.env, opts: FindOptions = {}): SearchResult {
   const steps: SearchStep[] = [];
   const record = (where: string, probe: Libtorch | string): Libtorch | null => {
     steps.push({ where, found: typeof probe !== 'string', detail: typeof probe === 'string' ? probe : probe.root });
@@ -76,20 +93,63 @@ export function findLibtorch(env: NodeJS.ProcessEnv = process.env): SearchResult
   if (env.LIBTORCH) return { libtorch: record('LIBTORCH', probeAny(env.LIBTORCH)), steps };
   steps.push({ where: 'LIBTORCH', found: false, detail: 'not set' });
 
+  let gaveWay: Libtorch | null = null;
   if (env.LIBTORCH_USE_PYTORCH === '0') {
     steps.push({ where: 'Python torch', found: false, detail: 'skipped: LIBTORCH_USE_PYTORCH=0' });
   } else {
     for (const python of pythonsToAsk(env)) {
-      const found = record(`Python torch (${python})`, probePython(python));
+      const probe = probePython(python);
+      if (typeof probe !== 'string' && opts.hasBinary && !opts.hasBinary(probe.variant)) {
+        steps.push({ where: `Python torch (${python})`, found: false,
+          detail: `${probe.root}: torch ${probe.version}, for which lvmtorch has no binary (${probe.variant}); passed over` });
+        gaveWay ??= probe;
+        continue;
+      }
+      const found = record(`Python torch (${python})`, probe);
       if (found) return { libtorch: found, steps };
     }
   }
 
+  if (opts.hasBinary) {
+    const probe = probeBundled();
+    const fits = typeof probe === 'string' || opts.hasBinary(probe.variant);
+    const found = record(`npm package ${BUNDLED_PACKAGE}`, fits ? probe : `${probe.root}: torch ${probe.version}, for which lvmtorch has no binary (${probe.variant})`);
+    if (found) return { libtorch: found, steps };
+  }
+
+  if (env.LIBTORCH_USE_SYSTEM === '0') {
+    steps.push({ where: 'system', found: false, detail: 'skipped: LIBTORCH_USE_SYSTEM=0' });
+    return { libtorch: gaveWay, steps };
+  }
   for (const dir of SYSTEM_CMAKE_DIRS) {
     const found = record(`system ${dir}`, existsSync(join(dir, 'TorchConfig.cmake')) ? probeCmakeDir(dir, 'system') : 'no TorchConfig.cmake');
     if (found) return { libtorch: found, steps };
   }
-  return { libtorch: null, steps };
+  return { libtorch: gaveWay, steps };
+}
+
+// The libtorch carried in npm: lib/ and libtorch.json (what scripts/build-libtorch-package.mjs took from the wheel),
+// resolved from this package as Node resolves its dependencies.
+function probeBundled(): Libtorch | string {
+  let dir: string;
+  try {
+    dir = dirname(createRequire(join(packageRoot, 'package.json')).resolve(`${BUNDLED_PACKAGE}/package.json`));
+  } catch {
+    return 'not installed (npm installs it with lvmtorch on Linux x64 with glibc, unless optional dependencies are omitted)';
+  }
+  const meta = join(dir, 'libtorch.json');
+  // A checkout links the package folder without its libraries (they are not committed).
+  if (!existsSync(meta)) return `${dir} holds no libraries (in a checkout: node scripts/build-libtorch-package.mjs)`;
+  let info: { version?: unknown; cxx11Abi?: unknown };
+  try {
+    info = JSON.parse(readFileSync(meta, 'utf8')) as typeof info;
+  } catch (e) {
+    return `${meta} is unreadable: ${(e as Error).message}`;
+  }
+  if (typeof info.version !== 'string') return `${meta} names no version`;
+  const libDir = join(dir, 'lib');
+  if (!hasLib(libDir, 'libtorch_cpu')) return `${dir} has no lib/libtorch_cpu.so`;
+  return describe({ source: 'bundled', root: dir, libDir, cmakePrefix: '', includeDirs: [], version: info.version, cxx11Abi: info.cxx11Abi === 0 ? 0 : 1 });
 }
 
 // LIBTORCH_PYTHON alone when set; otherwise this package's .venv (a source checkout's, made by scripts/setup.sh)
