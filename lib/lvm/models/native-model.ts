@@ -2,15 +2,15 @@
 // dicts with PyTorch's keys, train/eval, to()), whose forward is one native call and whose predictAsync() runs off the
 // JS thread; what training needs to know of its parameters is declared by kind in config.ts. The parameters JS sees
 // are the module's own tensors (same memory, same autograd leaves), so an optimiser built on parameters() trains it.
-import { type Device, parseDevice } from '../../torch/device.js';
-import { type DType, dtypeCode, isDType, parseDType } from '../../formats/dtype.js';
+import { type Device } from '../../torch/device.js';
+import { type DType } from '../../formats/dtype.js';
 import { native, type ModelHandle, type RawTensor } from '../../torch/native.js';
 import { keep } from '../../torch/scope.js';
 import { fromRaw, rawOf, Tensor } from '../../torch/tensor.js';
 import { noGrad } from '../../torch/functions.js';
 import { KINDS, RIDGE, type LinearKeys, type ModelConfig } from './config.js';
 import { DisposedError } from '../../errors.js';
-import { declareState, Module, type DeclaredEntry, type IncompatibleKeys } from '../../torch/nn/module.js';
+import { declareState, Module, toArgs, type DeclaredEntry, type IncompatibleKeys } from '../../torch/nn/module.js';
 import { parameterOfRaw } from '../../torch/nn/parameter.js';
 
 export type { LinearKeys, ModelConfig, ModelKind } from './config.js';
@@ -29,6 +29,7 @@ export class NativeModel extends Module {
     this.#h = native().modelCreate(config.kind, config);
     declareState(this, () => this.#state());
   }
+
   /** @internal The native handle, for the train step. */
   get handle(): ModelHandle {
     if (this.#h === undefined) throw new DisposedError('the model was disposed and can no longer be used');
@@ -111,7 +112,7 @@ export class NativeModel extends Module {
    * The parameters that weight decay skips, by key: mamba_ssm's `_no_weight_decay` (each Mamba2 block's A_log, D
    * and dt_bias); none for the other kinds.
    */
-  noWeightDecay(): string[] {
+  override noWeightDecay(): string[] {
     return KINDS[this.config.kind].noWeightDecay?.(this.config) ?? [];
   }
 
@@ -137,10 +138,8 @@ export class NativeModel extends Module {
    */
   override to(deviceOrDtype: Device | DType, dtype?: DType): this {
     this.#refuseWhileInFlight('to()');
-    let device: Device | undefined;
-    if (isDType(deviceOrDtype) && dtype === undefined) dtype = parseDType(deviceOrDtype);
-    else device = parseDevice(deviceOrDtype);
-    native().modelTo(this.handle, device, dtype === undefined ? undefined : dtypeCode(parseDType(dtype)));
+    const { device, code } = toArgs(deviceOrDtype, dtype);
+    native().modelTo(this.handle, device, code);
     for (const e of this.#entries ?? []) e.tensor.refreshMeta();
     return this;
   }

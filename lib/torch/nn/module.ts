@@ -227,19 +227,13 @@ export abstract class Module {
    * gradients move with them; only floating tensors take the dtype.
    */
   to(deviceOrDtype: Device | DType, dtype?: DType): this {
-    let device: Device | undefined;
-    if (isDType(deviceOrDtype) && dtype === undefined) dtype = parseDType(deviceOrDtype);
-    else device = parseDevice(deviceOrDtype);
-    const code = dtype === undefined ? undefined : dtypeCode(parseDType(dtype));
-    if (code !== undefined && !['float16', 'bfloat16', 'float32', 'float64'].includes(parseDType(dtype))) {
-      throw new TypeError(`nn.Module.to only accepts floating point dtypes, but got desired dtype=${dtype}`);
-    }
+    const { device, code } = toArgs(deviceOrDtype, dtype);
     for (const t of [...this.parameters({ recurse: false }), ...this.buffers({ recurse: false })]) {
       native().nnTo_(rawOf(t), device, code);
       t.refreshMeta();
     }
     // Each child moves its own (a built-in model moves its native state its own way).
-    for (const child of this.children()) { if (device === undefined) child.to(dtype!); else child.to(device, dtype); }
+    for (const child of this.children()) child.to(deviceOrDtype, dtype);
     return this;
   }
 
@@ -292,6 +286,20 @@ export abstract class Module {
     if (!children.length) return `${this.constructor.name}(${extra})`;
     return `${this.constructor.name}(\n${extra ? `  ${extra}\n` : ''}  ${children.join('\n  ')}\n)`;
   }
+}
+
+/**
+ * @internal What `to(device)`, `to(dtype)` and `to(device, dtype)` ask for: the device (undefined: stay) and the dtype's
+ * code (undefined: keep), which must be floating.
+ */
+export function toArgs(deviceOrDtype: Device | DType, dtype?: DType): { device: Device | undefined; code: number | undefined } {
+  const [device, wanted] = isDType(deviceOrDtype) && dtype === undefined ? [undefined, parseDType(deviceOrDtype)] : [parseDevice(deviceOrDtype), dtype];
+  if (wanted === undefined) return { device, code: undefined };
+  const name = parseDType(wanted);
+  if (!['float16', 'bfloat16', 'float32', 'float64'].includes(name)) {
+    throw new TypeError(`nn.Module.to only accepts floating point dtypes, but got desired dtype=${wanted}`);
+  }
+  return { device, code: dtypeCode(name) };
 }
 
 /**
